@@ -1,0 +1,98 @@
+"""Early argument checks shared by every public function.
+
+Each check raises ``ValueError`` (or ``TypeError`` for a wrong type) with a
+message that names the argument, what was wrong and what to do instead.
+"""
+import numpy as np
+
+__all__ = ["check_image", "check_labels", "check_same_shape", "check_positive_int"]
+
+
+def check_image(image, *, name="image", ndim=(3,), allow_int=True):
+    """Check an image array and return it as a numpy array.
+
+    Parameters
+    ----------
+    image : array_like
+        The image. Must be numeric, finite and non-empty.
+    name : str
+        Argument name used in error messages.
+    ndim : tuple of int
+        Accepted numbers of dimensions.
+    allow_int : bool
+        Accept integer dtypes (they are not converted).
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    if isinstance(image, (str, bytes)) or image is None:
+        raise TypeError(f"{name} must be a numpy array, got {type(image).__name__}")
+    arr = np.asarray(image)
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.floating)
+                                 or (allow_int and np.issubdtype(arr.dtype, np.integer))):
+        raise ValueError(f"{name} must be a numeric (float{' or integer' if allow_int else ''}) "
+                         f"array, got dtype {arr.dtype}")
+    if arr.ndim not in ndim:
+        want = " or ".join(str(n) for n in ndim)
+        raise ValueError(f"{name} must be {want}-D (z, y, x order for volumes), got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape})")
+    if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+        bad = int(np.count_nonzero(~np.isfinite(arr)))
+        raise ValueError(f"{name} contains {bad} NaN or infinite values; clean or mask them first")
+    return arr
+
+
+def check_labels(labels, *, name="labels", n_classes=None, shape=None, ndim=(3,)):
+    """Check an integer label array (values 0..n_classes-1) and return it.
+
+    Parameters
+    ----------
+    labels : array_like
+        Integer class labels.
+    name : str
+        Argument name used in error messages.
+    n_classes : int, optional
+        When given, every value must lie in ``[0, n_classes)``.
+    shape : tuple of int, optional
+        When given, the labels must have exactly this shape (that of the image).
+    ndim : tuple of int
+        Accepted numbers of dimensions.
+    """
+    if isinstance(labels, (str, bytes)) or labels is None:
+        raise TypeError(f"{name} must be a numpy array, got {type(labels).__name__}")
+    arr = np.asarray(labels)
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8)
+    if not np.issubdtype(arr.dtype, np.integer):
+        if np.issubdtype(arr.dtype, np.floating) and arr.size and np.all(np.isfinite(arr)) \
+                and np.all(arr == np.round(arr)):
+            arr = arr.astype(np.int64)
+        else:
+            raise ValueError(f"{name} must hold integer class ids, got dtype {arr.dtype}")
+    if arr.ndim not in ndim:
+        want = " or ".join(str(n) for n in ndim)
+        raise ValueError(f"{name} must be {want}-D, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape})")
+    if shape is not None and tuple(arr.shape) != tuple(shape):
+        raise ValueError(f"{name} shape {arr.shape} does not match the image shape {tuple(shape)}")
+    lo, hi = int(arr.min()), int(arr.max())
+    if lo < 0 or (n_classes is not None and hi >= n_classes):
+        rng = f"0..{n_classes - 1}" if n_classes is not None else ">= 0"
+        raise ValueError(f"{name} values must be in {rng}, found {lo}..{hi}")
+    return arr
+
+
+def check_same_shape(a, b, *, names=("a", "b")):
+    """Raise ``ValueError`` unless ``a`` and ``b`` have the same shape."""
+    if np.shape(a) != np.shape(b):
+        raise ValueError(f"{names[0]} shape {np.shape(a)} does not match {names[1]} shape {np.shape(b)}")
+
+
+def check_positive_int(value, *, name):
+    """Return ``value`` as int, raising ``ValueError`` unless it is an integer >= 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)

@@ -1,0 +1,52 @@
+"""Device choice and mixed precision.
+
+``device=None`` everywhere in emseg means :func:`pick_device`: the first CUDA
+GPU when PyTorch sees one, else the CPU. Mixed precision (bfloat16 where the GPU
+supports it, else float16) is used on CUDA only.
+"""
+import contextlib
+
+import torch
+
+__all__ = ["pick_device", "autocast", "describe"]
+
+
+def pick_device(device=None):
+    """Return a :class:`torch.device`: ``device`` if given, else CUDA if available, else CPU.
+
+    Parameters
+    ----------
+    device : str or torch.device, optional
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... or ``None`` / ``"auto"`` to choose.
+    """
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was requested but PyTorch sees no CUDA GPU; "
+                         "use device=None (auto) or 'cpu'")
+    return dev
+
+
+def amp_dtype(device):
+    """The autocast dtype used on ``device`` (``None`` means full float32)."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def autocast(device, enabled=True):
+    """A context manager: CUDA mixed precision on a GPU, a no-op on the CPU."""
+    dtype = amp_dtype(device)
+    if not enabled or dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type="cuda", dtype=dtype)
+
+
+def describe(device):
+    """A human-readable name of the device, e.g. ``'cpu (2 threads)'`` or the GPU's name."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({torch.get_num_threads()} threads)"
