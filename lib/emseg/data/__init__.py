@@ -1,0 +1,17 @@
+"""Data: the platelet dataset (real download or synthetic phantom), TIFF I/O, error weights.
+
+Real data are downloaded with pooch into a cache folder (``EMSEG_DATA_DIR`` overrides
+it) and verified by checksum; synthetic phantoms with exact ground truth make every
+workflow run offline.
+"""
+from emseg.data._volume import Volume, zscore
+from emseg.data.io import read_volume, write_volume
+from emseg.data.platelet import (CLASS_NAMES, ORGANELLE_CLASSES, load_platelet)
+from emseg.data.fetch import DataDownloadError, data_dir, fetch_dataset
+from emseg.data.phantom import platelet_phantom, phantom_labels, render_image
+from emseg.data.weights import error_weights
+
+__all__ = ["Volume", "zscore", "read_volume", "write_volume", "CLASS_NAMES",
+           "ORGANELLE_CLASSES", "load_platelet", "DataDownloadError", "data_dir",
+           "fetch_dataset", "platelet_phantom", "phantom_labels", "render_image",
+           "error_weights"]

@@ -1,0 +1,82 @@
+"""The one container that data loaders return and training consumes."""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from emseg._validate import check_image
+
+__all__ = ["Volume", "zscore"]
+
+
+@dataclass
+class Volume:
+    """An image volume with optional labels and error weights, all (z, y, x).
+
+    Attributes
+    ----------
+    image : numpy.ndarray
+        float32 image, z-scored per volume (mean 0, std 1).
+    labels : numpy.ndarray or None
+        uint8 class ids, same shape as ``image``.
+    weights : numpy.ndarray or None
+        float32 per-voxel error weights (training split only), same shape.
+    source : str
+        ``'platelet'`` for the real data, ``'phantom'`` for synthetic data, or
+        ``'user'`` for a user's own files.
+    name : str
+        A short name such as ``'train'``.
+    voxel_size : tuple of float
+        Voxel size in nm (z, y, x).
+    """
+    image: np.ndarray
+    labels: np.ndarray = None
+    weights: np.ndarray = None
+    source: str = "user"
+    name: str = ""
+    voxel_size: tuple = field(default=(1.0, 1.0, 1.0))
+
+    @property
+    def synthetic(self):
+        """True when the data are generated (a phantom), not measured."""
+        return self.source == "phantom"
+
+    @property
+    def shape(self):
+        return self.image.shape
+
+    def __repr__(self):
+        parts = [f"image={self.image.shape}"]
+        if self.labels is not None:
+            parts.append(f"labels={int(self.labels.max()) + 1} classes")
+        if self.weights is not None:
+            parts.append("weights")
+        return f"Volume({self.name!r}, source={self.source!r}, {', '.join(parts)})"
+
+
+def zscore(image):
+    """Return ``image`` as float32 with zero mean and unit standard deviation.
+
+    This is the per-volume normalisation of the original platelet pipeline: each
+    volume (train, eval, test) is normalised with its own statistics.
+
+    Parameters
+    ----------
+    image : array_like
+        Any numeric array.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 array of the same shape.
+
+    Examples
+    --------
+    >>> zscore(np.array([1.0, 2.0, 3.0])).round(4).tolist()
+    [-1.2247, 0.0, 1.2247]
+    """
+    arr = check_image(image, ndim=tuple(range(1, 6)))
+    arr = arr.astype(np.float64)
+    std = arr.std()
+    if std == 0:
+        raise ValueError("image is constant (standard deviation 0); it cannot be z-scored")
+    return ((arr - arr.mean()) / std).astype(np.float32)
