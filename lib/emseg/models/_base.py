@@ -55,6 +55,10 @@ class SegmentationNet(nn.Module):
         """
         raise NotImplementedError
 
+    def spec(self):
+        """The constructor call that rebuilds this network: ``{"name": ..., "kwargs": {...}}``."""
+        return {"name": type(self).__name__, "kwargs": dict(self._spec_kwargs)}
+
     def predict_logits(self, x):
         """Forward pass that returns the main logits only (for inference)."""
         out = self(x)

@@ -98,6 +98,8 @@ class Net2D3D(SegmentationNet):
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         if width % 2:
             raise ValueError(f"width must be even (the first conv has width/2 channels), got {width}")
+        self._spec_kwargs = dict(n_classes=n_classes, in_channels=in_channels, width=width,
+                                 pyramid_width=pyramid_width, faithful=faithful)
         self.n_classes, self.in_channels = n_classes, in_channels
         self.width, self.pyramid_width, self.faithful = width, pyramid_width, faithful
         n, h, p = width, width // 2, pyramid_width

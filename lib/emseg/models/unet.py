@@ -62,6 +62,8 @@ class UNet2D(SegmentationNet):
                         ("width", width), ("depth", depth)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        self._spec_kwargs = dict(n_classes=n_classes, in_channels=in_channels, width=width,
+                                 depth=depth, padding=padding, faithful=faithful)
         self.n_classes, self.in_channels = n_classes, in_channels
         self.width, self.depth, self.padding, self.faithful = width, depth, padding, faithful
         pad = 0 if padding == "valid" else 1

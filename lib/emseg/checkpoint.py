@@ -1,0 +1,93 @@
+"""Saving and loading networks and training state, atomically.
+
+A checkpoint is a dict saved with ``torch.save``:
+
+* ``model_spec`` -- ``{"name": "Net2D3D", "kwargs": {...}}``, enough to rebuild the net;
+* ``model_state`` -- its ``state_dict``;
+* for training checkpoints also ``optimizer_state``, ``scaler_state``, ``iteration``,
+  ``rng_state`` (torch CPU/CUDA generators), ``history``, ``config`` and ``best_metric``.
+
+Files are written to a temporary file in the same folder and then renamed over the
+target, so an interrupted save never leaves a half-written checkpoint behind.
+"""
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+__all__ = ["save_checkpoint", "load_checkpoint", "save_model", "load_model"]
+
+
+def _atomic_torch_save(obj, path):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def save_checkpoint(path, checkpoint):
+    """Write a checkpoint dict atomically; returns the path."""
+    if "model_spec" not in checkpoint or "model_state" not in checkpoint:
+        raise ValueError("a checkpoint needs 'model_spec' and 'model_state' entries")
+    return _atomic_torch_save(checkpoint, path)
+
+
+def load_checkpoint(path):
+    """Read a checkpoint dict (on the CPU).
+
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for a file
+    that is not an emseg checkpoint.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # pickle/zip errors differ between torch versions
+        raise ValueError(f"{path} is not a readable PyTorch checkpoint ({exc})") from exc
+    if not isinstance(ckpt, dict) or "model_spec" not in ckpt or "model_state" not in ckpt:
+        raise ValueError(f"{path} is not an emseg checkpoint (no 'model_spec'/'model_state'); "
+                         "save networks with emseg.checkpoint.save_model or train with emseg.train.fit")
+    return ckpt
+
+
+def save_model(model, path, **extra):
+    """Save a network (spec + weights, plus any ``extra`` entries) atomically."""
+    ckpt = {"model_spec": model.spec(), "model_state": model.state_dict(), **extra}
+    return save_checkpoint(path, ckpt)
+
+
+def load_model(path, *, device=None):
+    """Rebuild a network from a checkpoint written by :func:`save_model` or training.
+
+    Parameters
+    ----------
+    path : str or Path
+        Checkpoint file (``best.pt``, ``last.pt`` or a saved model).
+    device : str or torch.device, optional
+        Where to put the network (default: CUDA if available, else CPU).
+
+    Returns
+    -------
+    SegmentationNet
+        The network in eval mode.
+    """
+    from emseg.device import pick_device
+    from emseg.models import build_model
+
+    ckpt = load_checkpoint(path)
+    spec = ckpt["model_spec"]
+    model = build_model(spec["name"], **spec["kwargs"])
+    model.load_state_dict(ckpt["model_state"])
+    return model.to(pick_device(device)).eval()
