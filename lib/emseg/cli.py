@@ -1,0 +1,259 @@
+"""The command line: ``python -m emseg COMMAND ...`` (see ``--help``).
+
+Every command calls the same library functions the notebooks use.
+"""
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["main"]
+
+# Small networks and windows that train in minutes on a laptop CPU.
+CPU_MODELS = {
+    "net2d3d": dict(kwargs=dict(width=16, pyramid_width=16), window=(5, 128, 128)),
+    "unet2d": dict(kwargs=dict(width=16, depth=3), window=(188, 188)),
+}
+
+
+def _shape(text):
+    return tuple(int(v) for v in text.replace("x", ",").split(",") if v)
+
+
+def _add_device(p):
+    p.add_argument("--device", default=None,
+                   help="cpu, cuda, cuda:1, ... (default: CUDA if available, else CPU)")
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m emseg",
+        description="emseg: deep-learning segmentation of EM volumes. Fetch data, make synthetic "
+                    "phantoms, train, predict and evaluate.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("fetch", help="download and verify a dataset into the cache folder")
+    p.add_argument("dataset", nargs="?", default="platelet", help="dataset name (default: platelet)")
+    p.add_argument("--data-dir", default=None, help="cache folder (default: $EMSEG_DATA_DIR or the OS cache)")
+
+    p = sub.add_parser("phantom", help="write a synthetic platelet dataset (exact ground truth) as TIFFs")
+    p.add_argument("--output", required=True, help="folder for <split>-images.tif, <split>-labels.tif, ...")
+    p.add_argument("--split", default="all", choices=["train", "eval", "test", "all"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--shape", type=_shape, default=None, help="volume shape z,y,x (default: per split)")
+
+    p = sub.add_parser("train", help="train a network; writes checkpoints/best.pt, last.pt, history.json")
+    p.add_argument("--model", default="net2d3d", choices=["net2d3d", "unet2d"])
+    p.add_argument("--output", required=True, help="run folder (checkpoints, history, curve)")
+    p.add_argument("--source", default="auto", choices=["auto", "platelet", "phantom"],
+                   help="platelet data: auto (real, else synthetic), platelet (real only), phantom")
+    p.add_argument("--train-images", help="your own training image TIFF (instead of --source)")
+    p.add_argument("--train-labels", help="your own training label TIFF")
+    p.add_argument("--train-weights", help="optional error-weight TIFF for the training volume")
+    p.add_argument("--val-images", help="your own validation image TIFF")
+    p.add_argument("--val-labels", help="your own validation label TIFF")
+    p.add_argument("--n-classes", type=int, default=7)
+    p.add_argument("--preset", default="cpu", choices=["cpu", "original"],
+                   help="cpu: small net and window for a laptop (default); original: the paper's net and recipe")
+    p.add_argument("--width", type=int, help="network width (overrides the preset)")
+    p.add_argument("--window", type=_shape, help="input window z,y,x (Net2D3D) or y,x (UNet2D)")
+    p.add_argument("--iterations", type=int, help="training iterations (overrides the preset)")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--eval-every", type=int)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue from OUTPUT/checkpoints/last.pt")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_device(p)
+
+    p = sub.add_parser("predict", help="segment a TIFF volume with one network or an ensemble")
+    p.add_argument("--model", required=True, action="append",
+                   help="checkpoint (.pt); repeat for an ensemble (mean of probabilities)")
+    p.add_argument("--input", required=True, help="image TIFF (z, y, x); z-scored before prediction")
+    p.add_argument("--output", required=True, help="label TIFF to write (uint8)")
+    p.add_argument("--probabilities", help="also write the class probabilities (float32, C,z,y,x)")
+    p.add_argument("--window", type=_shape)
+    p.add_argument("--overlap", type=float, default=0.25)
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--tta", action="store_true", help="average over flips (4x slower)")
+    p.add_argument("--quiet", action="store_true")
+    _add_device(p)
+
+    p = sub.add_parser("evaluate", help="per-class IoU, MIoU, accuracy, ARI of a prediction")
+    p.add_argument("--labels", required=True, help="ground-truth label TIFF")
+    p.add_argument("--prediction", required=True, help="predicted label TIFF")
+    p.add_argument("--n-classes", type=int, default=7)
+    p.add_argument("--organelles", default="2,3,4,5,6",
+                   help="classes for the organelle MIoU (default: platelet 2-6; '' for none)")
+    p.add_argument("--json", help="also write the report as JSON")
+
+    p = sub.add_parser("demo", help="the whole workflow, small: phantom -> train -> tiled predict -> metrics")
+    p.add_argument("--output", default="runs/demo", help="run folder (default: runs/demo)")
+    p.add_argument("--source", default="phantom", choices=["auto", "platelet", "phantom"])
+    p.add_argument("--iterations", type=int, default=150)
+    p.add_argument("--quiet", action="store_true")
+    _add_device(p)
+    return parser
+
+
+def _cmd_fetch(args):
+    from emseg.data import fetch_dataset
+    folder = fetch_dataset(args.dataset, data_dir=args.data_dir)
+    print(f"{args.dataset}: verified files in {folder}")
+
+
+def _cmd_phantom(args):
+    from emseg.data import platelet_phantom, write_volume
+    out = Path(args.output)
+    splits = ["train", "eval", "test"] if args.split == "all" else [args.split]
+    for split in splits:
+        vol = platelet_phantom(split, seed=args.seed, shape=args.shape)
+        write_volume(out / f"{split}-images.tif", vol.image)
+        write_volume(out / f"{split}-labels.tif", vol.labels)
+        if vol.weights is not None:
+            write_volume(out / f"{split}-error-weights.tif", vol.weights)
+        print(f"{split}: {vol.image.shape} -> {out}/{split}-*.tif")
+
+
+def _user_volume(images, labels, weights, name):
+    from emseg.data import Volume, read_volume, zscore
+    img = read_volume(images)
+    lab = read_volume(labels)
+    w = None if weights is None else read_volume(weights).astype("float32")
+    return Volume(zscore(img), lab, w, source="user", name=name)
+
+
+def _training_data(args):
+    from emseg.data import load_platelet
+    if args.train_images or args.train_labels:
+        if not (args.train_images and args.train_labels):
+            raise ValueError("--train-images and --train-labels go together")
+        train = _user_volume(args.train_images, args.train_labels, args.train_weights, "train")
+        val = None
+        if args.val_images or args.val_labels:
+            if not (args.val_images and args.val_labels):
+                raise ValueError("--val-images and --val-labels go together")
+            val = _user_volume(args.val_images, args.val_labels, None, "val")
+        return train, val
+    train = load_platelet("train", source=args.source)
+    val = load_platelet("eval", source="phantom" if train.synthetic else args.source)
+    return train, val
+
+
+def _model_and_config(args):
+    from emseg.models import build_model
+    from emseg.train import PRESETS
+
+    kwargs = {"n_classes": args.n_classes}
+    if args.preset == "cpu":
+        kwargs.update(CPU_MODELS[args.model]["kwargs"])
+        config = PRESETS["cpu"].replace(window=CPU_MODELS[args.model]["window"])
+    else:
+        config = PRESETS["2d3d-original" if args.model == "net2d3d" else "unet-original"]
+    if args.width:
+        kwargs["width"] = args.width
+        if args.model == "net2d3d" and args.preset == "cpu":
+            kwargs["pyramid_width"] = args.width
+    changes = {k: v for k, v in dict(window=args.window, iterations=args.iterations,
+                                     batch_size=args.batch_size, lr=args.lr,
+                                     eval_every=args.eval_every).items() if v is not None}
+    if args.n_classes == 7:
+        changes["organelle_classes"] = (2, 3, 4, 5, 6)
+    return build_model(args.model, **kwargs), config.replace(seed=args.seed, **changes)
+
+
+def _cmd_train(args):
+    import torch
+    from emseg.train import fit
+    from emseg.plot import plot_history
+
+    torch.manual_seed(args.seed)
+    train, val = _training_data(args)
+    model, config = _model_and_config(args)
+    out = Path(args.output)
+    print(f"training {model.spec()['name']} {model.spec()['kwargs']} on {train} for "
+          f"{config.iterations} iterations -> {out}")
+    history = fit(model, train, val, config=config, output_dir=out, resume=args.resume,
+                  device=args.device, progress=not args.quiet)
+    plot_history(history, out / "training-curve.png")
+    if history["val"]:
+        last = history["val"][-1]
+        print("final validation: " + ", ".join(f"{k} {v:.4f}" for k, v in last.items()))
+    print(f"checkpoints in {out / 'checkpoints'}; curve in {out / 'training-curve.png'}")
+
+
+def _cmd_predict(args):
+    import numpy as np
+    from emseg.checkpoint import load_model
+    from emseg.data import read_volume, write_volume, zscore
+    from emseg.infer import predict, predict_ensemble
+
+    image = zscore(read_volume(args.input))
+    models = [load_model(m, device=args.device) for m in args.model]
+    opts = dict(window=args.window, overlap=args.overlap, batch_size=args.batch_size,
+                tta=args.tta, device=args.device, progress=not args.quiet, output="probabilities")
+    t0 = time.perf_counter()
+    probs = predict(models[0], image, **opts) if len(models) == 1 else predict_ensemble(models, image, **opts)
+    seconds = time.perf_counter() - t0
+    labels = np.argmax(probs, axis=0).astype(np.uint8)
+    write_volume(args.output, labels)
+    if args.probabilities:
+        write_volume(args.probabilities, probs.astype(np.float32))
+    print(f"predicted {image.shape} with {len(models)} net(s) in {seconds:.1f} s "
+          f"({image.size / seconds:,.0f} voxels/s) -> {args.output}")
+
+
+def _cmd_evaluate(args):
+    from emseg.data import read_volume
+    from emseg.metrics import format_report, segmentation_report
+
+    true, pred = read_volume(args.labels), read_volume(args.prediction)
+    organelles = tuple(int(c) for c in args.organelles.split(",") if c.strip()) or None
+    names = None
+    if args.n_classes == 7:
+        from emseg.data import CLASS_NAMES
+        names = list(CLASS_NAMES)
+    report = segmentation_report(true, pred, n_classes=args.n_classes, class_names=names,
+                                 organelle_classes=organelles)
+    print(format_report(report, title=f"{args.prediction} vs {args.labels}"))
+    if args.json:
+        _write_json(report, args.json)
+
+
+def _write_json(report, path):
+    import numpy as np
+    clean = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in report.items()}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(clean, indent=1, default=float))
+
+
+def _cmd_demo(args):
+    from emseg.workflow import run_demo
+    run_demo(output=args.output, source=args.source, iterations=args.iterations,
+             device=args.device, progress=not args.quiet)
+
+
+COMMANDS = {"fetch": _cmd_fetch, "phantom": _cmd_phantom, "train": _cmd_train,
+            "predict": _cmd_predict, "evaluate": _cmd_evaluate, "demo": _cmd_demo}
+
+
+def main(argv=None):
+    """Run the command line; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        from emseg.data.fetch import DataDownloadError
+        if isinstance(exc, (ValueError, FileNotFoundError, DataDownloadError)):
+            print(f"error: {exc}", file=sys.stderr)  # these messages say what to do
+            return 1
+        raise
+    return 0
