@@ -75,8 +75,11 @@ def zscore(image):
     [-1.2247, 0.0, 1.2247]
     """
     arr = check_image(image, ndim=tuple(range(1, 6)))
-    arr = arr.astype(np.float64)
-    std = arr.std()
+    mean = float(np.mean(arr, dtype=np.float64))  # float64 sums, no float64 copy of the volume
+    std = float(np.std(arr, dtype=np.float64))
     if std == 0:
         raise ValueError("image is constant (standard deviation 0); it cannot be z-scored")
-    return ((arr - arr.mean()) / std).astype(np.float32)
+    out = arr.astype(np.float32)  # always a copy: the caller's array is not changed
+    out -= np.float32(mean)
+    out /= np.float32(std)
+    return out

@@ -1,0 +1,219 @@
+"""Read and write image volumes: multi-page TIFF files and folders of 2D slices.
+
+Volumes are numpy arrays in (z, y, x) order. Writes are atomic: the data go to a
+temporary file in the destination folder, which then replaces the destination in
+one step, so a failed or interrupted write never leaves a half-written file.
+"""
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+from emseg._validate import check_image
+
+__all__ = ["read_volume", "write_volume"]
+
+TIFF_SUFFIXES = (".tif", ".tiff")
+SLICE_SUFFIXES = (".tif", ".tiff", ".png")
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_UMASK = os.umask(0o022)  # read the process umask (os.umask can only read it by setting it)
+os.umask(_UMASK)
+
+
+def read_volume(path, *, dtype=None):
+    """Read a volume from a multi-page TIFF file or a folder of 2D slices.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.tif``/``.tiff`` file (one page per z slice, or one 2D image), or a
+        folder of 2D ``.tif``/``.tiff``/``.png`` slices. Slices are stacked in
+        natural name order (``s2.png`` before ``s10.png``); hidden files are skipped.
+    dtype : numpy dtype, optional
+        Convert to this dtype while reading, one slice at a time, so the memory
+        peak is the output plus one slice (useful for large float64 files that
+        are wanted as float32). By default the stored dtype is kept.
+
+    Returns
+    -------
+    numpy.ndarray
+        The volume, shape (z, y, x). A single 2D image gives z = 1.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is not a TIFF, the extension is not supported, the folder
+        holds no slices, the slices differ in shape or dtype, or the image has
+        colour channels or more than three dimensions.
+
+    Examples
+    --------
+    >>> vol = read_volume("train-labels.tif")            # doctest: +SKIP
+    >>> vol.shape, vol.dtype                             # doctest: +SKIP
+    ((50, 800, 800), dtype('uint16'))
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist; check the path (a .tif/.tiff file "
+                                f"or a folder of 2D slices)")
+    if path.is_dir():
+        return _read_slice_folder(path, dtype)
+    if path.suffix.lower() not in TIFF_SUFFIXES:
+        raise ValueError(f"{path.name}: unsupported file type {path.suffix!r}; read_volume "
+                         f"supports {', '.join(TIFF_SUFFIXES)} files, or a folder of "
+                         f"{', '.join(SLICE_SUFFIXES)} slices")
+    _check_magic(path, _TIFF_MAGIC, "a TIFF file")
+    return _read_tiff(path, dtype)
+
+
+def write_volume(path, array, *, compression=None):
+    """Write a 2D or 3D array to a TIFF file, atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination ending in ``.tif`` or ``.tiff``. Missing parent folders are
+        created. An existing file is replaced in one step, and only once the new
+        file is complete.
+    array : array_like
+        Numeric (integer or float) array, 2D (y, x) or 3D (z, y, x), finite and
+        non-empty. Boolean masks are written as uint8 0/1.
+    compression : str, optional
+        ``'zlib'`` (lossless deflate), ``'lzma'``, or ``'none'``. By default
+        integer arrays (labels, raw EM) are zlib-compressed, which shrinks label
+        volumes many times over, and float arrays are written uncompressed
+        (deflate gains little on float noise and is slow).
+
+    Returns
+    -------
+    Path
+        The written file.
+
+    Raises
+    ------
+    ValueError
+        If the array is empty, not numeric, not 2D/3D or not finite, if the
+        extension is not a TIFF one, or if ``compression`` is unknown.
+    TypeError
+        If ``array`` is a string or None.
+
+    Examples
+    --------
+    >>> write_volume(tmp / "labels.tif", labels)       # doctest: +SKIP
+    PosixPath('.../labels.tif')
+    """
+    path = Path(path)
+    if path.suffix.lower() not in TIFF_SUFFIXES:
+        raise ValueError(f"{path.name}: write_volume writes TIFF files; give a path ending in "
+                         f"{' or '.join(TIFF_SUFFIXES)}")
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; give a file path such as {path / 'volume.tif'}")
+    if getattr(array, "dtype", None) == bool:
+        array = np.asarray(array, dtype=np.uint8)
+    arr = check_image(array, name="array", ndim=(2, 3))
+    codec = _pick_compression(compression, arr.dtype)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes owner-only files; use the usual mode
+        tifffile.imwrite(tmp, arr, compression=codec, photometric="minisblack")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def _pick_compression(compression, dtype):
+    """Return the tifffile codec name (or None) for ``compression``."""
+    if compression is None:
+        return "zlib" if np.issubdtype(dtype, np.integer) else None
+    allowed = ("zlib", "lzma", "none")
+    if not isinstance(compression, str) or compression.lower() not in allowed:
+        raise ValueError(f"compression must be one of {allowed} (or None for the default), "
+                         f"got {compression!r}")
+    return None if compression.lower() == "none" else compression.lower()
+
+
+def _check_magic(path, magics, what):
+    """Raise ValueError unless the file starts with one of ``magics``."""
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if not any(head.startswith(m) for m in magics):
+        raise ValueError(f"{path} is not {what} (its first bytes are {head[:8]!r}); the file may "
+                         f"be an HTML error page, truncated or mis-named: re-download or "
+                         f"re-export it")
+
+
+def _read_tiff(path, dtype):
+    """Read a TIFF as (z, y, x), optionally converting slice by slice."""
+    with tifffile.TiffFile(path) as tif:
+        series = tif.series[0]
+        shape, axes = tuple(series.shape), series.axes
+        if "S" in axes or "C" in axes or len(shape) > 3:
+            raise ValueError(f"{path.name} has shape {shape} (axes {axes!r}); read_volume reads "
+                             f"single-channel volumes: convert it to grayscale or save one "
+                             f"channel per file")
+        pages = series.pages
+        if dtype is not None and len(shape) == 3 and len(pages) == shape[0] \
+                and all(p is not None and p.shape == shape[1:] for p in pages):
+            out = np.empty(shape, dtype=dtype)
+            for i, page in enumerate(pages):
+                out[i] = page.asarray()
+        else:
+            out = series.asarray()
+            if dtype is not None:
+                out = out.astype(dtype, copy=False)
+    return out.reshape((1,) * (3 - out.ndim) + out.shape)
+
+
+def _natural_key(name):
+    """Sort key that orders embedded numbers by value (``s2`` before ``s10``)."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name.lower())]
+
+
+def _read_slice(path):
+    """Read one 2D slice (TIFF or PNG)."""
+    if path.suffix.lower() == ".png":
+        _check_magic(path, (_PNG_MAGIC,), "a PNG file")
+        from skimage.io import imread  # scikit-image is slow to import; only load it when needed
+        img = imread(path)
+    else:
+        _check_magic(path, _TIFF_MAGIC, "a TIFF file")
+        img = tifffile.imread(path)
+    if img.ndim != 2:
+        raise ValueError(f"slice {path} has shape {img.shape}, expected a 2D grayscale image; "
+                         f"convert colour slices to grayscale first")
+    return img
+
+
+def _read_slice_folder(folder, dtype):
+    """Stack the 2D slices of ``folder`` in natural name order."""
+    files = sorted((p for p in folder.iterdir()
+                    if p.is_file() and not p.name.startswith(".")
+                    and p.suffix.lower() in SLICE_SUFFIXES), key=lambda p: _natural_key(p.name))
+    if not files:
+        raise ValueError(f"folder {folder} holds no {'/'.join(SLICE_SUFFIXES)} slices; "
+                         f"point read_volume at the folder that contains the images")
+    first = _read_slice(files[0])
+    out = np.empty((len(files),) + first.shape, dtype=dtype or first.dtype)
+    out[0] = first
+    for i, f in enumerate(files[1:], start=1):
+        img = _read_slice(f)
+        if img.shape != first.shape:
+            raise ValueError(f"slice {f.name} has shape {img.shape} but {files[0].name} has "
+                             f"{first.shape}; all slices of a volume must have the same shape")
+        if dtype is None and img.dtype != first.dtype:
+            raise ValueError(f"slice {f.name} has dtype {img.dtype} but {files[0].name} has "
+                             f"{first.dtype}; convert the slices to one dtype or pass dtype=")
+        out[i] = img
+    return out

@@ -1,0 +1,307 @@
+"""Tests of emseg.data.fetch against a local HTTP server (no internet)."""
+import hashlib
+import http.server
+import io
+import json
+import os
+import socket
+import threading
+import zipfile
+
+import pytest
+
+from emseg.data import fetch
+from emseg.data.fetch import DataDownloadError, _fetch_entry, data_dir, fetch_dataset, safe_extract
+from emseg.data.registry import DATASETS
+
+FILES = {"a.tif": b"II*\x00" + bytes(range(256)) * 40, "b.tif": b"MM\x00*" + b"xyz" * 1000}
+
+
+def _zip_bytes(files, folder="toy_data"):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files.items():
+            zf.writestr(f"{folder}/{name}", data)
+    return buf.getvalue()
+
+
+def _entry(url, zip_data, *, mirrors=()):
+    md5 = lambda b: hashlib.md5(b).hexdigest()  # noqa: E731
+    return {"url": url, "mirrors": mirrors, "md5": md5(zip_data), "size": len(zip_data),
+            "zip_name": "toy.zip", "folder": "toy_data", "homepage": "https://example.org/hub",
+            "files": {n: {"md5": md5(d), "size": len(d)} for n, d in FILES.items()}}
+
+
+class _Server:
+    """A tiny HTTP server on 127.0.0.1 serving ``routes[path] = (status, headers, body)``."""
+
+    def __init__(self):
+        self.routes, self.requests = {}, []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.requests.append(self.path)
+                status, headers, body = outer.routes.get(self.path, (404, {}, b"not found"))
+                self.send_response(status)
+                headers = {"Content-Length": str(len(body)), **headers}
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.stopped = False
+        self.thread.start()
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+
+    def stop(self):
+        if self.stopped:
+            return
+        self.stopped = True
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    srv = _Server()
+    yield srv
+    srv.stop()
+
+
+def _closed_port_url():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/toy.zip"
+
+
+def _get(entry, root, retries=0):
+    return _fetch_entry(entry, root, progress=False, retries=retries, wait=0)
+
+
+def test_download_extract_verify_then_cache_hit_offline(server, tmp_path):
+    data = _zip_bytes(FILES)
+    server.routes["/toy.zip"] = (200, {}, data)
+    entry = _entry(server.url("/toy.zip"), data)
+    folder = _get(entry, tmp_path / "cache")
+    assert folder == tmp_path / "cache" / "toy_data"
+    assert (folder / "a.tif").read_bytes() == FILES["a.tif"]
+    assert (folder / "b.tif").read_bytes() == FILES["b.tif"]
+    assert sorted(os.listdir(tmp_path / "cache")) == ["toy_data"]  # zip and temp files removed
+    stamp = json.loads((folder / fetch.STAMP_NAME).read_text())
+    assert stamp["stat"]["a.tif"][0] == len(FILES["a.tif"])
+    server.stop()
+    assert _get(entry, tmp_path / "cache") == folder  # server gone: no network needed
+    assert server.requests == ["/toy.zip"]
+
+
+def test_files_unzipped_by_hand_are_verified_without_network(tmp_path):
+    folder = tmp_path / "toy_data"
+    folder.mkdir()
+    for name, data in FILES.items():
+        (folder / name).write_bytes(data)
+    entry = _entry(_closed_port_url(), _zip_bytes(FILES))
+    assert _get(entry, tmp_path) == folder
+    assert (folder / fetch.STAMP_NAME).is_file()
+
+
+def test_unreachable_host_is_offline_and_mentions_phantom(tmp_path):
+    entry = _entry(_closed_port_url(), _zip_bytes(FILES))
+    with pytest.raises(DataDownloadError, match="could not reach 127.0.0.1") as info:
+        _get(entry, tmp_path, retries=1)
+    assert info.value.offline is True
+    assert 'source="phantom"' in str(info.value) and "--source phantom" in str(info.value)
+    assert os.listdir(tmp_path) == []  # no partial file
+
+
+def test_checksum_mismatch_names_file_and_removes_it(server, tmp_path):
+    data = _zip_bytes(FILES)
+    evil = data[:-1] + bytes([data[-1] ^ 0xFF])  # same size, one byte flipped
+    server.routes["/toy.zip"] = (200, {}, evil)
+    entry = _entry(server.url("/toy.zip"), data)
+    with pytest.raises(DataDownloadError) as info:
+        _get(entry, tmp_path)
+    msg = str(info.value)
+    assert "toy.zip" in msg and hashlib.md5(evil).hexdigest() in msg and entry["md5"] in msg
+    assert info.value.offline is False
+    assert os.listdir(tmp_path) == []
+
+
+def test_html_page_instead_of_zip(server, tmp_path):
+    page = b"<!DOCTYPE html>\n<html><head><title>Dropbox</title></head></html>"
+    server.routes["/toy.zip"] = (200, {"Content-Type": "text/html"}, page)
+    entry = _entry(server.url("/toy.zip"), _zip_bytes(FILES))
+    with pytest.raises(DataDownloadError, match=r"web page \(HTML\).*\?dl=1") as info:
+        _get(entry, tmp_path, retries=2)
+    assert info.value.offline is False
+    assert server.requests == ["/toy.zip"]  # an HTML page is not retried
+    assert os.listdir(tmp_path) == []
+
+
+def test_truncated_download_is_retried_then_reported(server, tmp_path):
+    data = _zip_bytes(FILES)
+    server.routes["/toy.zip"] = (200, {}, data[:100])
+    entry = _entry(server.url("/toy.zip"), data)
+    with pytest.raises(DataDownloadError, match=f"got 100 of {len(data):,} bytes") as info:
+        _get(entry, tmp_path, retries=2)
+    assert info.value.offline is False
+    assert server.requests == ["/toy.zip"] * 3
+    assert os.listdir(tmp_path) == []
+
+
+def test_connection_dropped_mid_body_counts_as_truncated(server, tmp_path):
+    data = _zip_bytes(FILES)
+    server.routes["/toy.zip"] = (200, {"Content-Length": str(len(data))}, data[:50])
+    entry = _entry(server.url("/toy.zip"), data)
+    with pytest.raises(DataDownloadError, match="stopped early") as info:
+        _get(entry, tmp_path)
+    assert info.value.offline is False
+
+
+def test_mirror_is_used_when_main_link_serves_html(server, tmp_path):
+    data = _zip_bytes(FILES)
+    server.routes["/old.zip"] = (200, {}, b"<html>expired</html>")
+    server.routes["/toy.zip"] = (200, {}, data)
+    entry = _entry(server.url("/old.zip"), data, mirrors=(server.url("/toy.zip"),))
+    folder = _get(entry, tmp_path)
+    assert (folder / "a.tif").read_bytes() == FILES["a.tif"]
+    assert server.requests == ["/old.zip", "/toy.zip"]
+
+
+def test_corrupted_cached_file_is_reported_and_downloaded_again(server, tmp_path):
+    data = _zip_bytes(FILES)
+    server.routes["/toy.zip"] = (200, {}, data)
+    entry = _entry(server.url("/toy.zip"), data)
+    folder = _get(entry, tmp_path)
+    target = folder / "b.tif"
+    target.write_bytes(b"MM\x00*" + b"XYZ" * 1000)  # same size, different content
+    st = target.stat()
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    with pytest.warns(UserWarning, match=r"b.tif is corrupted"):
+        _get(entry, tmp_path)
+    assert target.read_bytes() == FILES["b.tif"]
+    assert server.requests == ["/toy.zip"] * 2
+
+
+def test_http_error_is_not_offline(server, tmp_path):
+    entry = _entry(server.url("/gone.zip"), _zip_bytes(FILES))  # the server answers 404
+    with pytest.raises(DataDownloadError, match="answered HTTP 404.*expired") as info:
+        _get(entry, tmp_path, retries=2)
+    assert info.value.offline is False and server.requests == ["/gone.zip"]
+
+
+def test_bad_file_inside_a_good_zip_is_reported_and_removed(server, tmp_path):
+    data = _zip_bytes({"a.tif": FILES["a.tif"], "b.tif": b"MM\x00*" + b"XYZ" * 1000})
+    server.routes["/toy.zip"] = (200, {}, data)
+    entry = _entry(server.url("/toy.zip"), data)
+    entry["md5"] = hashlib.md5(data).hexdigest()  # the zip itself is as registered
+    with pytest.raises(DataDownloadError, match=r"b.tif unpacked from toy.zip is wrong \(MD5 "):
+        _get(entry, tmp_path)
+    assert sorted(os.listdir(tmp_path / "toy_data")) == ["a.tif"]
+
+
+def test_disk_errors_become_download_errors_and_leave_no_zip(server, tmp_path, monkeypatch):
+    data = _zip_bytes(FILES)
+    server.routes["/toy.zip"] = (200, {}, data)
+
+    def full_disk(zip_path, target):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fetch, "safe_extract", full_disk)
+    with pytest.raises(DataDownloadError, match="No space left.*free disk space"):
+        _get(_entry(server.url("/toy.zip"), data), tmp_path)
+    assert os.listdir(tmp_path) == []
+
+
+def _zip_with(name, data=b"x", *, symlink=False):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        info = zipfile.ZipInfo(name)
+        if symlink:
+            info.external_attr = (0o120777 << 16)
+        zf.writestr(info, data)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("name, symlink, reason", [
+    ("../evil.txt", False, r"'\.\.'"),
+    ("ok/../../evil.txt", False, r"'\.\.'"),
+    ("/tmp/evil.txt", False, "absolute"),
+    ("link", True, "symbolic link"),
+])
+def test_safe_extract_refuses_escaping_members(tmp_path, name, symlink, reason):
+    archive = tmp_path / "evil.zip"
+    archive.write_bytes(_zip_with(name, b"/etc/passwd" if symlink else b"x", symlink=symlink))
+    target = tmp_path / "target"
+    with pytest.raises(ValueError, match=reason):
+        safe_extract(archive, target)
+    assert sorted(os.listdir(tmp_path)) == ["evil.zip", "target"]
+    assert os.listdir(target) == []
+
+
+def test_zip_slip_in_a_download_is_refused(server, tmp_path):
+    data = _zip_with("../outside.tif")
+    server.routes["/toy.zip"] = (200, {}, data)
+    root = tmp_path / "cache"
+    with pytest.raises(DataDownloadError, match="refusing zip member"):
+        _get(_entry(server.url("/toy.zip"), data), root)
+    assert os.listdir(tmp_path) == ["cache"] and os.listdir(root) == []
+
+
+def test_safe_extract_writes_nested_files(tmp_path):
+    archive = tmp_path / "ok.zip"
+    archive.write_bytes(_zip_bytes(FILES, folder="d/e"))
+    written = safe_extract(archive, tmp_path / "t")
+    assert written == [tmp_path / "t/d/e/a.tif", tmp_path / "t/d/e/b.tif"]
+    assert (tmp_path / "t/d/e/b.tif").read_bytes() == FILES["b.tif"]
+    assert os.listdir(tmp_path / "t") == ["d"]  # staging folder removed
+
+
+def test_data_dir_env_override(monkeypatch, tmp_path):
+    monkeypatch.setenv("EMSEG_DATA_DIR", str(tmp_path / "mine"))
+    assert data_dir() == tmp_path / "mine"
+    monkeypatch.delenv("EMSEG_DATA_DIR")
+    assert data_dir().name == "emseg"
+
+
+def test_fetch_dataset_argument_checks(tmp_path):
+    with pytest.raises(ValueError, match="unknown dataset 'lucchi'; available: platelet"):
+        fetch_dataset("lucchi", data_dir=tmp_path)
+    with pytest.raises(ValueError, match="retries must be an integer >= 0"):
+        fetch_dataset(data_dir=tmp_path, retries=-1)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match="is a file"):
+        fetch_dataset(data_dir=tmp_path / "file")
+
+
+def test_fetch_dataset_uses_registry_cache_without_network(monkeypatch, tmp_path):
+    """fetch_dataset('platelet') trusts a stamp matching the registry and touches nothing else."""
+    entry = DATASETS["platelet"]
+    folder = tmp_path / entry["folder"]
+    folder.mkdir()
+    for name in entry["files"]:
+        (folder / name).write_bytes(b"")
+    monkeypatch.setattr(fetch, "_download", lambda *a, **k: pytest.fail("network used"))
+    record = fetch._stat_record(folder, entry)
+    md5s = {n: f["md5"] for n, f in entry["files"].items()}
+    (folder / fetch.STAMP_NAME).write_text(json.dumps({"md5": md5s, "stat": record}))
+    assert fetch_dataset("platelet", data_dir=tmp_path, progress=False) == folder
+
+
+def test_registry_entry_is_complete():
+    entry = DATASETS["platelet"]
+    assert entry["url"].endswith("platelet_data_1219.zip?dl=1")
+    assert entry["md5"] == "253310093ee2c00304fbabdb0c7e3a4a" and entry["size"] == 188_671_885
+    assert len(entry["files"]) == 7
+    assert entry["files"]["test-images.tif"] == {
+        "md5": "d3f296cbedb7c3240e6be0e9e7217f3a", "size": 58_974_368, "shape": (121, 609, 400)}
+    assert sum(f["size"] for f in entry["files"].values()) == 411_603_376
+    assert entry["voxel_size"] == (40.0, 10.0, 10.0)
