@@ -215,12 +215,12 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, d
             scaler.step(optimizer)
             scaler.update()
             history["iteration"].append(it + 1)
-            history["loss"].append(float(loss))
-            history["loss_main"].append(float(l_main))
-            history["loss_aux"].append(None if l_aux is None else float(l_aux))
+            history["loss"].append(loss.item())
+            history["loss_main"].append(l_main.item())
+            history["loss_aux"].append(None if l_aux is None else l_aux.item())
             history["seconds"].append(time.perf_counter() - t0)
             bar.update(1)
-            bar.set_postfix(loss=f"{float(loss):.4f}")
+            bar.set_postfix(loss=f"{history['loss'][-1]:.4f}")
             if (it + 1) % cfg.eval_every == 0 or it + 1 == cfg.iterations:
                 if vals:
                     metrics = _validate(model, vals, cfg, device)

@@ -1,0 +1,54 @@
+import numpy as np
+
+from emseg.augment import AugmentConfig, augment_window, elastic_field
+
+
+def _window(seed=0):
+    rng = np.random.default_rng(seed)
+    image = rng.normal(size=(3, 32, 40)).astype(np.float32)
+    return image, (image > 0).astype(np.uint8), np.abs(image)
+
+
+def test_same_generator_state_same_result():
+    image, labels, weights = _window()
+    a = augment_window(image, labels, weights, np.random.default_rng(7))
+    b = augment_window(image, labels, weights, np.random.default_rng(7))
+    c = augment_window(image, labels, weights, np.random.default_rng(8))
+    for x, y in zip(a, b):
+        assert np.array_equal(x, y)
+    assert not np.array_equal(a[0], c[0])
+
+
+def test_flips_are_applied_to_all_arrays_together():
+    # the original discarded np.flip's result; here labels must follow the image
+    image, labels, weights = _window()
+    cfg = AugmentConfig(elastic=False, brightness=0.0, contrast=0.0)
+    flipped_any = False
+    for seed in range(8):
+        img, lab, w = augment_window(image, labels, weights, np.random.default_rng(seed), cfg)
+        assert np.array_equal(lab, (img > 0).astype(np.uint8))
+        assert np.allclose(w, np.abs(img))
+        flipped_any |= not np.array_equal(img, image)
+    assert flipped_any
+
+
+def test_elastic_warp_moves_pixels_and_keeps_label_set():
+    image, labels, weights = _window()
+    cfg = AugmentConfig(flips=False, brightness=0.0, contrast=0.0)
+    img, lab, w = augment_window(image, labels, weights, np.random.default_rng(0), cfg)
+    assert img.shape == image.shape and lab.dtype == labels.dtype
+    assert not np.allclose(img, image)
+    assert set(np.unique(lab)) <= {0, 1}  # nearest neighbour: no new label values
+    # the same field warps all z slices: displacement is 2D
+    dy, dx = elastic_field((32, 40), np.random.default_rng(0))
+    assert dy.shape == dx.shape == (32, 40) and np.abs(dy).max() > 0.5
+
+
+def test_brightness_and_contrast_stay_within_bounds():
+    image, labels, weights = _window()
+    cfg = AugmentConfig(elastic=False, flips=False, brightness=0.12, contrast=0.2)
+    img, lab, _ = augment_window(image, labels, weights, np.random.default_rng(3), cfg)
+    rng_span = image.max() - image.min()
+    assert abs(img.mean() - image.mean()) <= 0.12 * rng_span + 1e-5
+    assert 0.8 - 1e-5 <= img.std() / image.std() <= 1.2 + 1e-5
+    assert np.array_equal(lab, labels)

@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+
+from emseg.data import Volume
+from emseg.models import Geometry, Net2D3D, UNet2D, window_geometry
+from emseg.train import WindowSampler
+
+
+def _coded_volume(shape):
+    """An image whose voxel values encode their own coordinates (labels = the same code)."""
+    z, y, x = np.meshgrid(*[np.arange(s) for s in shape], indexing="ij")
+    code = (z * 10000 + y * 100 + x).astype(np.float32)
+    return Volume(code, code.astype(np.int64), code.copy())
+
+
+@pytest.mark.parametrize("geometry", [
+    window_geometry(UNet2D(3, width=4, depth=2), (44, 44)),          # valid: 44 -> 4, offset 20
+    window_geometry(Net2D3D(3, width=4, pyramid_width=4, faithful=True), (5, 36, 36)),  # offset 2
+    Geometry((3, 16, 16), (1, 8, 8), (1, 4, 4)),
+])
+def test_labels_are_the_output_window_of_the_input(geometry):
+    vol = _coded_volume((6, 30, 28))
+    sampler = WindowSampler([vol], geometry, seed=1)
+    for k in range(sampler.windows_per_epoch):
+        img, lab, w = sampler.window(k)
+        assert img.shape == geometry.input and lab.shape == geometry.output
+        crop = tuple(slice(f, f + o) for f, o in zip(geometry.offset, geometry.output))
+        assert np.array_equal(lab, img[crop].astype(np.int64))  # label window sits at the offset
+        assert np.array_equal(w, img[crop])
+        # output voxels lie inside the volume (padding only feeds the input margin)
+        codes = lab.ravel()
+        assert codes.min() >= 0 and codes.max() <= 5 * 10000 + 29 * 100 + 27
+
+
+def test_one_random_corner_per_bin_and_epochs_differ():
+    geo = Geometry((1, 10, 10), (1, 10, 10), (0, 0, 0))
+    vol = _coded_volume((2, 50, 50))
+    sampler = WindowSampler([vol], geo, spacing=(1, 10, 10), seed=3)
+    # corners 0..40 per axis in bins of 10 -> 5 bins (0,10,20,30,40) x 5 x 2 slices
+    assert sampler.windows_per_epoch == 2 * 5 * 5
+    e0, e1 = sampler.epoch(0), sampler.epoch(1)
+    bins = sorted((v, c[0], c[1] // 10, c[2] // 10) for v, c in e0)
+    assert len(set(bins)) == len(bins) == 50
+    assert e0 != e1
+    again = WindowSampler([vol], geo, spacing=(1, 10, 10), seed=3)
+    assert again.epoch(1) == e1  # pure function of (seed, epoch)
+
+
+def test_volume_smaller_than_window_is_padded():
+    geo = window_geometry(Net2D3D(2, width=4, pyramid_width=4), (5, 40, 40))
+    vol = _coded_volume((2, 20, 25))
+    sampler = WindowSampler([vol], geo, seed=0)
+    img, lab, _ = sampler.window(0)
+    assert img.shape == (5, 40, 40) and lab.shape == (5, 40, 40)
+
+
+def test_bad_spacing():
+    geo = Geometry((1, 10, 10), (1, 10, 10), (0, 0, 0))
+    with pytest.raises(ValueError, match="spacing"):
+        WindowSampler([_coded_volume((1, 20, 20))], geo, spacing=(1, 0, 5))
