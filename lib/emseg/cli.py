@@ -13,7 +13,7 @@ __all__ = ["main"]
 # Small networks and windows that train in minutes on a laptop CPU.
 CPU_MODELS = {
     "net2d3d": dict(kwargs=dict(width=16, pyramid_width=16), window=(5, 128, 128)),
-    "unet2d": dict(kwargs=dict(width=16, depth=3), window=(188, 188)),
+    "unet2d": dict(kwargs=dict(width=16, padding="same"), window=(128, 128)),
 }
 
 
@@ -91,7 +91,7 @@ def _parser():
     p = sub.add_parser("demo", help="the whole workflow, small: phantom -> train -> tiled predict -> metrics")
     p.add_argument("--output", default="runs/demo", help="run folder (default: runs/demo)")
     p.add_argument("--source", default="phantom", choices=["auto", "platelet", "phantom"])
-    p.add_argument("--iterations", type=int, default=150)
+    p.add_argument("--iterations", type=int, default=1000)
     p.add_argument("--quiet", action="store_true")
     _add_device(p)
     return parser

@@ -108,7 +108,7 @@ def test_rgb_tiff_is_refused(tmp_path):
 @pytest.mark.parametrize("array, err, match", [
     (np.zeros((0, 4, 4)), ValueError, "empty"),
     (np.array([["a", "b"]]), ValueError, "numeric"),
-    (np.zeros((2, 2, 2, 2)), ValueError, "2 or 3-D"),
+    (np.zeros((2, 2, 2, 2, 2)), ValueError, "2 or 3 or 4-D"),
     ("volume.tif", TypeError, "numpy array"),
 ])
 def test_write_refuses_bad_arrays_and_writes_nothing(tmp_path, array, err, match):

@@ -73,7 +73,7 @@ def read_volume(path, *, dtype=None):
 
 
 def write_volume(path, array, *, compression=None):
-    """Write a 2D or 3D array to a TIFF file, atomically.
+    """Write a 2D, 3D or 4D array to a TIFF file, atomically.
 
     Parameters
     ----------
@@ -82,8 +82,9 @@ def write_volume(path, array, *, compression=None):
         created. An existing file is replaced in one step, and only once the new
         file is complete.
     array : array_like
-        Numeric (integer or float) array, 2D (y, x) or 3D (z, y, x), finite and
-        non-empty. Boolean masks are written as uint8 0/1.
+        Numeric (integer or float) array, 2D (y, x), 3D (z, y, x) or 4D
+        (class, z, y, x: probability maps), finite and non-empty. Boolean masks are
+        written as uint8 0/1.
     compression : str, optional
         ``'zlib'`` (lossless deflate), ``'lzma'``, or ``'none'``. By default
         integer arrays (labels, raw EM) are zlib-compressed, which shrinks label
@@ -98,7 +99,7 @@ def write_volume(path, array, *, compression=None):
     Raises
     ------
     ValueError
-        If the array is empty, not numeric, not 2D/3D or not finite, if the
+        If the array is empty, not numeric, not 2D/3D/4D or not finite, if the
         extension is not a TIFF one, or if ``compression`` is unknown.
     TypeError
         If ``array`` is a string or None.
@@ -116,7 +117,7 @@ def write_volume(path, array, *, compression=None):
         raise ValueError(f"{path} is a folder; give a file path such as {path / 'volume.tif'}")
     if getattr(array, "dtype", None) == bool:
         array = np.asarray(array, dtype=np.uint8)
-    arr = check_image(array, name="array", ndim=(2, 3))
+    arr = check_image(array, name="array", ndim=(2, 3, 4))
     codec = _pick_compression(compression, arr.dtype)
 
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -51,8 +51,9 @@ PRESETS = {
     "2d3d-original": TrainConfig(),
     "unet-original": TrainConfig(iterations=36000, lr=10 ** -3.3, spacing=(1, 80, 80),
                                  eval_every=1800),
-    # small settings that train in minutes on a laptop CPU (pair with a small width)
-    "cpu": TrainConfig(iterations=300, batch_size=2, window=None, eval_every=100),
+    # a few minutes on a laptop CPU; pair it with a small network and window, e.g.
+    # UNet2D(7, width=16, padding="same") and window (128, 128) as in `python -m emseg demo`
+    "cpu": TrainConfig(iterations=1000, batch_size=4, eval_every=250),
 }
 
 

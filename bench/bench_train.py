@@ -1,0 +1,59 @@
+"""Training speed of both networks: iterations/s and voxels/s through the real loop.
+
+Runs :func:`emseg.train.fit` (window sampling, augmentation, forward, weighted loss,
+backward, Adam) on a synthetic platelet phantom, for the original-size networks and
+for the small CPU presets, and prints a table. Not a test: it prints figures.
+
+    python bench/bench_train.py            # a few iterations of each
+    python bench/bench_train.py --quick    # CPU presets only
+"""
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from emseg.data import platelet_phantom
+from emseg.device import describe, pick_device
+from emseg.models import Net2D3D, UNet2D, count_parameters, window_geometry
+from emseg.train import TrainConfig, fit
+
+CASES = [
+    # name, builder, window, batch size, original-size?
+    ("Net2D3D(7) original", lambda: Net2D3D(7), (5, 300, 300), 1, True),
+    ("UNet2D(7) original", lambda: UNet2D(7), (572, 572), 1, True),
+    ("Net2D3D(7, width=16, pyr=16)", lambda: Net2D3D(7, width=16, pyramid_width=16), (5, 128, 128), 2, False),
+    ("UNet2D(7, width=16, same)", lambda: UNet2D(7, width=16, padding="same"), (128, 128), 4, False),
+]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="CPU presets only")
+    parser.add_argument("--iterations", type=int, default=None, help="timed iterations per case")
+    parser.add_argument("--device", default=None)
+    args = parser.parse_args()
+    device = pick_device(args.device)
+    on_gpu = device.type == "cuda"
+    volume = platelet_phantom("train", shape=(24, 640, 640))
+    print(f"device: {describe(device)}; torch {torch.__version__}; phantom {volume.shape}")
+    print(f"{'model':32s} {'params':>11s} {'window -> output':>26s} {'batch':>5s} {'it/s':>7s} "
+          f"{'out vox/s':>10s}")
+    for name, build, window, batch, original in CASES:
+        if args.quick and original:
+            continue
+        n = args.iterations or (30 if on_gpu else (3 if original else 10))
+        torch.manual_seed(0)
+        model = build()
+        geo = window_geometry(model, window)
+        cfg = TrainConfig(iterations=n + 1, window=window, batch_size=batch, eval_every=10 ** 9)
+        history = fit(model, volume, config=cfg, device=device, progress=False)
+        seconds = history["seconds"][-1] - history["seconds"][0]  # skip the warm-up iteration
+        its = n / seconds
+        out_vox = its * batch * int(np.prod(geo.output))
+        shapes = f"{'x'.join(map(str, geo.input))} -> {'x'.join(map(str, geo.output))}"
+        print(f"{name:32s} {count_parameters(model):11,d} {shapes:>26s} {batch:5d} {its:7.2f} {out_vox:10.3g}")
+
+
+if __name__ == "__main__":
+    main()
