@@ -25,7 +25,7 @@ def test_flips_are_applied_to_all_arrays_together():
     cfg = AugmentConfig(elastic=False, brightness=0.0, contrast=0.0)
     flipped_any = False
     for seed in range(8):
-        img, lab, w = augment_window(image, labels, weights, np.random.default_rng(seed), cfg)
+        img, lab, w = augment_window(image, labels, weights, np.random.default_rng(seed), config=cfg)
         assert np.array_equal(lab, (img > 0).astype(np.uint8))
         assert np.allclose(w, np.abs(img))
         flipped_any |= not np.array_equal(img, image)
@@ -33,12 +33,28 @@ def test_flips_are_applied_to_all_arrays_together():
 
 
 def test_elastic_warp_moves_pixels_and_keeps_label_set():
-    image, labels, weights = _window()
+    # labels 0, 3, 7: linear interpolation would create values in between, nearest cannot
+    rng = np.random.default_rng(1)
+    labels = rng.choice(np.array([0, 3, 7], np.uint8), size=(3, 32, 40))
+    image = labels.astype(np.float32)
     cfg = AugmentConfig(flips=False, brightness=0.0, contrast=0.0)
-    img, lab, w = augment_window(image, labels, weights, np.random.default_rng(0), cfg)
+    img, lab, w = augment_window(image, labels, image.copy(), np.random.default_rng(0), config=cfg)
     assert img.shape == image.shape and lab.dtype == labels.dtype
-    assert not np.allclose(img, image)
-    assert set(np.unique(lab)) <= {0, 1}  # nearest neighbour: no new label values
+    assert not np.array_equal(lab, labels)
+    assert set(np.unique(lab)) <= {0, 3, 7}
+
+
+def test_elastic_warp_keeps_labels_aligned_with_the_image():
+    # smooth regions: the linearly warped image and the nearest-warped labels must agree
+    # away from region borders
+    yy, xx = np.meshgrid(np.arange(64), np.arange(64), indexing="ij")
+    labels = np.broadcast_to(((yy // 16 + xx // 16) % 2).astype(np.uint8), (2, 64, 64)).copy()
+    image = labels.astype(np.float32)
+    cfg = AugmentConfig(flips=False, brightness=0.0, contrast=0.0, elastic_alpha=40.0)
+    img, lab, _ = augment_window(image, labels, None, np.random.default_rng(5), config=cfg)
+    assert not np.array_equal(lab, labels)  # it did warp
+    agree = np.mean((img > 0.5) == (lab == 1))
+    assert agree > 0.97
     # the same field warps all z slices: displacement is 2D
     dy, dx = elastic_field((32, 40), np.random.default_rng(0))
     assert dy.shape == dx.shape == (32, 40) and np.abs(dy).max() > 0.5
@@ -47,7 +63,7 @@ def test_elastic_warp_moves_pixels_and_keeps_label_set():
 def test_brightness_and_contrast_stay_within_bounds():
     image, labels, weights = _window()
     cfg = AugmentConfig(elastic=False, flips=False, brightness=0.12, contrast=0.2)
-    img, lab, _ = augment_window(image, labels, weights, np.random.default_rng(3), cfg)
+    img, lab, _ = augment_window(image, labels, weights, np.random.default_rng(3), config=cfg)
     rng_span = image.max() - image.min()
     assert abs(img.mean() - image.mean()) <= 0.12 * rng_span + 1e-5
     assert 0.8 - 1e-5 <= img.std() / image.std() <= 1.2 + 1e-5

@@ -83,20 +83,20 @@ def test_window_starts_matches_monai_rule():
 
 
 def test_blending_weights_shapes_and_values():
-    g = blending_weights((1, 9, 12), "gaussian")
+    g = blending_weights((1, 9, 12), blending="gaussian")
     assert g.shape == (1, 9, 12) and g.dtype == np.float32 and g.min() >= 1e-3
     assert g[0, 4, 5] == g.max() and np.allclose(g, g[:, ::-1, ::-1])
-    d = blending_weights((1, 5, 7), "distance")
+    d = blending_weights((1, 5, 7), blending="distance")
     assert d[0, 0, 0] == 1 and d[0, 2, 3] == 3 and d.min() == 1
-    assert np.all(blending_weights((2, 3, 4), "constant") == 1)
+    assert np.all(blending_weights((2, 3, 4), blending="constant") == 1)
     with pytest.raises(ValueError, match="unknown blending"):
-        blending_weights((3, 3), "linear")
+        blending_weights((3, 3), blending="linear")
 
 
 def test_gaussian_weights_match_monai():
     monai_utils = pytest.importorskip("monai.data.utils")
     for shape in [(1, 20, 33), (5, 32, 32)]:
-        ours = blending_weights(shape, "gaussian")
+        ours = blending_weights(shape, blending="gaussian")
         theirs = monai_utils.compute_importance_map(shape, mode="gaussian").numpy()
         np.testing.assert_allclose(ours, theirs, atol=1e-6)
 
@@ -277,3 +277,21 @@ def test_multichannel_model_rejected():
     model.in_channels = 2
     with pytest.raises(ValueError, match="single-channel"):
         predict(model, rand(3, 8, 8), progress=False)
+
+
+def test_blending_weights_reject_empty_windows():
+    with pytest.raises(ValueError, match="positive sizes"):
+        blending_weights((0, 5), blending="gaussian")
+
+
+def test_predict_moves_the_model_to_the_device():
+    net = UNet2D(2, width=4, depth=2, padding="same")
+    out = predict(net, np.zeros((1, 16, 16), np.float32), window=(16, 16), device="cpu", progress=False)
+    assert out.shape == (2, 1, 16, 16)
+    assert next(net.parameters()).device.type == "cpu"
+
+
+def test_boolean_image_is_refused():
+    net = UNet2D(2, width=4, depth=2, padding="same")
+    with pytest.raises(ValueError, match="dtype bool"):
+        predict(net, np.zeros((1, 16, 16), bool), window=(16, 16), progress=False)

@@ -12,7 +12,8 @@ import importlib
 
 __version__ = "0.1.0"
 
-__all__ = ["data", "models", "train", "infer", "metrics", "losses", "augment", "device"]
+__all__ = ["data", "models", "train", "infer", "metrics", "losses", "augment", "device",
+           "checkpoint", "baselines", "plot", "workflow"]
 
 
 def __getattr__(name):

@@ -81,7 +81,8 @@ def check_labels(labels, *, name="labels", n_classes=None, shape=None, ndim=(3,)
     lo, hi = int(arr.min()), int(arr.max())
     if lo < 0 or (n_classes is not None and hi >= n_classes):
         rng = f"0..{n_classes - 1}" if n_classes is not None else ">= 0"
-        raise ValueError(f"{name} values must be in {rng}, found {lo}..{hi}")
+        hint = f" (ids of {n_classes} classes)" if n_classes is not None else ""
+        raise ValueError(f"{name} values must be in {rng}, found {lo}..{hi}{hint}")
     return arr
 
 

@@ -54,7 +54,7 @@ def _warp(arr, coords, order):
     return out
 
 
-def augment_window(image, labels, weights, rng, config=None):
+def augment_window(image, labels, weights, rng, *, config=None):
     """Augment one training window (all arrays (z, y, x), same shape).
 
     Parameters

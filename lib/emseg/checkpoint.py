@@ -11,36 +11,25 @@ Files are written to a temporary file in the same folder and then renamed over t
 target, so an interrupted save never leaves a half-written checkpoint behind.
 """
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 
+from emseg._atomic import atomic_path
+
 __all__ = ["save_checkpoint", "load_checkpoint", "save_model", "load_model"]
 
 
-def _atomic_torch_save(obj, path):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def save_checkpoint(path, checkpoint):
-    """Write a checkpoint dict atomically; returns the path."""
+def save_checkpoint(checkpoint, path):
+    """Write a checkpoint dict atomically (temp file, flushed to disk, then renamed); returns the path."""
     if "model_spec" not in checkpoint or "model_state" not in checkpoint:
         raise ValueError("a checkpoint needs 'model_spec' and 'model_state' entries")
-    return _atomic_torch_save(checkpoint, path)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            torch.save(checkpoint, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+    return Path(path)
 
 
 def load_checkpoint(path):
@@ -53,7 +42,7 @@ def load_checkpoint(path):
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)  # no arbitrary code
     except Exception as exc:  # pickle/zip errors differ between torch versions
         raise ValueError(f"{path} is not a readable PyTorch checkpoint ({exc})") from exc
     if not isinstance(ckpt, dict) or "model_spec" not in ckpt or "model_state" not in ckpt:
@@ -65,7 +54,7 @@ def load_checkpoint(path):
 def save_model(model, path, **extra):
     """Save a network (spec + weights, plus any ``extra`` entries) atomically."""
     ckpt = {"model_spec": model.spec(), "model_state": model.state_dict(), **extra}
-    return save_checkpoint(path, ckpt)
+    return save_checkpoint(ckpt, path)
 
 
 def load_model(path, *, device=None):

@@ -10,13 +10,6 @@ from pathlib import Path
 
 __all__ = ["main"]
 
-# Small networks and windows that train in minutes on a laptop CPU.
-CPU_MODELS = {
-    "net2d3d": dict(kwargs=dict(width=16, pyramid_width=16), window=(5, 128, 128)),
-    "unet2d": dict(kwargs=dict(width=16, padding="same"), window=(128, 128)),
-}
-
-
 def _shape(text):
     return tuple(int(v) for v in text.replace("x", ",").split(",") if v)
 
@@ -55,7 +48,8 @@ def _parser():
     p.add_argument("--val-labels", help="your own validation label TIFF")
     p.add_argument("--n-classes", type=int, default=7)
     p.add_argument("--preset", default="cpu", choices=["cpu", "original"],
-                   help="cpu: small net and window for a laptop (default); original: the paper's net and recipe")
+                   help="cpu: small net and window for a laptop (default); original: the paper's "
+                        "net and recipe (emseg.train.PRESETS)")
     p.add_argument("--width", type=int, help="network width (overrides the preset)")
     p.add_argument("--window", type=_shape, help="input window z,y,x (Net2D3D) or y,x (UNet2D)")
     p.add_argument("--iterations", type=int, help="training iterations (overrides the preset)")
@@ -84,8 +78,9 @@ def _parser():
     p.add_argument("--labels", required=True, help="ground-truth label TIFF")
     p.add_argument("--prediction", required=True, help="predicted label TIFF")
     p.add_argument("--n-classes", type=int, default=7)
-    p.add_argument("--organelles", default="2,3,4,5,6",
-                   help="classes for the organelle MIoU (default: platelet 2-6; '' for none)")
+    p.add_argument("--organelles", default=None,
+                   help="classes for the organelle MIoU, e.g. 2,3,4,5,6 (default: those with 7 "
+                        "classes, the platelet data; '' for none)")
     p.add_argument("--json", help="also write the report as JSON")
 
     p = sub.add_parser("demo", help="the whole workflow, small: phantom -> train -> tiled predict -> metrics")
@@ -142,25 +137,21 @@ def _training_data(args):
 
 
 def _model_and_config(args):
-    from emseg.models import build_model
     from emseg.train import PRESETS
 
-    kwargs = {"n_classes": args.n_classes}
-    if args.preset == "cpu":
-        kwargs.update(CPU_MODELS[args.model]["kwargs"])
-        config = PRESETS["cpu"].replace(window=CPU_MODELS[args.model]["window"])
-    else:
-        config = PRESETS["2d3d-original" if args.model == "net2d3d" else "unet-original"]
+    preset = PRESETS[f"{args.model}-{args.preset}"]
+    overrides = {}
     if args.width:
-        kwargs["width"] = args.width
+        overrides["width"] = args.width
         if args.model == "net2d3d" and args.preset == "cpu":
-            kwargs["pyramid_width"] = args.width
+            overrides["pyramid_width"] = args.width
     changes = {k: v for k, v in dict(window=args.window, iterations=args.iterations,
                                      batch_size=args.batch_size, lr=args.lr,
                                      eval_every=args.eval_every).items() if v is not None}
-    if args.n_classes == 7:
-        changes["organelle_classes"] = (2, 3, 4, 5, 6)
-    return build_model(args.model, **kwargs), config.replace(seed=args.seed, **changes)
+    if args.n_classes != 7:  # the organelle classes 2..6 are the platelet data's
+        changes["organelle_classes"] = None
+    model = preset.build_model(n_classes=args.n_classes, **overrides)
+    return model, preset.config.replace(seed=args.seed, **changes)
 
 
 def _cmd_train(args):
@@ -209,7 +200,8 @@ def _cmd_evaluate(args):
     from emseg.metrics import format_report, segmentation_report
 
     true, pred = read_volume(args.labels), read_volume(args.prediction)
-    organelles = tuple(int(c) for c in args.organelles.split(",") if c.strip()) or None
+    spec = args.organelles if args.organelles is not None else ("2,3,4,5,6" if args.n_classes == 7 else "")
+    organelles = tuple(int(c) for c in spec.split(",") if c.strip()) or None
     names = None
     if args.n_classes == 7:
         from emseg.data import CLASS_NAMES

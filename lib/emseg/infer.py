@@ -28,6 +28,7 @@ import torch
 from tqdm.auto import tqdm
 
 from emseg._validate import check_image, check_positive_int
+from emseg._padding import reflect_pad
 from emseg.device import autocast, pick_device
 from emseg.models._base import window_geometry
 
@@ -72,7 +73,7 @@ def predict(model, image, *, window=None, overlap=0.25, blending="gaussian", bat
         along y, x, both and neither (4 full passes; up to 3 accumulators of memory).
     device : str or torch.device, optional
         Where the network runs and the accumulator lives; ``None`` picks CUDA when
-        available (with mixed precision), else the CPU.
+        available (with mixed precision), else the CPU. The network is moved there.
     progress : bool
         Show a progress bar over batches of windows.
 
@@ -179,7 +180,7 @@ def window_starts(size, window, step):
     return list(range(0, size - window, step)) + [size - window]
 
 
-def blending_weights(shape, blending="gaussian"):
+def blending_weights(shape, *, blending="gaussian"):
     """Per-voxel weights of one output window, for blending overlapping windows.
 
     Parameters
@@ -200,6 +201,8 @@ def blending_weights(shape, blending="gaussian"):
         float32 array of ``shape``, all weights > 0.
     """
     shape = tuple(int(s) for s in shape)
+    if not shape or min(shape) < 1:
+        raise ValueError(f"the window shape must be positive sizes, got {shape}")
     if blending not in BLENDINGS:
         raise ValueError(f"unknown blending {blending!r}; choose one of {BLENDINGS}")
     if blending == "constant":
@@ -332,9 +335,10 @@ class _Plan:
 def _predict_probabilities(model, volume, geom, opts, *, desc):
     """Blended probabilities (C, z, y, x) of one model on ``opts.device``, with TTA if asked."""
     plan = _Plan.make(volume.shape, geom, opts.overlap)
-    weights = blending_weights(geom.output, opts.blending)
+    weights = blending_weights(geom.output, blending=opts.blending)
     weight_sum = torch.from_numpy(_weight_sum(plan, weights)).to(opts.device)
     weights = torch.from_numpy(weights).to(opts.device)
+    model.to(opts.device)
     flips = _FLIPS if opts.tta else ((),)
     with _eval_mode(model), torch.inference_mode(), \
             tqdm(total=len(flips) * plan.n_batches(opts.batch_size), desc=desc, unit="batch",
@@ -356,7 +360,7 @@ def _predict_probabilities(model, volume, geom, opts, *, desc):
 def _tile(model, volume, geom, plan, weights, opts, bar):
     """Sum of the weighted window probabilities over the plan's grid, (C, *grid), unnormalised."""
     device = opts.device
-    padded = torch.from_numpy(_pad(volume, plan.pad)).to(device)
+    padded = torch.from_numpy(reflect_pad(volume, plan.pad)).to(device)
     acc = torch.zeros((model.n_classes,) + plan.grid, dtype=torch.float32, device=device)
     batch = torch.empty((opts.batch_size,) + geom.input, dtype=torch.float32, device=device)
     for first in range(0, len(plan.starts), opts.batch_size):
@@ -392,17 +396,6 @@ def _weight_sum(plan, weights):
     for s in plan.starts:
         total[_box(s, weights.shape)] += weights
     return total
-
-
-def _pad(volume, pad):
-    """Reflect-pad ``volume``; axes of one voxel cannot reflect and repeat their edge."""
-    reflect = [p if n > 1 else (0, 0) for n, p in zip(volume.shape, pad)]
-    edge = [(0, 0) if n > 1 else p for n, p in zip(volume.shape, pad)]
-    if any(map(any, reflect)):
-        volume = np.pad(volume, reflect, mode="reflect")
-    if any(map(any, edge)):
-        volume = np.pad(volume, edge, mode="edge")
-    return np.ascontiguousarray(volume)
 
 
 def _finish(probs, output, was_2d):

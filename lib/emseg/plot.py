@@ -1,28 +1,29 @@
 """Figures shared by the command line and the notebooks."""
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from emseg._atomic import atomic_path
+
 __all__ = ["plot_history", "plot_prediction", "save_figure"]
 
 
+def _figure(path, **kwargs):
+    """A new figure with subplots. When saving to a file, a plain matplotlib Figure is used,
+    so the global pyplot state (the notebook's backend and open figures) is untouched."""
+    if path is None:
+        import matplotlib.pyplot as plt
+        return plt.subplots(**kwargs)
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=kwargs.pop("figsize", None))
+    return fig, fig.subplots(**kwargs)
+
+
 def save_figure(fig, path, *, dpi=100):
-    """Save a matplotlib figure atomically (temp file + rename) and close it."""
-    import matplotlib.pyplot as plt
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    """Save a matplotlib figure atomically (temp file + rename); returns the path."""
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        plt.close(fig)
-    return path
+    return Path(path)
 
 
 def plot_history(history, path=None, *, title="Training"):
@@ -35,12 +36,7 @@ def plot_history(history, path=None, *, title="Training"):
     path : str or Path, optional
         Save the figure there (PNG) and close it; otherwise return the figure.
     """
-    import matplotlib
-    if path is not None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 3.2))
+    fig, (ax1, ax2) = _figure(path, nrows=1, ncols=2, figsize=(8, 3.2))
     it, loss = np.asarray(history["iteration"]), np.asarray(history["loss"], dtype=float)
     ax1.plot(it, loss, lw=0.5, alpha=0.5, label="loss")
     if len(loss) >= 10:
@@ -65,13 +61,8 @@ def plot_history(history, path=None, *, title="Training"):
 
 def plot_prediction(image, labels, prediction, path=None, *, z=None, n_classes=7, title=""):
     """One z slice: image, ground truth and prediction side by side (jet colormap, 0..n-1)."""
-    import matplotlib
-    if path is not None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     z = image.shape[0] // 2 if z is None else z
-    fig, axes = plt.subplots(1, 3, figsize=(8, 2.9))
+    fig, axes = _figure(path, nrows=1, ncols=3, figsize=(8, 2.9))
     axes[0].imshow(image[z], cmap="gray")
     axes[0].set_title(f"{title} image (z={z})".strip())
     for ax, arr, name in ((axes[1], labels, "ground truth"), (axes[2], prediction, "prediction")):

@@ -48,7 +48,6 @@ def run_demo(*, output="runs/demo", source="phantom", iterations=1000, device=No
     from emseg.device import describe, pick_device
     from emseg.infer import predict
     from emseg.metrics import compare_reports, segmentation_report
-    from emseg.models import UNet2D
     from emseg.plot import plot_history, plot_prediction
     from emseg.train import PRESETS, fit
 
@@ -62,10 +61,9 @@ def run_demo(*, output="runs/demo", source="phantom", iterations=1000, device=No
     print(f"data: {kind}; train {train.shape}, eval {val.shape}, test {test.shape}")
 
     torch.manual_seed(seed)
-    model = UNet2D(7, width=16, padding="same")
-    config = PRESETS["cpu"].replace(iterations=iterations, window=(128, 128), batch_size=4,
-                                    eval_every=max(1, iterations // 4),
-                                    organelle_classes=ORGANELLE_CLASSES, seed=seed)
+    preset = PRESETS["unet2d-cpu"]
+    model = preset.build_model(n_classes=7)
+    config = preset.config.replace(iterations=iterations, eval_every=max(1, iterations // 4), seed=seed)
     print(f"training UNet2D(width=16, same padding) for {iterations} iterations on {describe(dev)}")
     history = fit(model, train, val, config=config, output_dir=out, device=dev, progress=progress)
     plot_history(history, out / "training-curve.png", title="2D U-Net (CPU preset)")

@@ -42,9 +42,15 @@ def test_2d_image_reads_as_one_slice_and_bool_writes_as_uint8(tmp_path):
     assert back[0].tolist() == [[1, 0], [0, 1]]
 
 
-def test_dtype_conversion_reads_slice_by_slice(tmp_path):
+def test_dtype_conversion_reads_slice_by_slice(tmp_path, monkeypatch):
+    import tifffile
     vol = np.linspace(0, 1, 3 * 4 * 5).reshape(3, 4, 5)  # float64
     path = write_volume(tmp_path / "w.tif", vol)
+
+    def whole_volume(*args, **kwargs):
+        raise AssertionError("read the whole float64 volume instead of slice by slice")
+
+    monkeypatch.setattr(tifffile.TiffPageSeries, "asarray", whole_volume)
     back = read_volume(path, dtype=np.float32)
     assert back.dtype == np.float32
     np.testing.assert_allclose(back, vol.astype(np.float32))

@@ -44,7 +44,8 @@ def test_resume_reproduces_uninterrupted_losses(tmp_path):
 
 def test_checkpoints_history_and_reload(tmp_path):
     model = _unet()
-    history = fit(model, _toy(), _toy(1), config=CFG, output_dir=tmp_path, progress=False)
+    history = fit(model, _toy(), _toy(1), config=CFG, output_dir=tmp_path, device="cpu",
+                  progress=False)
     assert [v["iteration"] for v in history["val"]] == [3, 6]
     best = load_checkpoint(tmp_path / "checkpoints" / "best.pt")
     last = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
@@ -55,26 +56,32 @@ def test_checkpoints_history_and_reload(tmp_path):
     assert not list((tmp_path / "checkpoints").glob("*.tmp"))  # no half-written files
     reloaded = load_model(tmp_path / "checkpoints" / "last.pt", device="cpu")
     x = torch.randn(1, 1, 60, 60)
-    model.eval()
+    model.cpu().eval()
     with torch.no_grad():
         assert torch.equal(reloaded(x), model(x))
 
 
-def test_interrupt_saves_state(tmp_path, monkeypatch):
+def test_ctrl_c_finishes_the_iteration_saves_and_resumes_exactly(tmp_path, monkeypatch):
+    import signal
     from emseg.train import _sampler
+    straight = fit(_unet(), _toy(), config=CFG, output_dir=tmp_path / "a", progress=False)
     calls = {"n": 0}
     original = _sampler.WindowSampler.window
 
     def window(self, index):
         calls["n"] += 1
-        if calls["n"] > 6:  # during iteration 4 (batch size 2)
-            raise KeyboardInterrupt
+        if calls["n"] == 9:  # the first window of iteration 5 (batch size 2)
+            signal.raise_signal(signal.SIGINT)  # as Ctrl-C does
         return original(self, index)
 
     monkeypatch.setattr(_sampler.WindowSampler, "window", window)
     with pytest.raises(KeyboardInterrupt):
-        fit(_unet(), _toy(), config=CFG, output_dir=tmp_path, progress=False)
-    assert load_checkpoint(tmp_path / "checkpoints" / "last.pt")["iteration"] == 3
+        fit(_unet(), _toy(), config=CFG, output_dir=tmp_path / "b", progress=False)
+    monkeypatch.undo()
+    assert load_checkpoint(tmp_path / "b" / "checkpoints" / "last.pt")["iteration"] == 5
+    resumed = fit(_unet(), _toy(), config=CFG, output_dir=tmp_path / "b", resume=True, progress=False)
+    assert resumed["loss"] == straight["loss"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
 
 
 def test_net2d3d_trains_with_auxiliary_loss():
@@ -93,6 +100,9 @@ def test_resume_refuses_a_different_setup(tmp_path):
     with pytest.raises(ValueError, match="batch_size"):
         fit(_unet(), _toy(), config=CFG.replace(batch_size=1), output_dir=tmp_path, resume=True,
             progress=False)
+    with pytest.raises(ValueError, match="lr"):
+        fit(_unet(), _toy(), config=CFG.replace(lr=1e-4), output_dir=tmp_path, resume=True,
+            progress=False)
     with pytest.raises(ValueError, match="checkpoint is for"):
         fit(UNet2D(2, width=8, depth=2), _toy(), config=CFG, output_dir=tmp_path, resume=True,
             progress=False)
@@ -100,10 +110,15 @@ def test_resume_refuses_a_different_setup(tmp_path):
 
 @pytest.mark.parametrize("mutate, match", [
     (lambda v: Volume(v.image, v.labels + 2), "classes"),
-    (lambda v: Volume(v.image, v.labels[:, :10]), "does not match"),
+    (lambda v: (v.image, v.labels[:, :10]), "does not match"),
+    (lambda v: (v.image[0], v.labels[0]), "3-D"),
+    (lambda v: (v.image.astype(bool), v.labels), "dtype bool"),
+    (lambda v: (v.image[:0], v.labels[:0]), "empty"),
+    (lambda v: [v, Volume(v.image, v.labels)], "some training volumes have error weights"),
+    (lambda v: [], "train is empty"),
     (lambda v: Volume(np.where(v.image > 1.5, np.nan, v.image), v.labels), "NaN"),
     (lambda v: Volume(v.image, None), "no labels"),
-    (lambda v: Volume(v.image, v.labels, v.weights[:2]), "weights"),
+    (lambda v: (v.image, v.labels, v.weights[:2]), "weights"),
 ])
 def test_bad_training_data(mutate, match):
     with pytest.raises(ValueError, match=match):
@@ -115,3 +130,5 @@ def test_bad_config():
         fit(_unet(), _toy(), config=CFG.replace(iterations=0), progress=False)
     with pytest.raises(ValueError, match="resume"):
         fit(_unet(), _toy(), config=CFG, resume=True, progress=False)
+    with pytest.raises(TypeError, match="TrainConfig"):
+        fit(_unet(), _toy(), config={"iterations": 3}, progress=False)

@@ -35,6 +35,14 @@ class Volume:
     name: str = ""
     voxel_size: tuple = field(default=(1.0, 1.0, 1.0))
 
+    def __post_init__(self):
+        shape = np.shape(self.image)
+        for name in ("labels", "weights"):
+            arr = getattr(self, name)
+            if arr is not None and np.shape(arr) != shape:
+                raise ValueError(f"Volume {name} shape {np.shape(arr)} does not match the image "
+                                 f"shape {shape}")
+
     @property
     def synthetic(self):
         """True when the data are generated (a phantom), not measured."""

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
+from emseg._atomic import atomic_path
 from emseg._validate import check_image
 
 __all__ = ["read_volume", "write_volume"]
@@ -20,8 +21,6 @@ TIFF_SUFFIXES = (".tif", ".tiff")
 SLICE_SUFFIXES = (".tif", ".tiff", ".png")
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-_UMASK = os.umask(0o022)  # read the process umask (os.umask can only read it by setting it)
-os.umask(_UMASK)
 
 
 def read_volume(path, *, dtype=None):
@@ -120,17 +119,8 @@ def write_volume(path, array, *, compression=None):
     arr = check_image(array, name="array", ndim=(2, 3, 4))
     codec = _pick_compression(compression, arr.dtype)
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes owner-only files; use the usual mode
+    with atomic_path(path) as tmp:
         tifffile.imwrite(tmp, arr, compression=codec, photometric="minisblack")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     return path
 
 
@@ -164,9 +154,9 @@ def _read_tiff(path, dtype):
             raise ValueError(f"{path.name} has shape {shape} (axes {axes!r}); read_volume reads "
                              f"single-channel volumes: convert it to grayscale or save one "
                              f"channel per file")
-        pages = series.pages
+        pages = tif.pages  # all pages: a tifffile-written ("shaped") series lists only its first
         if dtype is not None and len(shape) == 3 and len(pages) == shape[0] \
-                and all(p is not None and p.shape == shape[1:] for p in pages):
+                and all(p.shape == shape[1:] for p in pages):
             out = np.empty(shape, dtype=dtype)
             for i, page in enumerate(pages):
                 out[i] = page.asarray()

@@ -56,8 +56,16 @@ class SegmentationNet(nn.Module):
         raise NotImplementedError
 
     def spec(self):
-        """The constructor call that rebuilds this network: ``{"name": ..., "kwargs": {...}}``."""
-        return {"name": type(self).__name__, "kwargs": dict(self._spec_kwargs)}
+        """The constructor call that rebuilds this network: ``{"name": ..., "kwargs": {...}}``.
+
+        Subclasses set ``self._spec_kwargs`` (their constructor's keyword arguments) in
+        ``__init__`` so that checkpoints can rebuild them.
+        """
+        kwargs = getattr(self, "_spec_kwargs", None)
+        if kwargs is None:
+            raise ValueError(f"{type(self).__name__} cannot be saved: set self._spec_kwargs to its "
+                             "constructor's keyword arguments in __init__")
+        return {"name": type(self).__name__, "kwargs": dict(kwargs)}
 
     def predict_logits(self, x):
         """Forward pass that returns the main logits only (for inference)."""

@@ -50,6 +50,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from emseg._validate import check_positive_int
 from emseg.models._base import SegmentationNet, crop_to, init_glorot
 
 __all__ = ["Net2D3D"]
@@ -94,8 +95,9 @@ class Net2D3D(SegmentationNet):
         super().__init__()
         for name, v in (("n_classes", n_classes), ("in_channels", in_channels),
                         ("width", width), ("pyramid_width", pyramid_width)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+            check_positive_int(v, name=name)
+        n_classes, in_channels = int(n_classes), int(in_channels)
+        width, pyramid_width = int(width), int(pyramid_width)
         if width % 2:
             raise ValueError(f"width must be even (the first conv has width/2 channels), got {width}")
         self._spec_kwargs = dict(n_classes=n_classes, in_channels=in_channels, width=width,

@@ -13,6 +13,7 @@ logits were impossible. ``UNet2D`` outputs plain logits unless ``faithful=True``
 import torch
 from torch import nn
 
+from emseg._validate import check_positive_int
 from emseg.models._base import SegmentationNet, crop_to, init_glorot
 
 __all__ = ["UNet2D"]
@@ -60,8 +61,8 @@ class UNet2D(SegmentationNet):
             raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
         for name, v in (("n_classes", n_classes), ("in_channels", in_channels),
                         ("width", width), ("depth", depth)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+            check_positive_int(v, name=name)
+        n_classes, in_channels, width, depth = int(n_classes), int(in_channels), int(width), int(depth)
         self._spec_kwargs = dict(n_classes=n_classes, in_channels=in_channels, width=width,
                                  depth=depth, padding=padding, faithful=faithful)
         self.n_classes, self.in_channels = n_classes, in_channels

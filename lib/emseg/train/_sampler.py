@@ -10,22 +10,10 @@ so a resumed training run sees exactly the windows an uninterrupted one would.
 """
 import numpy as np
 
+from emseg._padding import reflect_pad
 from emseg.augment import augment_window
 
-__all__ = ["WindowSampler", "pad_volume"]
-
-
-def pad_volume(arr, low, high):
-    """Pad a (z, y, x) array by ``low``/``high`` voxels per axis with reflection.
-
-    Axes of size 1 (or where reflection is impossible) are padded by repetition.
-    """
-    widths = list(zip(low, high))
-    if not any(l or h for l, h in widths):
-        return arr
-    if all(s > 1 or (l == 0 and h == 0) for s, (l, h) in zip(arr.shape, widths)):
-        return np.pad(arr, widths, mode="reflect")
-    return np.pad(arr, widths, mode="symmetric")
+__all__ = ["WindowSampler"]
 
 
 class WindowSampler:
@@ -61,7 +49,8 @@ class WindowSampler:
             low = list(off)
             high = [i - o - f + e for i, o, f, e in zip(inp, out, off, extra)]
             arrays = (vol.image, vol.labels, vol.weights)
-            self._padded.append(tuple(None if a is None else pad_volume(a, low, high) for a in arrays))
+            self._padded.append(tuple(None if a is None else reflect_pad(a, list(zip(low, high)))
+                                      for a in arrays))
             self._max_corner.append(tuple(max(0, s - o) for s, o in zip(shape, out)))
         self._grid = [self._bins(mc) for mc in self._max_corner]
         self.windows_per_epoch = sum(len(g) for g in self._grid)
@@ -101,7 +90,7 @@ class WindowSampler:
         wgt = None if weights is None else weights[sl].astype(np.float32)
         if self.augment is not None:
             rng = np.random.default_rng([self.seed, 1, int(index)])
-            img, lab, wgt = augment_window(img, lab, wgt, rng, self.augment)
+            img, lab, wgt = augment_window(img, lab, wgt, rng, config=self.augment)
         crop = tuple(slice(f, f + o) for f, o in zip(self.geometry.offset, self.geometry.output))
         lab = lab[crop]
         wgt = None if wgt is None else wgt[crop]

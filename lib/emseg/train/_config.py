@@ -1,0 +1,73 @@
+"""Training settings and named presets (a network plus the recipe that trains it)."""
+import dataclasses
+from dataclasses import dataclass, field
+
+from emseg.augment import AugmentConfig
+
+__all__ = ["TrainConfig", "Preset", "PRESETS"]
+
+PLATELET_ORGANELLES = (2, 3, 4, 5, 6)
+
+
+@dataclass
+class TrainConfig:
+    """Training settings. Defaults are the original 2D-3D recipe (Guay et al. 2021)."""
+    iterations: int = 4140             # original example 2: 5 epochs x 828 windows
+    batch_size: int = 1                # original: 1
+    lr: float = 1e-3                   # Adam learning rate, constant (U-Net original: 10**-3.3)
+    betas: tuple = (1 - 10 ** -1.5, 1 - 10 ** -2.1)  # original Adam betas (0.9684, 0.99206)
+    eps: float = 1e-7                  # Adam epsilon (TensorFlow's default)
+    window: tuple = None               # input window (z, y, x) or (y, x); None: the model's default
+    spacing: tuple = None              # bin width of the window grid; None: output // 3 (z: out // 2)
+    aux_weight: float = 0.33           # weight of the auxiliary 2D loss (Net2D3D)
+    weight_floor: float = 0.01         # added to every error weight
+    augment: AugmentConfig = field(default_factory=AugmentConfig)  # None: no augmentation
+    eval_every: int = 1000             # validate (and checkpoint) every N iterations and at the end
+    eval_overlap: float = 0.25         # tiled-prediction overlap for validation
+    organelle_classes: tuple = None    # also report MIoU over these classes (platelet: 2..6)
+    seed: int = 0                      # data/augmentation seed (weights: seed the model yourself)
+    amp: bool = True                   # mixed precision on CUDA (no effect on the CPU)
+
+    def replace(self, **changes):
+        """A copy with some fields changed (unknown names raise ``TypeError``)."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named network + training recipe.
+
+    Attributes
+    ----------
+    model : str
+        ``'net2d3d'`` or ``'unet2d'`` (see :func:`emseg.models.build_model`).
+    model_kwargs : dict
+        Keyword arguments of the network (besides ``n_classes``).
+    config : TrainConfig
+        The recipe, including the window.
+    """
+    model: str
+    model_kwargs: dict
+    config: TrainConfig
+
+    def build_model(self, n_classes=7, **overrides):
+        """Build this preset's network (``overrides`` replace its keyword arguments)."""
+        from emseg.models import build_model
+        return build_model(self.model, n_classes=n_classes, **{**self.model_kwargs, **overrides})
+
+
+PRESETS = {
+    # the original notebooks' networks and settings (a GPU is advisable)
+    "net2d3d-original": Preset("net2d3d", {}, TrainConfig(
+        window=(5, 300, 300), spacing=(2, 100, 100), organelle_classes=PLATELET_ORGANELLES)),
+    "unet2d-original": Preset("unet2d", {}, TrainConfig(
+        iterations=36000, lr=10 ** -3.3, window=(572, 572), spacing=(1, 80, 80), eval_every=1800,
+        aux_weight=0.0, organelle_classes=PLATELET_ORGANELLES)),
+    # small networks that train in minutes on a laptop CPU
+    "unet2d-cpu": Preset("unet2d", {"width": 16, "padding": "same"}, TrainConfig(
+        iterations=1000, batch_size=4, window=(128, 128), eval_every=250,
+        organelle_classes=PLATELET_ORGANELLES)),
+    "net2d3d-cpu": Preset("net2d3d", {"width": 16, "pyramid_width": 16}, TrainConfig(
+        iterations=1000, batch_size=2, window=(5, 128, 128), eval_every=250,
+        organelle_classes=PLATELET_ORGANELLES)),
+}

@@ -1,0 +1,44 @@
+import pytest
+import torch
+
+from emseg.checkpoint import load_checkpoint, load_model, save_checkpoint, save_model
+from emseg.models import Net2D3D, SegmentationNet
+
+
+def test_save_and_load_model_round_trip(tmp_path):
+    torch.manual_seed(0)
+    net = Net2D3D(3, width=4, pyramid_width=4, faithful=True)
+    path = save_model(net, tmp_path / "sub" / "net.pt", note="hello")
+    again = load_model(path, device="cpu")
+    assert again.faithful and again.spec() == net.spec()
+    x = torch.randn(1, 1, 3, 24, 24)
+    net.eval()
+    with torch.no_grad():
+        assert torch.equal(again(x)[0], net(x)[0])
+    assert load_checkpoint(path)["note"] == "hello"
+    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["net.pt"]  # no temp files left
+
+
+def test_not_a_checkpoint(tmp_path):
+    (tmp_path / "junk.pt").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a readable PyTorch checkpoint"):
+        load_checkpoint(tmp_path / "junk.pt")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "plain.pt")
+    with pytest.raises(ValueError, match="not an emseg checkpoint"):
+        load_model(tmp_path / "plain.pt")
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        load_checkpoint(tmp_path / "missing.pt")
+    with pytest.raises(ValueError, match="model_spec"):
+        save_checkpoint({"model_state": {}}, tmp_path / "x.pt")
+
+
+def test_custom_network_without_spec_is_explained():
+    class Tiny(SegmentationNet):
+        n_classes, in_channels, window_ndim, default_window = 2, 1, 2, (8, 8)
+
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(1, 2, 1)
+
+    with pytest.raises(ValueError, match="_spec_kwargs"):
+        Tiny().spec()
