@@ -6,13 +6,15 @@ import json
 import os
 import socket
 import threading
+import types
 import zipfile
 
+import pooch
 import pytest
 
 from emseg.data import fetch
 from emseg.data.fetch import DataDownloadError, _fetch_entry, data_dir, fetch_dataset, safe_extract
-from emseg.data.registry import DATASETS
+from emseg.data.registry import DATASETS, make_pooch
 
 FILES = {"a.tif": b"II*\x00" + bytes(range(256)) * 40, "b.tif": b"MM\x00*" + b"xyz" * 1000}
 
@@ -83,8 +85,16 @@ def _closed_port_url():
     return f"http://127.0.0.1:{port}/toy.zip"
 
 
+@pytest.fixture(autouse=True)
+def sleeps(monkeypatch):
+    """pooch sleeps 1 s, 2 s, ... between tries (pooch.core.stream_download): just record."""
+    waited = []
+    monkeypatch.setattr(pooch.core, "time", types.SimpleNamespace(sleep=waited.append))
+    return waited
+
+
 def _get(entry, root, retries=0):
-    return _fetch_entry(entry, root, progress=False, retries=retries, wait=0)
+    return _fetch_entry(entry, root, progress=False, retries=retries)
 
 
 def test_download_extract_verify_then_cache_hit_offline(server, tmp_path):
@@ -97,7 +107,7 @@ def test_download_extract_verify_then_cache_hit_offline(server, tmp_path):
     assert (folder / "b.tif").read_bytes() == FILES["b.tif"]
     assert sorted(os.listdir(tmp_path / "cache")) == ["toy_data"]  # zip and temp files removed
     stamp = json.loads((folder / fetch.STAMP_NAME).read_text())
-    assert stamp["stat"]["a.tif"][0] == len(FILES["a.tif"])
+    assert stamp["a.tif"][:2] == [entry["files"]["a.tif"]["md5"], len(FILES["a.tif"])]
     server.stop()
     assert _get(entry, tmp_path / "cache") == folder  # server gone: no network needed
     assert server.requests == ["/toy.zip"]
@@ -113,11 +123,11 @@ def test_files_unzipped_by_hand_are_verified_without_network(tmp_path):
     assert (folder / fetch.STAMP_NAME).is_file()
 
 
-def test_unreachable_host_is_offline_and_mentions_phantom(tmp_path):
+def test_unreachable_host_is_offline_and_mentions_phantom(tmp_path, sleeps):
     entry = _entry(_closed_port_url(), _zip_bytes(FILES))
     with pytest.raises(DataDownloadError, match="could not reach 127.0.0.1") as info:
         _get(entry, tmp_path, retries=1)
-    assert info.value.offline is True
+    assert info.value.offline is True and sleeps == [1]  # pooch retried once
     assert 'source="phantom"' in str(info.value) and "--source phantom" in str(info.value)
     assert os.listdir(tmp_path) == []  # no partial file
 
@@ -128,32 +138,33 @@ def test_checksum_mismatch_names_file_and_removes_it(server, tmp_path):
     server.routes["/toy.zip"] = (200, {}, evil)
     entry = _entry(server.url("/toy.zip"), data)
     with pytest.raises(DataDownloadError) as info:
-        _get(entry, tmp_path)
+        _get(entry, tmp_path, retries=1)
     msg = str(info.value)
     assert "toy.zip" in msg and hashlib.md5(evil).hexdigest() in msg and entry["md5"] in msg
     assert info.value.offline is False
+    assert server.requests == ["/toy.zip"] * 2  # pooch retries a checksum mismatch
     assert os.listdir(tmp_path) == []
 
 
-def test_html_page_instead_of_zip(server, tmp_path):
+def test_html_page_instead_of_zip(server, tmp_path, sleeps):
     page = b"<!DOCTYPE html>\n<html><head><title>Dropbox</title></head></html>"
     server.routes["/toy.zip"] = (200, {"Content-Type": "text/html"}, page)
     entry = _entry(server.url("/toy.zip"), _zip_bytes(FILES))
     with pytest.raises(DataDownloadError, match=r"web page \(HTML\).*\?dl=1") as info:
         _get(entry, tmp_path, retries=2)
     assert info.value.offline is False
-    assert server.requests == ["/toy.zip"]  # an HTML page is not retried
+    assert server.requests == ["/toy.zip"] and sleeps == []  # an HTML page is not retried
     assert os.listdir(tmp_path) == []
 
 
-def test_truncated_download_is_retried_then_reported(server, tmp_path):
+def test_truncated_download_is_retried_then_reported(server, tmp_path, sleeps):
     data = _zip_bytes(FILES)
     server.routes["/toy.zip"] = (200, {}, data[:100])
     entry = _entry(server.url("/toy.zip"), data)
     with pytest.raises(DataDownloadError, match=f"got 100 of {len(data):,} bytes") as info:
         _get(entry, tmp_path, retries=2)
     assert info.value.offline is False
-    assert server.requests == ["/toy.zip"] * 3
+    assert server.requests == ["/toy.zip"] * 3 and sleeps == [1, 2]
     assert os.listdir(tmp_path) == []
 
 
@@ -195,7 +206,24 @@ def test_http_error_is_not_offline(server, tmp_path):
     entry = _entry(server.url("/gone.zip"), _zip_bytes(FILES))  # the server answers 404
     with pytest.raises(DataDownloadError, match="answered HTTP 404.*expired") as info:
         _get(entry, tmp_path, retries=2)
-    assert info.value.offline is False and server.requests == ["/gone.zip"]
+    assert info.value.offline is False and server.requests == ["/gone.zip"]  # not retried
+
+
+def test_busy_server_is_retried(server, tmp_path):
+    server.routes["/toy.zip"] = (503, {}, b"busy")
+    entry = _entry(server.url("/toy.zip"), _zip_bytes(FILES))
+    with pytest.raises(DataDownloadError, match="answered HTTP 503") as info:
+        _get(entry, tmp_path, retries=1)
+    assert info.value.offline is False and server.requests == ["/toy.zip"] * 2
+    assert os.listdir(tmp_path) == []
+
+
+def test_zip_already_in_the_cache_is_used_without_network(tmp_path):
+    data = _zip_bytes(FILES)
+    (tmp_path / "toy.zip").write_bytes(data)  # e.g. downloaded in a browser
+    folder = _get(_entry(_closed_port_url(), data), tmp_path)  # pooch checks its MD5
+    assert (folder / "b.tif").read_bytes() == FILES["b.tif"]
+    assert sorted(os.listdir(tmp_path)) == ["toy_data"]
 
 
 def test_bad_file_inside_a_good_zip_is_reported_and_removed(server, tmp_path):
@@ -268,8 +296,17 @@ def test_safe_extract_writes_nested_files(tmp_path):
 def test_data_dir_env_override(monkeypatch, tmp_path):
     monkeypatch.setenv("EMSEG_DATA_DIR", str(tmp_path / "mine"))
     assert data_dir() == tmp_path / "mine"
+    assert make_pooch(DATASETS["platelet"], tmp_path / "given").path == tmp_path / "given"
     monkeypatch.delenv("EMSEG_DATA_DIR")
-    assert data_dir().name == "emseg"
+    assert data_dir() == pooch.os_cache("emseg")
+
+
+def test_make_pooch_registers_the_zip_md5_and_url():
+    entry = DATASETS["platelet"]
+    pup = make_pooch(entry, "/nowhere", url=entry["mirrors"][0], retries=2)
+    assert pup.registry == {"platelet_data_1219.zip": "md5:253310093ee2c00304fbabdb0c7e3a4a"}
+    assert pup.get_url("platelet_data_1219.zip") == entry["mirrors"][0]
+    assert pup.retry_if_failed == 2
 
 
 def test_fetch_dataset_argument_checks(tmp_path):
@@ -290,9 +327,7 @@ def test_fetch_dataset_uses_registry_cache_without_network(monkeypatch, tmp_path
     for name in entry["files"]:
         (folder / name).write_bytes(b"")
     monkeypatch.setattr(fetch, "_download", lambda *a, **k: pytest.fail("network used"))
-    record = fetch._stat_record(folder, entry)
-    md5s = {n: f["md5"] for n, f in entry["files"].items()}
-    (folder / fetch.STAMP_NAME).write_text(json.dumps({"md5": md5s, "stat": record}))
+    (folder / fetch.STAMP_NAME).write_text(json.dumps(fetch._stamp(folder, entry)))
     assert fetch_dataset("platelet", data_dir=tmp_path, progress=False) == folder
 
 

@@ -1,22 +1,33 @@
 """Download, unpack and verify the real datasets listed in :mod:`emseg.data.registry`.
 
-Files are cached in :func:`data_dir` (``$EMSEG_DATA_DIR`` overrides it). A dataset is
-downloaded once as a zip (with pooch's HTTP downloader), checked against the
-registry's size and MD5, unpacked safely, and every file is checked again. After a
-full check a small stamp file records each file's size and modification time, so
-later calls confirm the cache with a few ``stat`` calls instead of hashing
-hundreds of megabytes, and never touch the network.
+pooch does the downloading. :func:`~emseg.data.registry.make_pooch` builds the
+dataset's ``pooch.Pooch``, which picks the cache folder (``$EMSEG_DATA_DIR``, else
+``pooch.os_cache("emseg")``), reuses a zip already there if its MD5 matches, streams
+the download into a temporary file, checks its MD5 (deleting a file that fails) and
+retries failed tries after 1 s, 2 s, ... (``pooch.core.stream_download``), logging
+each download and retry on stderr.
 
-Every failure raises :class:`DataDownloadError` with what to do next.
+What we add:
+
+* :class:`_Downloader` wraps ``pooch.HTTPDownloader`` and runs before pooch's MD5
+  check: it spots an HTML page in place of the zip and a short download, and turns
+  every failure into a :class:`DataDownloadError` saying what to do next
+  (``offline=True`` only when the host could not be reached). pooch would retry any
+  ``ValueError`` or ``requests`` error, even HTTP 404, so only failures worth
+  retrying (lost connection, short file, HTTP 429/5xx) reach it, wrapped in
+  :class:`_Retry` (a ``ValueError``); the others end the download at once.
+* Mirrors, tried in turn when the main link fails (an unreachable host only once).
+* Safe unpacking (:func:`safe_extract`), then a size and MD5 check of every file;
+  the zip is deleted afterwards.
+* A stamp file holding each verified file's MD5, size and mtime: a cache hit costs
+  a few ``stat`` calls, and neither hashing nor network.
 """
-import hashlib
+import contextlib
 import json
 import os
+import re
 import shutil
 import stat
-import sys
-import tempfile
-import time
 import warnings
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -24,13 +35,15 @@ from urllib.parse import urlparse
 
 import pooch
 
-from emseg.data.registry import DATASETS
+from emseg._atomic import atomic_path
+from emseg.data.registry import DATASETS, make_pooch
 
 __all__ = ["DataDownloadError", "data_dir", "fetch_dataset", "safe_extract"]
 
 STAMP_NAME = ".emseg-verified.json"
 _OFFLINE_HINT = ('To work offline on synthetic data instead, use source="phantom" '
                  '(CLI: --source phantom).')
+_RETRY_HTTP = (429, 500, 502, 503, 504)
 
 
 class DataDownloadError(RuntimeError):
@@ -44,13 +57,15 @@ class DataDownloadError(RuntimeError):
         to synthetic data in this case and in no other.
     url : str or None
         The link that failed, when there is one.
+    transient : bool
+        True when trying again may help (lost connection, short download).
     """
 
     def __init__(self, message, *, offline=False, url=None, transient=False):
         super().__init__(message)
         self.offline = offline
         self.url = url
-        self.transient = transient  # worth retrying (lost connection, truncated file)
+        self.transient = transient
 
 
 def data_dir():
@@ -63,8 +78,7 @@ def data_dir():
         ``pooch.os_cache("emseg")`` (for example ``~/.cache/emseg`` on Linux).
         The folder is created only when something is downloaded.
     """
-    env = os.environ.get("EMSEG_DATA_DIR", "").strip()
-    return Path(env).expanduser() if env else Path(pooch.os_cache("emseg"))
+    return Path(make_pooch(DATASETS["platelet"]).path)
 
 
 def fetch_dataset(name="platelet", *, data_dir=None, progress=True, retries=3):
@@ -84,8 +98,8 @@ def fetch_dataset(name="platelet", *, data_dir=None, progress=True, retries=3):
     progress : bool
         Show a progress bar (on stderr) while downloading.
     retries : int
-        How many more times to try after a lost connection or an incomplete
-        download (waiting 1 s, 2 s, ... between tries).
+        How many more times to try after a lost connection, an incomplete or
+        corrupted download or a busy server (waiting 1 s, 2 s, ... between tries).
 
     Returns
     -------
@@ -110,28 +124,40 @@ def fetch_dataset(name="platelet", *, data_dir=None, progress=True, retries=3):
         raise ValueError(f"unknown dataset {name!r}; available: {', '.join(sorted(DATASETS))}")
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
-    return _fetch_entry(DATASETS[name], _resolve_root(data_dir), progress=bool(progress),
-                        retries=retries)
-
-
-def _resolve_root(root):
-    """Return the cache folder to use for ``fetch_dataset(data_dir=root)``."""
-    root = data_dir() if root is None else Path(root).expanduser()
+    root = Path(make_pooch(DATASETS[name], data_dir).path)  # pooch resolves the default
     if root.exists() and not root.is_dir():
         raise ValueError(f"data_dir {root} is a file; give a folder (it is created if missing)")
-    return root
+    return _fetch_entry(DATASETS[name], root, progress=bool(progress), retries=retries)
 
 
-def _fetch_entry(entry, root, *, progress=True, retries=3, wait=1.0):
-    """Download, unpack and verify one registry ``entry`` under ``root``.
+def _fetch_entry(entry, root, *, progress=True, retries=3):
+    """Download, unpack and verify the registry ``entry`` under ``root``.
 
-    ``entry`` needs the keys ``url``, ``md5``, ``size``, ``zip_name``, ``folder``
-    and ``files`` (see :mod:`emseg.data.registry`); ``mirrors`` is optional.
-    Returns ``root / entry["folder"]``.
+    Returns ``root / entry["folder"]``; see :mod:`emseg.data.registry` for the keys.
     """
     root = Path(root)
+    folder = root / entry["folder"]
     try:
-        return _fetch_into(entry, root, progress=progress, retries=retries, wait=wait)
+        if _cached(folder, entry):
+            return folder
+        zip_path = _download(entry, root, progress=progress, retries=retries)
+        try:
+            safe_extract(zip_path, root)
+        except (ValueError, zipfile.BadZipFile) as err:
+            raise DataDownloadError(f"could not unpack {entry['zip_name']}: {err}. Nothing was "
+                                    f"written outside {root}; report this to the emseg "
+                                    f"developers.", url=entry["url"]) from err
+        finally:
+            zip_path.unlink(missing_ok=True)
+        bad = _verify_files(folder, entry)
+        if bad:
+            name, problem = bad[0]
+            raise DataDownloadError(
+                f"{name} unpacked from {entry['zip_name']} is wrong ({problem}); it was removed. "
+                f"The archive's checksum was right, so the registry is probably out of date: "
+                f"report this to the emseg developers.", url=entry["url"])
+        _write_stamp(folder, entry)
+        return folder
     except OSError as exc:  # disk full, no write permission, ...
         need = sum(f["size"] for f in entry["files"].values()) + entry["size"]
         raise DataDownloadError(
@@ -141,83 +167,46 @@ def _fetch_entry(entry, root, *, progress=True, retries=3, wait=1.0):
             url=entry["url"]) from exc
 
 
-def _fetch_into(entry, root, *, progress, retries, wait):
-    """The body of :func:`_fetch_entry`, without its translation of OSError."""
-    folder = root / entry["folder"]
-    if _cached(folder, entry):
-        return folder
-    root.mkdir(parents=True, exist_ok=True)
-    (folder / STAMP_NAME).unlink(missing_ok=True)
-    zip_path = _download(entry, root, progress=progress, retries=retries, wait=wait)
-    try:
-        safe_extract(zip_path, root)
-    except (ValueError, zipfile.BadZipFile) as err:
-        raise DataDownloadError(f"could not unpack {entry['zip_name']}: {err}. Nothing was "
-                                f"written outside {root}; report this to the emseg developers.",
-                                url=entry["url"]) from err
-    finally:
-        zip_path.unlink(missing_ok=True)
-    bad = _verify_files(folder, entry)
-    if bad:
-        name, problem = bad[0]
-        raise DataDownloadError(
-            f"{name} unpacked from {entry['zip_name']} is wrong ({problem}); it was removed. "
-            f"The archive's checksum was right, so the registry is probably out of date: "
-            f"report this to the emseg developers.", url=entry["url"])
-    _write_stamp(folder, _stamp_content(folder, entry))
-    return folder
-
-
 # --- the local cache ---------------------------------------------------------------------
 
-def _md5(path, chunk=1 << 22):
-    """MD5 hex digest of a file, read in 4 MiB chunks."""
-    h = hashlib.md5()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _stat_record(folder, entry):
-    """``{file: [size, mtime_ns]}`` for the entry's files, or None if one is missing."""
-    record = {}
-    for name in entry["files"]:
-        try:
-            st = (folder / name).stat()
-        except FileNotFoundError:
-            return None
-        record[name] = [st.st_size, st.st_mtime_ns]
-    return record
+def _stamp(folder, entry):
+    """``{file: [registry MD5, size, mtime_ns]}``, or None when a file is missing."""
+    try:
+        stats = {name: (folder / name).stat() for name in entry["files"]}
+    except OSError:
+        return None
+    return {name: [entry["files"][name]["md5"], st.st_size, st.st_mtime_ns]
+            for name, st in stats.items()}
 
 
 def _cached(folder, entry):
     """True when every file of ``entry`` is in ``folder`` and verified.
 
-    Uses the stamp when the files are unchanged since the last full check;
+    Trusts the stamp when the files are unchanged since the last full check;
     otherwise checks sizes and MD5s, warns about and removes bad files.
     """
-    record = _stat_record(folder, entry) if folder.is_dir() else None
-    if record is None:
+    stamp = _stamp(folder, entry)
+    if stamp is None:
         return False
-    try:
-        if json.loads((folder / STAMP_NAME).read_text()) == _stamp_content(folder, entry, record):
+    with contextlib.suppress(OSError, ValueError):
+        if json.loads((folder / STAMP_NAME).read_text()) == stamp:
             return True
-    except (OSError, ValueError):
-        pass
-    if _verify_files(folder, entry, warn=True):
-        return False
-    _write_stamp(folder, _stamp_content(folder, entry))
-    return True
+    bad = _verify_files(folder, entry)
+    for name, problem in bad:
+        warnings.warn(f"cached file {folder / name} is corrupted ({problem}); it was removed "
+                      f"and the dataset will be downloaded again", UserWarning, stacklevel=3)
+    if not bad:
+        _write_stamp(folder, entry)
+    return not bad
 
 
-def _stamp_content(folder, entry, record=None):
-    """What the stamp holds: the registry's MD5s and each file's [size, mtime_ns]."""
-    return {"md5": {name: f["md5"] for name, f in entry["files"].items()},
-            "stat": record or _stat_record(folder, entry)}
+def _write_stamp(folder, entry):
+    """Write the verification stamp; a read-only folder just means no stamp."""
+    with contextlib.suppress(OSError), atomic_path(folder / STAMP_NAME) as tmp:
+        tmp.write_text(json.dumps(_stamp(folder, entry)))
 
 
-def _verify_files(folder, entry, *, warn=False):
+def _verify_files(folder, entry):
     """Check sizes and MD5s; remove bad files; return ``[(name, problem), ...]`` for them."""
     bad = []
     for name, spec in entry["files"].items():
@@ -228,30 +217,13 @@ def _verify_files(folder, entry, *, warn=False):
         size = path.stat().st_size
         if size != spec["size"]:
             problem = f"size {size:,} bytes, expected {spec['size']:,}"
-        elif (actual := _md5(path)) != spec["md5"]:
+        elif (actual := pooch.file_hash(str(path), alg="md5")) != spec["md5"]:
             problem = f"MD5 {actual}, expected {spec['md5']}"
         else:
             continue
         bad.append((name, problem))
         path.unlink()
-        if warn:
-            warnings.warn(f"cached file {path} is corrupted ({problem}); it was removed and "
-                          f"the dataset will be downloaded again", UserWarning, stacklevel=2)
     return bad
-
-
-def _write_stamp(folder, content):
-    """Write the verification stamp atomically; a read-only folder just means no stamp."""
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{STAMP_NAME}.", suffix=".tmp")
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(content, fh)
-        os.replace(tmp, folder / STAMP_NAME)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
 
 
 # --- unpacking ---------------------------------------------------------------------------
@@ -260,9 +232,9 @@ def safe_extract(zip_path, target):
     """Unpack a zip archive into ``target``, refusing anything that could escape it.
 
     Every member is checked before anything is written: absolute paths, drive
-    letters, ``..`` components and symbolic links are refused. The members are
-    unpacked into a temporary folder inside ``target`` and only then moved into
-    place, so an interrupted run leaves no partly written file under its final name.
+    letters, ``..`` components and symbolic links are refused. Each file is written
+    under a temporary name and then renamed, so an interrupted run leaves no partly
+    written file under its final name.
 
     Parameters
     ----------
@@ -288,19 +260,11 @@ def safe_extract(zip_path, target):
     root = target.resolve()
     with zipfile.ZipFile(zip_path) as zf:
         members = [m for m in zf.infolist() if _check_member(m, root)]
-        staging = Path(tempfile.mkdtemp(dir=target, prefix=".extract-"))
-        try:
-            for member in members:
-                zf.extract(member, staging)
-            written = []
-            for member in members:
-                dest = target / member.filename
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(staging / member.filename, dest)
-                written.append(dest)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    return written
+        for member in members:
+            with atomic_path(target / member.filename) as tmp, zf.open(member) as src, \
+                    open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+    return [target / m.filename for m in members]
 
 
 def _check_member(member, root):
@@ -320,104 +284,106 @@ def _check_member(member, root):
 
 # --- downloading -------------------------------------------------------------------------
 
-def _download(entry, root, *, progress, retries, wait):
-    """Download the entry's zip (trying mirrors in turn); return the verified temp file."""
+def _download(entry, root, *, progress, retries):
+    """Let pooch fetch the entry's zip into ``root``, trying mirrors in turn; return its path."""
     errors = []
     for url in (entry["url"], *entry.get("mirrors", ())):
         if any(e.offline and urlparse(e.url).hostname == urlparse(url).hostname for e in errors):
             continue  # that host was already unreachable: do not wait on it again
+        downloader = _Downloader(entry, progress)  # it draws the progress bar, not pooch
         try:
-            return _download_url(url, entry, root, progress=progress, retries=retries, wait=wait)
+            pup = make_pooch(entry, root, url=url, retries=retries)
+            return Path(pup.fetch(entry["zip_name"], downloader=downloader))
+        except _Retry as last:  # pooch retried and gave up
+            errors.append(last.args[0])
         except DataDownloadError as err:
             errors.append(err)
+        except ValueError as exc:  # pooch's MD5 check failed; it deleted the download
+            actual = re.search(r"but got (\w+)", str(exc))
+            errors.append(DataDownloadError(
+                f"{entry['zip_name']} downloaded from {url} has MD5 "
+                f"{actual[1] if actual else '(unknown)'} but the registry expects "
+                f"{entry['md5']} ({downloader.size:,} bytes, expected {entry['size']:,}); the "
+                f"file was removed. The download was corrupted or the file on the server "
+                f"changed: try again, and if it persists report it to the emseg developers.",
+                url=url))
     main = next((e for e in errors if not e.offline), errors[0])
-    if len(errors) == 1:
-        raise main
-    others = "\n".join(f"  {e.url}: {str(e).splitlines()[0][:160]}"
-                       for e in errors if e is not main)
-    raise DataDownloadError(f"{main}\nOther links tried:\n{others}", offline=main.offline,
-                            url=main.url) from main
+    lines = [f"{main} You can also download {main.url} in a browser and unzip it into {root} "
+             f"(it must create {root / entry['folder']})."
+             + (f" {_OFFLINE_HINT}" if main.offline else "")]
+    if len(errors) > 1:
+        lines += ["Other links tried:"] + [f"  {e.url}: {str(e).splitlines()[0][:160]}"
+                                           for e in errors if e is not main]
+    main.args = ("\n".join(lines),)
+    raise main
 
 
-def _download_url(url, entry, root, *, progress, retries, wait):
-    """Download ``url`` into a temp file in ``root``, retrying transient failures."""
-    for attempt in range(retries + 1):
-        fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{entry['zip_name']}.", suffix=".part")
-        os.close(fd)
-        tmp = Path(tmp)
+class _Retry(ValueError):
+    """``_Retry(error)`` carries a DataDownloadError through pooch, which retries ValueError."""
+
+
+class _Downloader:
+    """``pooch.HTTPDownloader`` plus the checks pooch lacks, raising DataDownloadError.
+
+    pooch calls it as ``downloader(url, temp_file, pooch)`` and checks the MD5 after it
+    returns; errors worth retrying are raised as :class:`_Retry` so that pooch retries.
+    """
+
+    def __init__(self, entry, progress):
+        self.entry, self.size = entry, 0
+        self.http = pooch.HTTPDownloader(progressbar=progress, chunk_size=1 << 20,
+                                         timeout=(15, 60))
+
+    def __call__(self, url, output_file, pup):
+        import requests  # pooch's own dependency; imported late, as pooch does
+
         try:
-            _download_once(url, tmp, entry, root, progress=progress)
-            return tmp
-        except BaseException as err:
-            tmp.unlink(missing_ok=True)
-            if not getattr(err, "transient", False) or attempt == retries:
-                raise
-            delay = wait * (attempt + 1)
-            if progress:
-                print(f"{str(err).split('. ')[0]}.\nRetrying in {delay:g} s "
-                      f"(try {attempt + 2} of {retries + 1}).", file=sys.stderr)
-            time.sleep(delay)
+            self.http(url, output_file, pup)
+            error = self._check_file(url, output_file)
+        except requests.exceptions.RequestException as exc:
+            error = self._request_error(url, exc, os.path.getsize(output_file))
+            error.__cause__ = exc
+        if error is not None:
+            raise _Retry(error) if error.transient else error
 
+    def _check_file(self, url, path):
+        """The error for a web page or a short file in place of the zip, else None."""
+        self.size = os.path.getsize(path)
+        with open(path, "rb") as fh:
+            head = fh.read(1024)
+        low = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+        if not head.startswith(b"PK") and (low.startswith(b"<!doctype html") or b"<html" in low):
+            return DataDownloadError(
+                f"{url} returned a web page (HTML) instead of the zip {self.entry['zip_name']}; "
+                f"the page was removed. The link probably needs '?dl=1' (Dropbox serves a "
+                f"preview page without it) or has expired: check the dataset's hub page "
+                f"{self.entry.get('homepage', '')} for a current link.", url=url)
+        return self._short(url, self.size) if self.size < self.entry["size"] else None
 
-def _download_once(url, tmp, entry, root, *, progress):
-    """One download attempt into ``tmp``; raise DataDownloadError on any problem."""
-    import requests  # pooch's own dependency; imported here to keep `import emseg` cheap
+    def _short(self, url, got):
+        return DataDownloadError(
+            f"the download of {self.entry['zip_name']} from {urlparse(url).hostname} stopped "
+            f"early: got {got:,} of {self.entry['size']:,} bytes; the partial file was removed. "
+            f"Try again (a stable connection helps).", url=url, transient=True)
 
-    host = urlparse(url).hostname or url
-    by_hand = (f"You can also download {url} in a browser and unzip it into {root} "
-               f"(it must create {root / entry['folder']}).")
-    downloader = pooch.HTTPDownloader(progressbar=progress, chunk_size=1 << 20, timeout=(15, 60))
-    try:
-        downloader(url, str(tmp), None)
-    except requests.exceptions.HTTPError as exc:
-        code = exc.response.status_code if exc.response is not None else "error"
-        raise DataDownloadError(
-            f"{host} answered HTTP {code} for {url}; the link may have expired or the server "
-            f"is busy. Try again later or look for a current link on the dataset's hub page "
-            f"{entry.get('homepage', '')}. {by_hand}",
-            url=url, transient=code in (429, 500, 502, 503, 504)) from exc
-    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
-            requests.exceptions.ChunkedEncodingError) as exc:
-        got = tmp.stat().st_size
+    def _request_error(self, url, exc, got):
+        import requests
+
+        host = urlparse(url).hostname or url
+        if isinstance(exc, requests.exceptions.HTTPError):
+            code = exc.response.status_code if exc.response is not None else "error"
+            return DataDownloadError(
+                f"{host} answered HTTP {code} for {url}; the link may have expired or the "
+                f"server is busy. Try again later or look for a current link on the dataset's "
+                f"hub page {self.entry.get('homepage', '')}.", url=url,
+                transient=code in _RETRY_HTTP)
         if got == 0 and isinstance(exc, requests.exceptions.ConnectionError):
-            raise DataDownloadError(
-                f"could not reach {host} to download {entry['zip_name']} "
+            return DataDownloadError(
+                f"could not reach {host} to download {self.entry['zip_name']} "
                 f"({type(exc).__name__}). Check your internet connection and proxy settings "
-                f"(HTTPS_PROXY). {by_hand} {_OFFLINE_HINT}",
-                offline=True, url=url, transient=True) from exc
-        raise _truncated(url, entry, got, by_hand) from exc
-    except requests.exceptions.RequestException as exc:  # bad URL, redirect loop, ...
-        raise DataDownloadError(f"downloading {url} failed ({type(exc).__name__}: {exc}). "
-                                f"{by_hand}", url=url) from exc
-    _check_zip(url, tmp, entry, by_hand)
-
-
-def _truncated(url, entry, got, by_hand):
-    """The error for a download that ended after ``got`` bytes (worth retrying)."""
-    return DataDownloadError(
-        f"the download of {entry['zip_name']} from {urlparse(url).hostname} stopped early: got "
-        f"{got:,} of {entry['size']:,} bytes; the partial file was removed. Try again (a "
-        f"stable connection helps). {by_hand}", url=url, transient=True)
-
-
-def _check_zip(url, path, entry, by_hand):
-    """Raise DataDownloadError unless ``path`` is the entry's zip (HTML, truncated, checksum)."""
-    with open(path, "rb") as fh:
-        head = fh.read(1024)
-    low = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if not head.startswith(b"PK") and (low.startswith(b"<!doctype html") or b"<html" in low):
-        raise DataDownloadError(
-            f"{url} returned a web page (HTML) instead of the zip {entry['zip_name']}; the page "
-            f"was removed. The link probably needs '?dl=1' (Dropbox serves a preview page "
-            f"without it) or has expired: check the dataset's hub page "
-            f"{entry.get('homepage', '')} for a current link. {by_hand}", url=url)
-    size = path.stat().st_size
-    if size < entry["size"]:
-        raise _truncated(url, entry, size, by_hand)
-    actual = _md5(path)
-    if actual != entry["md5"]:
-        raise DataDownloadError(
-            f"{entry['zip_name']} downloaded from {url} has MD5 {actual} but the registry "
-            f"expects {entry['md5']} ({size:,} bytes, expected {entry['size']:,}); the file was "
-            f"removed. The download was corrupted or the file on the server changed: try "
-            f"again, and if it persists report it to the emseg developers.", url=url)
+                f"(HTTPS_PROXY).", offline=True, url=url, transient=True)
+        if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                            requests.exceptions.ChunkedEncodingError)):
+            return self._short(url, got)
+        return DataDownloadError(f"downloading {url} failed ({type(exc).__name__}: {exc}).",
+                                 url=url)  # bad URL, redirect loop, ...

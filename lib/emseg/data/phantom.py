@@ -24,12 +24,11 @@ from scipy import ndimage as ndi
 from emseg._validate import check_labels
 from emseg.data._volume import Volume, zscore
 from emseg.data.weights import error_weights
+from emseg.data.platelet import N_CLASSES, VOXEL_SIZE
 
 __all__ = ["platelet_phantom", "phantom_labels", "render_image"]
 
-N_CLASSES = 7
 BACKGROUND, CELL, MITO, ALPHA, CANALICULAR, DENSE, CORE = range(N_CLASSES)
-VOXEL_SIZE = (40.0, 10.0, 10.0)
 
 #: Default (z, y, x) shape of each split; small enough for CPU training.
 SPLIT_SHAPES = {"train": (24, 256, 256), "eval": (12, 256, 256), "test": (24, 256, 256)}

@@ -21,13 +21,18 @@ with the same keys:
 
 For ``"platelet"`` the MD5s are those published in the dataset's ``download.py``
 (2 January 2020); sizes and shapes are those of the published files.
-"""
 
-__all__ = ["DATASETS", "PLATELET"]
+:func:`make_pooch` turns an entry into the :class:`pooch.Pooch` that downloads its zip.
+"""
+import pooch
+
+__all__ = ["CACHE_ENV", "DATASETS", "PLATELET", "make_pooch"]
+
+CACHE_ENV = "EMSEG_DATA_DIR"  # overrides the cache folder pooch.os_cache("emseg")
 
 PLATELET = {
     "url": "https://www.dropbox.com/s/68yclbraqq1diza/platelet_data_1219.zip?dl=1",
-    # Alternate link from third-party notes (unverified); dl=1 asks Dropbox for the file, not a page.
+    # Alternate link from third-party notes (unverified); dl=1 asks Dropbox for the file.
     "mirrors": ("https://www.dropbox.com/scl/fi/fg6y2dafj7116vfuucgcm/platelet_data_1219.zip"
                 "?rlkey=afvwo6f6oiab1pc76peirjxzd&dl=1",),
     "md5": "253310093ee2c00304fbabdb0c7e3a4a",
@@ -61,3 +66,25 @@ PLATELET = {
 }
 
 DATASETS = {"platelet": PLATELET}
+
+
+def make_pooch(entry, path=None, *, url=None, retries=0):
+    """Return the :class:`pooch.Pooch` that downloads ``entry``'s zip.
+
+    Parameters
+    ----------
+    entry : dict
+        A value of :data:`DATASETS`.
+    path : str or Path, optional
+        Cache folder. By default ``$EMSEG_DATA_DIR`` when set, else
+        ``pooch.os_cache("emseg")``; a given ``path`` is used as it is.
+    url : str, optional
+        The link to download from (``entry["url"]`` or one of its mirrors).
+    retries : int
+        pooch's ``retry_if_failed``: extra tries after a failed download.
+    """
+    url = url or entry["url"]
+    return pooch.create(path=pooch.os_cache("emseg") if path is None else path,
+                        base_url=url.rsplit("/", 1)[0], env=CACHE_ENV if path is None else None,
+                        registry={entry["zip_name"]: f"md5:{entry['md5']}"},
+                        urls={entry["zip_name"]: url}, retry_if_failed=retries)
