@@ -169,8 +169,9 @@ def _cmd_train(args):
                   device=args.device, progress=not args.quiet)
     plot_history(history, out / "training-curve.png")
     if history["val"]:
-        last = history["val"][-1]
-        print("final validation: " + ", ".join(f"{k} {v:.4f}" for k, v in last.items()))
+        last = dict(history["val"][-1])
+        it = last.pop("iteration")
+        print(f"validation at iteration {it}: " + ", ".join(f"{k} {v:.4f}" for k, v in last.items()))
     print(f"checkpoints in {out / 'checkpoints'}; curve in {out / 'training-curve.png'}")
 
 
