@@ -58,3 +58,23 @@ def test_bad_spacing():
     geo = Geometry((1, 10, 10), (1, 10, 10), (0, 0, 0))
     with pytest.raises(ValueError, match="spacing"):
         WindowSampler([_coded_volume((1, 20, 20))], geo, spacing=(1, 0, 5))
+
+
+@pytest.mark.parametrize("geometry", [
+    window_geometry(Net2D3D(3, width=4, pyramid_width=4), (5, 36, 36)),  # 36 -> 32 at offset 0
+    window_geometry(UNet2D(3, width=4, depth=2), (44, 44)),
+])
+def test_flipped_windows_keep_labels_under_their_voxels(geometry):
+    from emseg.augment import AugmentConfig
+    vol = _coded_volume((6, 40, 40))
+    flips_only = AugmentConfig(elastic=False, brightness=0.0, contrast=0.0)
+    sampler = WindowSampler([vol], geometry, seed=2, augment=flips_only)
+    crop = tuple(slice(f, f + o) for f, o in zip(geometry.offset, geometry.output))
+    flipped = 0
+    for k in range(12):
+        img, lab, _ = sampler.window(k)
+        # the network predicts the voxels at the offset of its (flipped) input window
+        assert np.array_equal(lab, img[crop].astype(np.int64))
+        codes = img[crop]
+        flipped += bool(np.any(np.diff(codes, axis=-1) < 0))
+    assert flipped > 0
