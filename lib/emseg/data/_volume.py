@@ -79,7 +79,7 @@ def zscore(image):
 
     Examples
     --------
-    >>> zscore(np.array([1.0, 2.0, 3.0])).round(4).tolist()
+    >>> [round(float(v), 4) for v in zscore(np.array([1.0, 2.0, 3.0]))]
     [-1.2247, 0.0, 1.2247]
     """
     arr = check_image(image, ndim=tuple(range(1, 6)))
