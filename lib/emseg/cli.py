@@ -58,6 +58,8 @@ def _parser():
     p.add_argument("--eval-every", type=int)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT/checkpoints/last.pt")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier run's checkpoints in OUTPUT (default: refuse)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_device(p)
 
@@ -166,7 +168,7 @@ def _cmd_train(args):
     print(f"training {model.spec()['name']} {model.spec()['kwargs']} on {train} for "
           f"{config.iterations} iterations -> {out}")
     history = fit(model, train, val, config=config, output_dir=out, resume=args.resume,
-                  device=args.device, progress=not args.quiet)
+                  overwrite=args.overwrite, device=args.device, progress=not args.quiet)
     plot_history(history, out / "training-curve.png")
     if history["val"]:
         last = dict(history["val"][-1])
@@ -217,8 +219,9 @@ def _cmd_evaluate(args):
 def _write_json(report, path):
     import numpy as np
     clean = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in report.items()}
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(clean, indent=1, default=float))
+    from emseg._atomic import atomic_path
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(clean, indent=1, default=float))
 
 
 def _cmd_demo(args):

@@ -12,7 +12,7 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
+from emseg._atomic import atomic_path
 
 __all__ = ["run_demo"]
 
@@ -25,7 +25,8 @@ def run_demo(*, output="runs/demo", source="phantom", iterations=1000, device=No
     ----------
     output : str or Path
         Run folder: checkpoints, ``training-curve.png``, ``test-prediction.tif``,
-        ``prediction.png``, ``results.md`` and ``results.json``.
+        ``prediction.png``, ``results.md`` and ``results.json``. An earlier demo run
+        there is replaced.
     source : {'phantom', 'auto', 'platelet'}
         Where the platelet data come from (see :func:`emseg.data.load_platelet`).
     iterations : int
@@ -65,7 +66,9 @@ def run_demo(*, output="runs/demo", source="phantom", iterations=1000, device=No
     model = preset.build_model(n_classes=7)
     config = preset.config.replace(iterations=iterations, eval_every=max(1, iterations // 4), seed=seed)
     print(f"training UNet2D(width=16, same padding) for {iterations} iterations on {describe(dev)}")
-    history = fit(model, train, val, config=config, output_dir=out, device=dev, progress=progress)
+    # the demo's folder is the demo's own: a new demo run replaces the previous one
+    history = fit(model, train, val, config=config, output_dir=out, overwrite=True, device=dev,
+                  progress=progress)
     plot_history(history, out / "training-curve.png", title="2D U-Net (CPU preset)")
 
     best = load_model(out / "checkpoints" / "best.pt", device=dev)
@@ -88,11 +91,13 @@ def run_demo(*, output="runs/demo", source="phantom", iterations=1000, device=No
     footer = (f"\nData: {kind} (test volume {test.shape}); device: {describe(dev)}; "
               f"{iterations} training iterations; prediction {test.image.size / seconds:,.0f} voxels/s; "
               f"total {time.perf_counter() - t_start:.0f} s.\n")
-    (out / "results.md").write_text(table + "\n" + footer)
-    (out / "results.json").write_text(json.dumps(
-        {name: {k: r[k] for k in ("miou_all", "miou_organelle", "accuracy", "ari")}
-         for name, r in reports.items()} | {"data": kind, "device": describe(dev)}, indent=1,
-        default=float))
+    with atomic_path(out / "results.md") as tmp:
+        tmp.write_text(table + "\n" + footer)
+    summary = {name: {k: r[k] for k in ("miou_all", "miou_organelle", "accuracy", "ari")}
+               for name, r in reports.items()}
+    summary.update(data=kind, device=describe(dev))
+    with atomic_path(out / "results.json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=1, default=float))
     print(table)
     print(footer)
     return reports

@@ -53,7 +53,7 @@ def test_checkpoints_history_and_reload(tmp_path):
     assert best["best_metric"] == max(v["miou_all"] for v in history["val"])
     on_disk = json.loads((tmp_path / "history.json").read_text())
     assert on_disk["loss"] == history["loss"]
-    assert not list((tmp_path / "checkpoints").glob("*.tmp"))  # no half-written files
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["best.pt", "last.pt"]
     reloaded = load_model(tmp_path / "checkpoints" / "last.pt", device="cpu")
     x = torch.randn(1, 1, 60, 60)
     model.cpu().eval()
@@ -84,6 +84,26 @@ def test_ctrl_c_finishes_the_iteration_saves_and_resumes_exactly(tmp_path, monke
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
 
 
+def test_second_ctrl_c_stops_at_once(tmp_path, monkeypatch):
+    import signal
+    from emseg.train import _sampler
+    original = _sampler.WindowSampler.window
+    seen = []
+
+    def window(self, index):
+        seen.append(index)
+        if len(seen) == 3:
+            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)  # impatient: the second press stops now
+        return original(self, index)
+
+    monkeypatch.setattr(_sampler.WindowSampler, "window", window)
+    with pytest.raises(KeyboardInterrupt):
+        fit(_unet(), _toy(), config=CFG, output_dir=tmp_path, progress=False)
+    assert len(seen) == 3  # stopped inside iteration 2, without finishing it
+    assert not (tmp_path / "checkpoints" / "last.pt").exists()
+
+
 def test_net2d3d_trains_with_auxiliary_loss():
     torch.manual_seed(0)
     net = Net2D3D(2, width=4, pyramid_width=4)
@@ -93,6 +113,36 @@ def test_net2d3d_trains_with_auxiliary_loss():
     assert all(a is not None for a in history["loss_aux"])
     for total, main, aux in zip(history["loss"], history["loss_main"], history["loss_aux"]):
         assert total == pytest.approx(main + 0.33 * aux, rel=1e-5)
+
+
+def test_a_new_run_does_not_replace_an_earlier_one(tmp_path):
+    fit(_unet(), _toy(), _toy(1), config=CFG, output_dir=tmp_path, progress=False)
+    before = (tmp_path / "checkpoints" / "best.pt").read_bytes()
+    with pytest.raises(ValueError, match="already holds a training run"):
+        fit(_unet(), _toy(), config=CFG, output_dir=tmp_path, progress=False)
+    assert (tmp_path / "checkpoints" / "best.pt").read_bytes() == before
+    history = fit(_unet(), _toy(), config=CFG.replace(iterations=2), output_dir=tmp_path,
+                  overwrite=True, progress=False)
+    assert history["iteration"] == [1, 2]
+    assert not (tmp_path / "checkpoints" / "best.pt").exists()  # the old run's best is gone too
+    assert load_checkpoint(tmp_path / "checkpoints" / "last.pt")["iteration"] == 2
+
+
+def test_resume_with_fewer_iterations_or_a_model_file_is_explained(tmp_path):
+    from emseg.checkpoint import save_model
+    fit(_unet(), _toy(), config=CFG.replace(iterations=4), output_dir=tmp_path / "a", progress=False)
+    with pytest.raises(ValueError, match="already at iteration 4"):
+        fit(_unet(), _toy(), config=CFG.replace(iterations=2), output_dir=tmp_path / "a",
+            resume=True, progress=False)
+    save_model(_unet(), tmp_path / "b" / "checkpoints" / "last.pt")
+    with pytest.raises(ValueError, match="not a training checkpoint"):
+        fit(_unet(), _toy(), config=CFG, output_dir=tmp_path / "b", resume=True, progress=False)
+
+
+def test_a_list_pair_is_one_volume():
+    vol = _toy()
+    history = fit(_unet(), [vol.image, vol.labels], config=CFG.replace(iterations=1), progress=False)
+    assert history["iteration"] == [1]
 
 
 def test_resume_refuses_a_different_setup(tmp_path):

@@ -9,9 +9,12 @@ __all__ = ["TrainConfig", "Preset", "PRESETS"]
 PLATELET_ORGANELLES = (2, 3, 4, 5, 6)
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
-    """Training settings. Defaults are the original 2D-3D recipe (Guay et al. 2021)."""
+    """Training settings. Defaults are the original 2D-3D recipe (Guay et al. 2021).
+
+    Frozen: make variants with :meth:`replace`, e.g. ``config.replace(iterations=500)``.
+    """
     iterations: int = 4140             # original example 2: 5 epochs x 828 windows
     batch_size: int = 1                # original: 1
     lr: float = 1e-3                   # Adam learning rate, constant (U-Net original: 10**-3.3)

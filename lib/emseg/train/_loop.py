@@ -25,11 +25,13 @@ __all__ = ["fit"]
 
 # settings that may change when a run is resumed; any other change makes the resumed
 # run differ from an uninterrupted one, so resuming refuses it
-_RESUMABLE_CHANGES = ("iterations", "eval_every", "eval_overlap")
+_RESUMABLE_CHANGES = ("iterations", "eval_every", "eval_overlap", "organelle_classes", "amp")
+_TRAINING_KEYS = ("model_spec", "model_state", "optimizer_state", "scaler_state", "iteration",
+                  "best_metric", "history", "config", "rng_state")
 
 
-def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, device=None,
-        progress=True):
+def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, overwrite=False,
+        device=None, progress=True):
     """Train a network on labelled volumes.
 
     Parameters
@@ -51,6 +53,9 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, d
         Continue from ``output_dir/checkpoints/last.pt`` if it exists. With the same
         config (``iterations`` may grow) a resumed run on the CPU reproduces the
         uninterrupted run's losses exactly.
+    overwrite : bool
+        Allow a new run (``resume=False``) to replace the checkpoints of an earlier run
+        in ``output_dir``. By default that is refused, so no trained model is lost.
     device : str or torch.device, optional
         Default: CUDA if available, else CPU. Mixed precision is used on CUDA.
     progress : bool
@@ -66,7 +71,8 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, d
     Notes
     -----
     Ctrl-C (``KeyboardInterrupt``) finishes the current iteration, saves
-    ``checkpoints/last.pt`` and then stops, so ``resume=True`` loses nothing.
+    ``checkpoints/last.pt`` and then stops, so ``resume=True`` loses nothing; a second
+    Ctrl-C stops at once.
     """
     from tqdm.auto import tqdm
 
@@ -83,6 +89,14 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, d
     ckpt_dir = None if output_dir is None else Path(output_dir) / "checkpoints"
     if ckpt_dir is not None:
         model.spec()  # fail now, not after the first eval_every iterations, if it cannot be saved
+        earlier = [p.name for p in (ckpt_dir / "last.pt", ckpt_dir / "best.pt") if p.exists()]
+        if earlier and not resume and not overwrite:
+            raise ValueError(f"{ckpt_dir} already holds a training run ({', '.join(earlier)}); "
+                             "continue it with resume=True (CLI: --resume), choose another "
+                             "output_dir, or pass overwrite=True (CLI: --overwrite) to replace it")
+        if earlier and not resume:  # overwrite: the new run replaces the old one's files
+            for old in (ckpt_dir / "last.pt", ckpt_dir / "best.pt", ckpt_dir.parent / "history.json"):
+                old.unlink(missing_ok=True)
 
     device = pick_device(device)
     geometry = window_geometry(model, cfg.window)
@@ -96,13 +110,16 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, d
     start, best = 0, -np.inf
     if resume and (ckpt_dir / "last.pt").exists():
         ckpt = load_checkpoint(ckpt_dir / "last.pt")
-        _check_resumable(ckpt, model, cfg)
+        _check_resumable(ckpt, model, cfg, ckpt_dir / "last.pt")
         model.load_state_dict(ckpt["model_state"])
         optimizer.load_state_dict(ckpt["optimizer_state"])
         if ckpt["scaler_state"] and scaler.is_enabled():
             scaler.load_state_dict(ckpt["scaler_state"])
-        _restore_rng(ckpt["rng_state"])
+        _restore_rng(ckpt["rng_state"], device)
         start, best, history = ckpt["iteration"], ckpt["best_metric"], ckpt["history"]
+        if start > cfg.iterations:
+            raise ValueError(f"the run in {ckpt_dir} is already at iteration {start}, past "
+                             f"config.iterations={cfg.iterations}; ask for more iterations to continue")
 
     def save(name, iteration):
         if ckpt_dir is None:
@@ -113,7 +130,7 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, d
             "iteration": iteration, "best_metric": float(best), "history": history,
             "config": _config_dict(cfg),
             "rng_state": {"torch": torch.get_rng_state(),
-                          "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+                          "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None},
         }, ckpt_dir / f"{name}.pt")
         with atomic_path(ckpt_dir.parent / "history.json") as tmp:
             tmp.write_text(json.dumps(history, indent=1))
@@ -153,35 +170,43 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, d
             elif interrupt.requested:
                 save("last", it + 1)
             if interrupt.requested:
-                bar.write(f"interrupted: saved the state after iteration {it + 1} in "
-                          f"{ckpt_dir or '(no output_dir: nothing saved)'}; continue with resume=True")
+                if ckpt_dir is None:
+                    bar.write(f"interrupted after iteration {it + 1}; nothing was saved "
+                              "(no output_dir)")
+                else:
+                    bar.write(f"interrupted: saved the state after iteration {it + 1} in {ckpt_dir}; "
+                              "continue with resume=True")
                 raise KeyboardInterrupt
     return history
 
 
 @contextlib.contextmanager
 def _deferred_interrupt():
-    """Let Ctrl-C finish the current iteration: SIGINT sets a flag the loop checks.
+    """Let Ctrl-C finish the current iteration: the first SIGINT sets a flag the loop
+    checks; a second one interrupts at once.
 
-    Only possible in the main thread; elsewhere Ctrl-C interrupts at once (the last
-    checkpoint written at an evaluation stays valid).
+    Only possible in the main thread and when SIGINT is not ignored; otherwise
+    Ctrl-C behaves as usual (the last checkpoint written at an evaluation stays valid).
     """
     class Flag:
         requested = False
 
     flag = Flag()
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         yield flag
         return
 
     def handler(signum, frame):
+        if flag.requested:
+            raise KeyboardInterrupt
         flag.requested = True
 
     previous = signal.signal(signal.SIGINT, handler)
     try:
         yield flag
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
 
 
 def _check_config(config):
@@ -200,9 +225,9 @@ def _check_config(config):
 def _as_list(x):
     if x is None:
         return []
-    if isinstance(x, Volume) or (isinstance(x, tuple) and len(x) in (2, 3)
-                                 and isinstance(x[0], np.ndarray)):
-        return [x]
+    if isinstance(x, Volume) or (isinstance(x, (tuple, list)) and len(x) in (2, 3)
+                                 and hasattr(x[0], "ndim")):
+        return [x]  # one (image, labels[, weights]) pair
     return list(x)
 
 
@@ -210,11 +235,11 @@ def _as_volume(item, name, model):
     if isinstance(item, Volume):
         vol = item
     elif isinstance(item, (tuple, list)) and len(item) in (2, 3):
-        vol = Volume(np.asarray(item[0]), np.asarray(item[1]),
-                     None if len(item) == 2 or item[2] is None else np.asarray(item[2]), name=name)
+        arrays = [None if a is None else np.asarray(a) for a in item] + [None]
+        vol = Volume(arrays[0], arrays[1], arrays[2], name=name)
     else:
-        raise TypeError(f"{name} must be a Volume or an (image, labels[, weights]) tuple, "
-                        f"got {type(item).__name__}")
+        raise TypeError(f"{name} must be a Volume or an (image, labels[, weights]) tuple of numpy "
+                        f"arrays, got {type(item).__name__}")
     check_image(vol.image, name=f"{name} image")
     if vol.labels is None:
         raise ValueError(f"{name} has no labels; training and validation need labels")
@@ -258,19 +283,23 @@ def _config_dict(cfg):
     return json.loads(json.dumps(dataclasses.asdict(cfg)))
 
 
-def _check_resumable(ckpt, model, cfg):
+def _check_resumable(ckpt, model, cfg, path):
+    missing = [k for k in _TRAINING_KEYS if k not in ckpt]
+    if missing:
+        raise ValueError(f"cannot resume from {path}: it is not a training checkpoint (it lacks "
+                         f"{', '.join(missing)}); start a new run in another output_dir")
     if ckpt["model_spec"] != model.spec():
         raise ValueError(f"cannot resume: the checkpoint is for {ckpt['model_spec']}, "
                          f"not {model.spec()}; use a new output_dir or the same model")
-    then, now = ckpt.get("config", {}), _config_dict(cfg)
+    defaults, now = _config_dict(TrainConfig()), _config_dict(cfg)
+    then = {**defaults, **ckpt["config"]}  # settings added to TrainConfig later keep their default
     for key in now:
-        if key not in _RESUMABLE_CHANGES and then.get(key) != now[key]:
-            raise ValueError(f"cannot resume exactly: config.{key} was {then.get(key)!r} and is now "
+        if key not in _RESUMABLE_CHANGES and then[key] != now[key]:
+            raise ValueError(f"cannot resume exactly: config.{key} was {then[key]!r} and is now "
                              f"{now[key]!r}; use the same settings or a new output_dir")
 
 
-def _restore_rng(state):
+def _restore_rng(state, device):
     torch.set_rng_state(state["torch"])
-    cuda = state.get("cuda") or []
-    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(cuda)
+    if device.type == "cuda" and state.get("cuda") is not None:
+        torch.cuda.set_rng_state(state["cuda"], device)
