@@ -11,6 +11,7 @@ import zipfile
 
 import pooch
 import pytest
+import urllib3.util.connection
 
 from emseg.data import fetch
 from emseg.data.fetch import DataDownloadError, _fetch_entry, data_dir, fetch_dataset, safe_extract
@@ -35,7 +36,11 @@ def _entry(url, zip_data, *, mirrors=()):
 
 
 class _Server:
-    """A tiny HTTP server on 127.0.0.1 serving ``routes[path] = (status, headers, body)``."""
+    """A tiny HTTP server on 127.0.0.1 serving ``routes[path] = (status, headers, body)``.
+
+    Content-Length is the body's length unless ``headers`` gives it; a value of None
+    leaves the header out (the body then ends when the connection closes).
+    """
 
     def __init__(self):
         self.routes, self.requests = {}, []
@@ -48,7 +53,8 @@ class _Server:
                 self.send_response(status)
                 headers = {"Content-Length": str(len(body)), **headers}
                 for key, value in headers.items():
-                    self.send_header(key, value)
+                    if value is not None:
+                        self.send_header(key, value)
                 self.end_headers()
                 self.wfile.write(body)
 
@@ -106,6 +112,7 @@ def test_download_extract_verify_then_cache_hit_offline(server, tmp_path):
     assert (folder / "a.tif").read_bytes() == FILES["a.tif"]
     assert (folder / "b.tif").read_bytes() == FILES["b.tif"]
     assert sorted(os.listdir(tmp_path / "cache")) == ["toy_data"]  # zip and temp files removed
+    assert sorted(os.listdir(folder)) == [fetch.STAMP_NAME, "a.tif", "b.tif"]
     stamp = json.loads((folder / fetch.STAMP_NAME).read_text())
     assert stamp["a.tif"][:2] == [entry["files"]["a.tif"]["md5"], len(FILES["a.tif"])]
     server.stop()
@@ -123,11 +130,21 @@ def test_files_unzipped_by_hand_are_verified_without_network(tmp_path):
     assert (folder / fetch.STAMP_NAME).is_file()
 
 
-def test_unreachable_host_is_offline_and_mentions_phantom(tmp_path, sleeps):
+def test_unreachable_host_is_offline_not_retried_and_mentions_phantom(tmp_path, sleeps,
+                                                                     monkeypatch):
+    connects = []
+
+    def counting_connect(address, *args, **kwargs):
+        connects.append(address)
+        return create_connection(address, *args, **kwargs)
+
+    create_connection = urllib3.util.connection.create_connection
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", counting_connect)
     entry = _entry(_closed_port_url(), _zip_bytes(FILES))
     with pytest.raises(DataDownloadError, match="could not reach 127.0.0.1") as info:
-        _get(entry, tmp_path, retries=1)
-    assert info.value.offline is True and sleeps == [1]  # pooch retried once
+        _get(entry, tmp_path, retries=3)
+    assert info.value.offline is True and info.value.transient is False
+    assert len(connects) == 1 and sleeps == []  # one try, no waiting: source="auto" falls back
     assert 'source="phantom"' in str(info.value) and "--source phantom" in str(info.value)
     assert os.listdir(tmp_path) == []  # no partial file
 
@@ -157,24 +174,40 @@ def test_html_page_instead_of_zip(server, tmp_path, sleeps):
     assert os.listdir(tmp_path) == []
 
 
-def test_truncated_download_is_retried_then_reported(server, tmp_path, sleeps):
+def test_complete_but_smaller_file_is_another_file_not_retried(server, tmp_path, sleeps):
     data = _zip_bytes(FILES)
-    server.routes["/toy.zip"] = (200, {}, data[:100])
+    server.routes["/toy.zip"] = (200, {}, data[:100])  # Content-Length: 100, all sent
     entry = _entry(server.url("/toy.zip"), data)
-    with pytest.raises(DataDownloadError, match=f"got 100 of {len(data):,} bytes") as info:
+    with pytest.raises(DataDownloadError, match=f"sent a complete file of 100 bytes, but the "
+                       f"dataset's zip toy.zip is {len(data):,} bytes: the link may point to "
+                       f"another file") as info:
         _get(entry, tmp_path, retries=2)
-    assert info.value.offline is False
+    assert "hub page https://example.org/hub" in str(info.value)
+    assert info.value.offline is False and info.value.transient is False
+    assert server.requests == ["/toy.zip"] and sleeps == []
+    assert os.listdir(tmp_path) == []
+
+
+def test_connection_dropped_mid_body_is_retried_then_reported(server, tmp_path, sleeps):
+    data = _zip_bytes(FILES)
+    server.routes["/toy.zip"] = (200, {"Content-Length": str(len(data))}, data[:50])
+    entry = _entry(server.url("/toy.zip"), data)
+    # (got 0 here: requests drops the part of its last 1 MiB chunk read before the cut)
+    stopped = rf"stopped early: got \d+ of {len(data):,}"
+    with pytest.raises(DataDownloadError, match=stopped) as info:
+        _get(entry, tmp_path, retries=2)
+    assert info.value.offline is False and info.value.transient is True
     assert server.requests == ["/toy.zip"] * 3 and sleeps == [1, 2]
     assert os.listdir(tmp_path) == []
 
 
-def test_connection_dropped_mid_body_counts_as_truncated(server, tmp_path):
+def test_short_body_without_announced_length_counts_as_truncated(server, tmp_path, sleeps):
     data = _zip_bytes(FILES)
-    server.routes["/toy.zip"] = (200, {"Content-Length": str(len(data))}, data[:50])
+    server.routes["/toy.zip"] = (200, {"Content-Length": None}, data[:100])  # ends at close
     entry = _entry(server.url("/toy.zip"), data)
-    with pytest.raises(DataDownloadError, match="stopped early") as info:
-        _get(entry, tmp_path)
-    assert info.value.offline is False
+    with pytest.raises(DataDownloadError, match=f"stopped early: got 100 of {len(data):,}"):
+        _get(entry, tmp_path, retries=1)
+    assert server.requests == ["/toy.zip"] * 2 and sleeps == [1]
 
 
 def test_mirror_is_used_when_main_link_serves_html(server, tmp_path):
@@ -229,23 +262,61 @@ def test_zip_already_in_the_cache_is_used_without_network(tmp_path):
 def test_bad_file_inside_a_good_zip_is_reported_and_removed(server, tmp_path):
     data = _zip_bytes({"a.tif": FILES["a.tif"], "b.tif": b"MM\x00*" + b"XYZ" * 1000})
     server.routes["/toy.zip"] = (200, {}, data)
-    entry = _entry(server.url("/toy.zip"), data)
-    entry["md5"] = hashlib.md5(data).hexdigest()  # the zip itself is as registered
-    with pytest.raises(DataDownloadError, match=r"b.tif unpacked from toy.zip is wrong \(MD5 "):
+    entry = _entry(server.url("/toy.zip"), data)  # the zip itself is as registered
+    with pytest.raises(DataDownloadError, match=r"1 file unpacked from toy.zip is wrong and was "
+                       r"removed: b.tif \(MD5 [0-9a-f]{32}, expected "):
         _get(entry, tmp_path)
+    assert sorted(os.listdir(tmp_path)) == ["toy_data"]  # the zip is done with
     assert sorted(os.listdir(tmp_path / "toy_data")) == ["a.tif"]
 
 
-def test_disk_errors_become_download_errors_and_leave_no_zip(server, tmp_path, monkeypatch):
+def test_every_bad_file_inside_a_good_zip_is_named(server, tmp_path):
+    data = _zip_bytes({"a.tif": b"II*\x00", "b.tif": b"MM\x00*" + b"XYZ" * 1000})
+    server.routes["/toy.zip"] = (200, {}, data)
+    entry = _entry(server.url("/toy.zip"), data)
+    with pytest.raises(DataDownloadError) as info:
+        _get(entry, tmp_path)
+    msg = str(info.value)
+    assert "2 files unpacked from toy.zip are wrong and were removed: " in msg
+    assert f"a.tif (size 4 bytes, expected {len(FILES['a.tif']):,})" in msg
+    assert "b.tif (MD5 " in msg
+    assert os.listdir(tmp_path / "toy_data") == []
+
+
+@pytest.mark.parametrize("error, expected", [
+    (OSError(28, "No space left on device"), DataDownloadError),
+    (KeyboardInterrupt(), KeyboardInterrupt),  # Ctrl-C while unpacking
+])
+def test_failed_unpacking_keeps_the_zip_for_the_next_try(server, tmp_path, monkeypatch, error,
+                                                         expected):
     data = _zip_bytes(FILES)
     server.routes["/toy.zip"] = (200, {}, data)
+    entry = _entry(server.url("/toy.zip"), data)
 
-    def full_disk(zip_path, target):
-        raise OSError(28, "No space left on device")
+    def failing_extract(zip_path, target):
+        raise error
 
-    monkeypatch.setattr(fetch, "safe_extract", full_disk)
-    with pytest.raises(DataDownloadError, match="No space left.*free disk space"):
-        _get(_entry(server.url("/toy.zip"), data), tmp_path)
+    with monkeypatch.context() as patch:
+        patch.setattr(fetch, "safe_extract", failing_extract)
+        with pytest.raises(expected) as info:
+            _get(entry, tmp_path)
+    if expected is DataDownloadError:
+        assert "No space left" in str(info.value) and "free disk space" in str(info.value)
+        assert "toy.zip was kept" in str(info.value)
+    assert os.listdir(tmp_path) == ["toy.zip"]
+    assert (tmp_path / "toy.zip").read_bytes() == data
+    server.stop()  # the retry needs no network: pooch finds the zip and checks its MD5
+    folder = _get(entry, tmp_path)
+    assert (folder / "b.tif").read_bytes() == FILES["b.tif"]
+    assert sorted(os.listdir(tmp_path)) == ["toy_data"]  # unpacked and verified: zip deleted
+    assert server.requests == ["/toy.zip"]
+
+
+def test_unreadable_zip_is_deleted(tmp_path):
+    data = b"PK" + b"\x00" * 100  # not a zip, but as registered (so pooch accepts it)
+    (tmp_path / "toy.zip").write_bytes(data)
+    with pytest.raises(DataDownloadError, match="could not unpack toy.zip"):
+        _get(_entry(_closed_port_url(), data), tmp_path)
     assert os.listdir(tmp_path) == []
 
 
@@ -290,7 +361,9 @@ def test_safe_extract_writes_nested_files(tmp_path):
     written = safe_extract(archive, tmp_path / "t")
     assert written == [tmp_path / "t/d/e/a.tif", tmp_path / "t/d/e/b.tif"]
     assert (tmp_path / "t/d/e/b.tif").read_bytes() == FILES["b.tif"]
-    assert os.listdir(tmp_path / "t") == ["d"]  # staging folder removed
+    # temporary files are written next to their final names: none may be left there
+    assert os.listdir(tmp_path / "t") == ["d"] and os.listdir(tmp_path / "t/d") == ["e"]
+    assert sorted(os.listdir(tmp_path / "t/d/e")) == ["a.tif", "b.tif"]
 
 
 def test_data_dir_env_override(monkeypatch, tmp_path):

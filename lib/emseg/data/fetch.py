@@ -14,11 +14,14 @@ What we add:
   every failure into a :class:`DataDownloadError` saying what to do next
   (``offline=True`` only when the host could not be reached). pooch would retry any
   ``ValueError`` or ``requests`` error, even HTTP 404, so only failures worth
-  retrying (lost connection, short file, HTTP 429/5xx) reach it, wrapped in
-  :class:`_Retry` (a ``ValueError``); the others end the download at once.
+  retrying (connection lost mid-download, HTTP 429/5xx) reach it, wrapped in
+  :class:`_Retry` (a ``ValueError``); the others end the download at once. An
+  unreachable host is not retried, so that ``source="auto"`` falls back at once.
 * Mirrors, tried in turn when the main link fails (an unreachable host only once).
-* Safe unpacking (:func:`safe_extract`), then a size and MD5 check of every file;
-  the zip is deleted afterwards.
+* Safe unpacking (:func:`safe_extract`), then a size and MD5 check of every file.
+  The zip is deleted once its files are unpacked and verified, or when it is bad
+  (unsafe, unreadable, wrong content); when unpacking fails otherwise (disk full,
+  Ctrl-C) it is kept, and the next try unpacks it without downloading it again.
 * A stamp file holding each verified file's MD5, size and mtime: a cache hit costs
   a few ``stat`` calls, and neither hashing nor network.
 """
@@ -58,7 +61,7 @@ class DataDownloadError(RuntimeError):
     url : str or None
         The link that failed, when there is one.
     transient : bool
-        True when trying again may help (lost connection, short download).
+        True when trying again may help (connection lost mid-download, busy server).
     """
 
     def __init__(self, message, *, offline=False, url=None, transient=False):
@@ -137,33 +140,43 @@ def _fetch_entry(entry, root, *, progress=True, retries=3):
     """
     root = Path(root)
     folder = root / entry["folder"]
+    zip_path = None
     try:
         if _cached(folder, entry):
             return folder
         zip_path = _download(entry, root, progress=progress, retries=retries)
+        # The zip is deleted only when it is done with (files unpacked and verified) or
+        # bad; on any other failure (disk full, Ctrl-C) it stays, and the next try finds
+        # it (pooch checks its MD5) instead of downloading it again.
         try:
             safe_extract(zip_path, root)
-        except (ValueError, zipfile.BadZipFile) as err:
+        except (ValueError, zipfile.BadZipFile) as err:  # the zip is unsafe or unreadable
+            zip_path.unlink(missing_ok=True)
             raise DataDownloadError(f"could not unpack {entry['zip_name']}: {err}. Nothing was "
                                     f"written outside {root}; report this to the emseg "
                                     f"developers.", url=entry["url"]) from err
-        finally:
-            zip_path.unlink(missing_ok=True)
         bad = _verify_files(folder, entry)
+        zip_path.unlink(missing_ok=True)  # unpacked and checked: good or not, it is done with
         if bad:
-            name, problem = bad[0]
+            what = "; ".join(f"{name} ({problem})" for name, problem in bad)
+            files = ("1 file" if len(bad) == 1 else f"{len(bad)} files") + " unpacked from"
+            verb = "is wrong and was" if len(bad) == 1 else "are wrong and were"
             raise DataDownloadError(
-                f"{name} unpacked from {entry['zip_name']} is wrong ({problem}); it was removed. "
-                f"The archive's checksum was right, so the registry is probably out of date: "
+                f"{files} {entry['zip_name']} {verb} removed: {what}. The "
+                f"archive's checksum was right, so the registry is probably out of date: "
                 f"report this to the emseg developers.", url=entry["url"])
         _write_stamp(folder, entry)
         return folder
     except OSError as exc:  # disk full, no write permission, ...
         need = sum(f["size"] for f in entry["files"].values()) + entry["size"]
+        kept = (f" The downloaded {zip_path.name} was kept in {root}: the next try unpacks it "
+                f"without downloading it again (or delete it to free "
+                f"{entry['size'] / 1e6:,.0f} MB)."
+                if zip_path is not None and zip_path.exists() else "")
         raise DataDownloadError(
             f"could not write the {entry['folder']} files under {root} ({exc}). Check the free "
             f"disk space (about {need / 1e6:,.0f} MB are needed while unpacking) and write "
-            f"permission, or choose another folder with EMSEG_DATA_DIR or data_dir=.",
+            f"permission, or choose another folder with EMSEG_DATA_DIR or data_dir=.{kept}",
             url=entry["url"]) from exc
 
 
@@ -330,13 +343,19 @@ class _Downloader:
     """
 
     def __init__(self, entry, progress):
-        self.entry, self.size = entry, 0
+        self.entry, self.size, self.headers = entry, 0, {}
+        # The response hook records the headers of the final response (after redirects),
+        # which tell a complete response from one cut short (see _check_file).
         self.http = pooch.HTTPDownloader(progressbar=progress, chunk_size=1 << 20,
-                                         timeout=(15, 60))
+                                         timeout=(15, 60), hooks={"response": self._record})
+
+    def _record(self, response, *args, **kwargs):
+        self.headers = response.headers
 
     def __call__(self, url, output_file, pup):
         import requests  # pooch's own dependency; imported late, as pooch does
 
+        self.headers = {}
         try:
             self.http(url, output_file, pup)
             error = self._check_file(url, output_file)
@@ -347,7 +366,13 @@ class _Downloader:
             raise _Retry(error) if error.transient else error
 
     def _check_file(self, url, path):
-        """The error for a web page or a short file in place of the zip, else None."""
+        """The error for a web page or a short file in place of the zip, else None.
+
+        Called after the body was received without error. When the response declared
+        its length (Content-Length or chunked encoding), requests raises on a body cut
+        short, so a short file here is a complete but different file: not worth
+        retrying. Only a response without a declared length may have been cut short.
+        """
         self.size = os.path.getsize(path)
         with open(path, "rb") as fh:
             head = fh.read(1024)
@@ -358,7 +383,19 @@ class _Downloader:
                 f"the page was removed. The link probably needs '?dl=1' (Dropbox serves a "
                 f"preview page without it) or has expired: check the dataset's hub page "
                 f"{self.entry.get('homepage', '')} for a current link.", url=url)
-        return self._short(url, self.size) if self.size < self.entry["size"] else None
+        if self.size >= self.entry["size"]:
+            return None  # a larger file fails pooch's MD5 check
+        headers = {k.lower(): v.lower() for k, v in self.headers.items()}
+        if "content-length" not in headers and "chunked" not in headers.get(
+                "transfer-encoding", ""):
+            return self._short(url, self.size)  # the end of the body was not announced
+        return DataDownloadError(
+            f"{urlparse(url).hostname} sent a complete file of {self.size:,} bytes, but the "
+            f"dataset's zip {self.entry['zip_name']} is {self.entry['size']:,} bytes: the link "
+            f"may point to another file (moved, replaced or an error notice); the file was "
+            f"removed. Trying again will not help: look for a current link on the dataset's "
+            f"hub page {self.entry.get('homepage', '')}, or report this to the emseg "
+            f"developers.", url=url)
 
     def _short(self, url, got):
         return DataDownloadError(
@@ -377,11 +414,13 @@ class _Downloader:
                 f"server is busy. Try again later or look for a current link on the dataset's "
                 f"hub page {self.entry.get('homepage', '')}.", url=url,
                 transient=code in _RETRY_HTTP)
-        if got == 0 and isinstance(exc, requests.exceptions.ConnectionError):
+        if not self.headers and got == 0 and isinstance(exc, requests.exceptions.ConnectionError):
+            # No response at all. Not transient: retrying an unreachable host (waits plus
+            # connect timeouts) would only delay the fallback to synthetic data.
             return DataDownloadError(
                 f"could not reach {host} to download {self.entry['zip_name']} "
                 f"({type(exc).__name__}). Check your internet connection and proxy settings "
-                f"(HTTPS_PROXY).", offline=True, url=url, transient=True)
+                f"(HTTPS_PROXY).", offline=True, url=url)
         if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
                             requests.exceptions.ChunkedEncodingError)):
             return self._short(url, got)
