@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from emseg._validate import check_image, check_labels, check_positive_int
+from emseg.metrics import iou_from_confusion
 
 __all__ = ["IntensityClassifier", "intensity_classifier", "threshold_baseline"]
 
@@ -66,13 +67,6 @@ class IntensityClassifier:
 def _bin_index(arr, edges):
     idx = np.searchsorted(edges, arr, side="right") - 1
     return np.clip(idx, 0, len(edges) - 2)
-
-
-def _miou(conf, present):
-    """Mean IoU over the ``present`` classes from a confusion matrix [true, pred]."""
-    inter = np.diag(conf)
-    union = conf.sum(0) + conf.sum(1) - inter
-    return float(np.mean(inter[present] / union[present]))
 
 
 def _greedy_miou(counts, start, present, max_sweeps=50):
@@ -179,7 +173,10 @@ def intensity_classifier(image, labels, *, n_classes, bins=256, objective="miou"
     # empty bins take the class of the nearest non-empty bin
     filled = np.flatnonzero(counts.sum(1) > 0)
     assign = assign[filled[np.argmin(np.abs(np.arange(bins)[:, None] - filled[None]), axis=1)]]
-    score = _miou(conf, present) if objective == "miou" else float(np.trace(conf) / conf.sum())
+    if objective == "miou":  # every present class has a non-empty union: no NaN
+        score = float(np.mean(iou_from_confusion(conf)[present]))
+    else:
+        score = float(np.trace(conf) / conf.sum())
     return IntensityClassifier(edges=edges, bin_classes=assign.astype(np.uint8),
                                n_classes=n_classes, objective=objective, fit_score=score)
 
