@@ -26,9 +26,17 @@ def _parser():
                     "phantoms, train, predict and evaluate.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("fetch", help="download and verify a dataset into the cache folder")
-    p.add_argument("dataset", nargs="?", default="platelet", help="dataset name (default: platelet)")
+    p = sub.add_parser("fetch", help="download and verify a dataset or pretrained nets into the cache folder")
+    p.add_argument("dataset", nargs="?", default="platelet",
+                   help="dataset name (default: platelet), a pretrained net (2d3d-3x3x3_0 ... _3; "
+                        "downloaded and converted to PyTorch), or 'pretrained' for all four")
     p.add_argument("--data-dir", default=None, help="cache folder (default: $EMSEG_DATA_DIR or the OS cache)")
+
+    p = sub.add_parser("convert", help="convert an original TensorFlow 2D-3D checkpoint to a PyTorch .pt file")
+    p.add_argument("checkpoint", help="checkpoint folder, prefix (model.ckpt-N), .index file, or a "
+                                      "published 2d3d-3x3x3_N.zip")
+    p.add_argument("--output", required=True, help="the .pt file to write")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
     p = sub.add_parser("phantom", help="write a synthetic platelet dataset (exact ground truth) as TIFFs")
     p.add_argument("--output", required=True, help="folder for <split>-images.tif, <split>-labels.tif, ...")
@@ -65,7 +73,8 @@ def _parser():
 
     p = sub.add_parser("predict", help="segment a TIFF volume with one network or an ensemble")
     p.add_argument("--model", required=True, action="append",
-                   help="checkpoint (.pt); repeat for an ensemble (mean of probabilities)")
+                   help="checkpoint (.pt) or pretrained name (2d3d-3x3x3_0 ...); repeat for an "
+                        "ensemble (mean of probabilities)")
     p.add_argument("--input", required=True, help="image TIFF (z, y, x); z-scored before prediction")
     p.add_argument("--output", required=True, help="label TIFF to write (uint8)")
     p.add_argument("--probabilities", help="also write the class probabilities (float32, C,z,y,x)")
@@ -96,8 +105,41 @@ def _parser():
 
 def _cmd_fetch(args):
     from emseg.data import fetch_dataset
+    from emseg.pretrained import ORIGINAL_ENSEMBLE, PRETRAINED, fetch_pretrained
+
+    if args.dataset == "pretrained" or args.dataset in PRETRAINED:
+        names = ORIGINAL_ENSEMBLE if args.dataset == "pretrained" else [args.dataset]
+        for name in names:
+            print(f"{name}: {fetch_pretrained(name, data_dir=args.data_dir)}")
+        return
     folder = fetch_dataset(args.dataset, data_dir=args.data_dir)
     print(f"{args.dataset}: verified files in {folder}")
+
+
+def _cmd_convert(args):
+    import tempfile
+    import zipfile
+
+    from emseg.checkpoint import save_model
+    from emseg.data.fetch import safe_extract
+    from emseg.models.genenet import convert_genenet
+    from emseg.pretrained import _find_checkpoint
+
+    out, source = Path(args.output), Path(args.checkpoint)
+    if out.suffix != ".pt":
+        raise ValueError(f"--output must end in .pt, got {out}")
+    if out.exists() and not args.overwrite:
+        raise ValueError(f"{out} exists; use --overwrite to replace it")
+    with tempfile.TemporaryDirectory() as tmp:
+        if source.is_file() and zipfile.is_zipfile(source):
+            safe_extract(source, tmp)
+            source = _find_checkpoint(tmp)
+        model, info = convert_genenet(source, device="cpu")
+        info["ignored"] = len(info["ignored"])
+        save_model(model, out, source={"name": Path(args.checkpoint).name, "conversion": info})
+    print(f"converted {info['n_tensors']} tensors (scope {info['prefix']}, step "
+          f"{info['global_step']}; {info['ignored']} optimizer/bookkeeping variables skipped): "
+          f"{model.spec()['name']} {model.spec()['kwargs']} -> {out}")
 
 
 def _cmd_phantom(args):
@@ -179,12 +221,12 @@ def _cmd_train(args):
 
 def _cmd_predict(args):
     import numpy as np
-    from emseg.checkpoint import load_model
     from emseg.data import read_volume, write_volume, zscore
     from emseg.infer import predict, predict_ensemble
+    from emseg.pretrained import load_pretrained
 
     image = zscore(read_volume(args.input))
-    models = [load_model(m, device=args.device) for m in args.model]
+    models = [load_pretrained(m, device=args.device) for m in args.model]
     opts = dict(window=args.window, overlap=args.overlap, batch_size=args.batch_size,
                 tta=args.tta, device=args.device, progress=not args.quiet, output="probabilities")
     t0 = time.perf_counter()
@@ -230,7 +272,7 @@ def _cmd_demo(args):
              device=args.device, progress=not args.quiet)
 
 
-COMMANDS = {"fetch": _cmd_fetch, "phantom": _cmd_phantom, "train": _cmd_train,
+COMMANDS = {"fetch": _cmd_fetch, "convert": _cmd_convert, "phantom": _cmd_phantom, "train": _cmd_train,
             "predict": _cmd_predict, "evaluate": _cmd_evaluate, "demo": _cmd_demo}
 
 

@@ -1,11 +1,9 @@
 """Tests of emseg.data.fetch against a local HTTP server (no internet)."""
 import hashlib
-import http.server
 import io
 import json
 import os
 import socket
-import threading
 import types
 import zipfile
 
@@ -33,55 +31,6 @@ def _entry(url, zip_data, *, mirrors=()):
     return {"url": url, "mirrors": mirrors, "md5": md5(zip_data), "size": len(zip_data),
             "zip_name": "toy.zip", "folder": "toy_data", "homepage": "https://example.org/hub",
             "files": {n: {"md5": md5(d), "size": len(d)} for n, d in FILES.items()}}
-
-
-class _Server:
-    """A tiny HTTP server on 127.0.0.1 serving ``routes[path] = (status, headers, body)``.
-
-    Content-Length is the body's length unless ``headers`` gives it; a value of None
-    leaves the header out (the body then ends when the connection closes).
-    """
-
-    def __init__(self):
-        self.routes, self.requests = {}, []
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                outer.requests.append(self.path)
-                status, headers, body = outer.routes.get(self.path, (404, {}, b"not found"))
-                self.send_response(status)
-                headers = {"Content-Length": str(len(body)), **headers}
-                for key, value in headers.items():
-                    if value is not None:
-                        self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-        self.stopped = False
-        self.thread.start()
-
-    def url(self, path):
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
-
-    def stop(self):
-        if self.stopped:
-            return
-        self.stopped = True
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def server():
-    srv = _Server()
-    yield srv
-    srv.stop()
 
 
 def _closed_port_url():
@@ -399,7 +348,7 @@ def test_fetch_dataset_uses_registry_cache_without_network(monkeypatch, tmp_path
     folder.mkdir()
     for name in entry["files"]:
         (folder / name).write_bytes(b"")
-    monkeypatch.setattr(fetch, "_download", lambda *a, **k: pytest.fail("network used"))
+    monkeypatch.setattr(fetch, "download_archive", lambda *a, **k: pytest.fail("network used"))
     (folder / fetch.STAMP_NAME).write_text(json.dumps(fetch._stamp(folder, entry)))
     assert fetch_dataset("platelet", data_dir=tmp_path, progress=False) == folder
 

@@ -41,7 +41,7 @@ import pooch
 from emseg._atomic import atomic_path
 from emseg.data.registry import DATASETS, make_pooch
 
-__all__ = ["DataDownloadError", "data_dir", "fetch_dataset", "safe_extract"]
+__all__ = ["DataDownloadError", "data_dir", "download_archive", "fetch_dataset", "safe_extract"]
 
 STAMP_NAME = ".emseg-verified.json"
 _OFFLINE_HINT = ('To work offline on synthetic data instead, use source="phantom" '
@@ -144,7 +144,7 @@ def _fetch_entry(entry, root, *, progress=True, retries=3):
     try:
         if _cached(folder, entry):
             return folder
-        zip_path = _download(entry, root, progress=progress, retries=retries)
+        zip_path = download_archive(entry, root, progress=progress, retries=retries)
         # The zip is deleted only when it is done with (files unpacked and verified) or
         # bad; on any other failure (disk full, Ctrl-C) it stays, and the next try finds
         # it (pooch checks its MD5) instead of downloading it again.
@@ -297,8 +297,14 @@ def _check_member(member, root):
 
 # --- downloading -------------------------------------------------------------------------
 
-def _download(entry, root, *, progress, retries):
-    """Let pooch fetch the entry's zip into ``root``, trying mirrors in turn; return its path."""
+def download_archive(entry, root, *, progress=True, retries=3):
+    """Let pooch fetch a registry entry's zip into ``root``, trying mirrors in turn.
+
+    ``entry`` needs ``url``, ``zip_name``, ``md5`` and ``size`` (both may be None when
+    the publisher gave none: pooch then skips the hash check, and the caller must
+    verify the content) and optionally ``mirrors`` and ``homepage``. Returns the
+    zip's path; raises :class:`DataDownloadError` saying what to do next.
+    """
     errors = []
     for url in (entry["url"], *entry.get("mirrors", ())):
         if any(e.offline and urlparse(e.url).hostname == urlparse(url).hostname for e in errors):
@@ -383,7 +389,7 @@ class _Downloader:
                 f"the page was removed. The link probably needs '?dl=1' (Dropbox serves a "
                 f"preview page without it) or has expired: check the dataset's hub page "
                 f"{self.entry.get('homepage', '')} for a current link.", url=url)
-        if self.size >= self.entry["size"]:
+        if self.entry.get("size") is None or self.size >= self.entry["size"]:
             return None  # a larger file fails pooch's MD5 check
         headers = {k.lower(): v.lower() for k, v in self.headers.items()}
         if "content-length" not in headers and "chunked" not in headers.get(
@@ -400,7 +406,8 @@ class _Downloader:
     def _short(self, url, got):
         return DataDownloadError(
             f"the download of {self.entry['zip_name']} from {urlparse(url).hostname} stopped "
-            f"early: got {got:,} of {self.entry['size']:,} bytes; the partial file was removed. "
+            f"early: got {got:,}" + (f" of {self.entry['size']:,}" if self.entry.get("size") else "")
+            + " bytes; the partial file was removed. "
             f"Try again (a stable connection helps).", url=url, transient=True)
 
     def _request_error(self, url, exc, got):

@@ -86,5 +86,5 @@ def make_pooch(entry, path=None, *, url=None, retries=0):
     url = url or entry["url"]
     return pooch.create(path=pooch.os_cache("emseg") if path is None else path,
                         base_url=url.rsplit("/", 1)[0], env=CACHE_ENV if path is None else None,
-                        registry={entry["zip_name"]: f"md5:{entry['md5']}"},
+                        registry={entry["zip_name"]: f"md5:{entry['md5']}" if entry.get("md5") else None},
                         urls={entry["zip_name"]: url}, retry_if_failed=retries)
