@@ -17,7 +17,7 @@ import torch
 
 from emseg._atomic import atomic_path
 
-__all__ = ["save_checkpoint", "load_checkpoint", "save_model", "load_model"]
+__all__ = ["save_checkpoint", "load_checkpoint", "save_model", "load_model", "export_model"]
 
 
 def save_checkpoint(checkpoint, path):
@@ -80,3 +80,35 @@ def load_model(path, *, device=None):
     model = build_model(spec["name"], **spec["kwargs"])
     model.load_state_dict(ckpt["model_state"])
     return model.to(pick_device(device)).eval()
+
+
+def export_model(source, target, *, half=False, **extra):
+    """Write a network-only copy of a checkpoint (no optimizer or training state).
+
+    Parameters
+    ----------
+    source : str or Path
+        A checkpoint from training (``best.pt``) or :func:`save_model`.
+    target : str or Path
+        The file to write (atomically).
+    half : bool
+        Store floating-point weights as float16 (half the size; :func:`load_model`
+        loads them back into the float32 network). Values change by at most one
+        float16 rounding step (relative 2**-11).
+    **extra
+        Entries to store with it (e.g. ``source={...}`` provenance).
+
+    Returns
+    -------
+    Path
+        ``target``.
+    """
+    ckpt = load_checkpoint(source)
+    state = {k: (v.half() if half and v.is_floating_point() else v)
+             for k, v in ckpt["model_state"].items()}
+    keep = {k: ckpt[k] for k in ("history",) if k in ckpt}
+    if "config" in ckpt:
+        keep["config"] = ckpt["config"]
+    return save_checkpoint({"model_spec": ckpt["model_spec"], "model_state": state,
+                            "stored_dtype": "float16" if half else "float32", **keep, **extra},
+                           target)

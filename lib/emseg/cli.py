@@ -38,6 +38,12 @@ def _parser():
     p.add_argument("--output", required=True, help="the .pt file to write")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
+    p = sub.add_parser("export", help="write a network-only copy of a checkpoint (optionally float16)")
+    p.add_argument("checkpoint", help="a training checkpoint (best.pt, last.pt) or saved model")
+    p.add_argument("--output", required=True, help="the .pt file to write")
+    p.add_argument("--half", action="store_true", help="store the weights as float16 (half the size)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+
     p = sub.add_parser("phantom", help="write a synthetic platelet dataset (exact ground truth) as TIFFs")
     p.add_argument("--output", required=True, help="folder for <split>-images.tif, <split>-labels.tif, ...")
     p.add_argument("--split", default="all", choices=["train", "eval", "test", "all"])
@@ -94,6 +100,18 @@ def _parser():
                         "classes, the platelet data; '' for none)")
     p.add_argument("--json", help="also write the report as JSON")
 
+    p = sub.add_parser("run", help="execute an example notebook headlessly (papermill) into a folder")
+    p.add_argument("example", help="example1 ... example5 (or 1 ... 5), or the path of a notebook")
+    p.add_argument("--quick", action="store_true",
+                   help="the notebook's quick setting: small volumes, few iterations (what CI runs)")
+    p.add_argument("--output", default=None,
+                   help="output folder (default runs/exampleN, or runs/exampleN-quick)")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                   metavar=("NAME", "VALUE"),
+                   help="set a notebook parameter, e.g. -p iterations 500 -p source phantom")
+    p.add_argument("--no-html", action="store_true", help="do not write the HTML rendering")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
     p = sub.add_parser("demo", help="the whole workflow, small: phantom -> train -> tiled predict -> metrics")
     p.add_argument("--output", default="runs/demo", help="run folder (default: runs/demo)")
     p.add_argument("--source", default="phantom", choices=["auto", "platelet", "phantom"])
@@ -140,6 +158,17 @@ def _cmd_convert(args):
     print(f"converted {info['n_tensors']} tensors (scope {info['prefix']}, step "
           f"{info['global_step']}; {info['ignored']} optimizer/bookkeeping variables skipped): "
           f"{model.spec()['name']} {model.spec()['kwargs']} -> {out}")
+
+
+def _cmd_export(args):
+    from emseg.checkpoint import export_model
+
+    out = Path(args.output)
+    if out.exists() and not args.overwrite:
+        raise ValueError(f"{out} exists; use --overwrite to replace it")
+    export_model(args.checkpoint, out, half=args.half)
+    print(f"{args.checkpoint} -> {out} ({out.stat().st_size / 1e6:.2f} MB"
+          + (", float16 weights)" if args.half else ")"))
 
 
 def _cmd_phantom(args):
@@ -266,14 +295,35 @@ def _write_json(report, path):
         tmp.write_text(json.dumps(clean, indent=1, default=float))
 
 
+def _cmd_run(args):
+    from emseg.run import parse_value, run_example
+
+    params = {name: parse_value(value) for name, value in args.parameter}
+    t0 = time.perf_counter()
+    import papermill
+
+    try:
+        path = run_example(args.example, quick=args.quick, output=args.output, parameters=params,
+                           html=not args.no_html, progress=not args.quiet)
+    except papermill.PapermillExecutionError as err:
+        print(f"error: cell {err.exec_count} of {args.example} failed: {err.ename}: {err.evalue}\n"
+              f"The executed notebook, with the traceback, is in the output folder.",
+              file=sys.stderr)
+        return 1
+    print(f"executed {path} in {time.perf_counter() - t0:.0f} s"
+          + ("" if args.no_html else f"; HTML: {path.with_suffix('.html')}"))
+
+
 def _cmd_demo(args):
     from emseg.workflow import run_demo
     run_demo(output=args.output, source=args.source, iterations=args.iterations,
              device=args.device, progress=not args.quiet)
 
 
-COMMANDS = {"fetch": _cmd_fetch, "convert": _cmd_convert, "phantom": _cmd_phantom, "train": _cmd_train,
-            "predict": _cmd_predict, "evaluate": _cmd_evaluate, "demo": _cmd_demo}
+COMMANDS = {"fetch": _cmd_fetch, "convert": _cmd_convert, "export": _cmd_export,
+            "phantom": _cmd_phantom, "train": _cmd_train,
+            "predict": _cmd_predict, "evaluate": _cmd_evaluate, "run": _cmd_run,
+            "demo": _cmd_demo}
 
 
 def main(argv=None):
@@ -284,7 +334,7 @@ def main(argv=None):
         parser.print_help()
         return 2
     try:
-        COMMANDS[args.command](args)
+        status = COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -294,4 +344,4 @@ def main(argv=None):
             print(f"error: {exc}", file=sys.stderr)  # these messages say what to do
             return 1
         raise
-    return 0
+    return status or 0

@@ -5,7 +5,7 @@ import numpy as np
 
 from emseg._atomic import atomic_path
 
-__all__ = ["plot_history", "plot_prediction", "save_figure"]
+__all__ = ["plot_history", "plot_prediction", "plot_data", "plot_probabilities", "save_figure"]
 
 
 def _figure(path, **kwargs):
@@ -70,6 +70,79 @@ def plot_prediction(image, labels, prediction, path=None, *, z=None, n_classes=7
         ax.set_title(name)
     for ax in axes:
         ax.set_axis_off()
+    fig.tight_layout()
+    if path is not None:
+        return save_figure(fig, path)
+    return fig
+
+
+def plot_data(volumes, path=None, *, z=None, n_classes=7, title="Data"):
+    """One z slice of each volume: image, labels and (where present) error weights.
+
+    Parameters
+    ----------
+    volumes : dict of str to Volume
+        For example ``{"train": train, "eval": val, "test": test}``; one row each.
+    path : str or Path, optional
+        Save the figure there (PNG); otherwise return it.
+    z : int, optional
+        Slice index (default: each volume's middle slice).
+    """
+    if not volumes:
+        raise ValueError("volumes must be a non-empty dict of name -> Volume")
+    fig, axes = _figure(path, nrows=len(volumes), ncols=3, figsize=(9, 3 * len(volumes)),
+                        squeeze=False)
+    for row, (name, vol) in zip(axes, volumes.items()):
+        k = min(vol.image.shape[0] // 2 if z is None else z, vol.image.shape[0] - 1)
+        tag = "synthetic " if getattr(vol, "synthetic", False) else ""
+        row[0].imshow(vol.image[k], cmap="gray")
+        row[0].set_title(f"{tag}{name} image, z={k} {tuple(vol.image.shape)}", fontsize=9)
+        row[1].imshow(vol.labels[k], cmap="jet", vmin=0, vmax=n_classes - 1,
+                      interpolation="nearest")
+        row[1].set_title(f"{name} labels", fontsize=9)
+        if vol.weights is not None:
+            im = row[2].imshow(vol.weights[k], cmap="magma")
+            row[2].set_title(f"{name} error weights", fontsize=9)
+            fig.colorbar(im, ax=row[2], fraction=0.046)
+        else:
+            row[2].text(0.5, 0.5, "no error weights\n(train split only)", ha="center",
+                        va="center", fontsize=9)
+        for ax in row:
+            ax.set_axis_off()
+    fig.suptitle(title)
+    fig.tight_layout()
+    if path is not None:
+        return save_figure(fig, path)
+    return fig
+
+
+def plot_probabilities(probabilities, path=None, *, z=None, class_names=None, title=""):
+    """The per-class probability maps of one z slice, one panel per class (0..1).
+
+    Parameters
+    ----------
+    probabilities : ndarray
+        (C, z, y, x) class probabilities, as returned by ``predict(...,
+        output="probabilities")``.
+    class_names : sequence of str, optional
+        Panel titles (default ``class 0``, ``class 1``, ...).
+    """
+    probs = np.asarray(probabilities)
+    if probs.ndim != 4:
+        raise ValueError(f"probabilities must be (C, z, y, x), got shape {probs.shape}")
+    n = probs.shape[0]
+    names = list(class_names) if class_names is not None else [f"class {c}" for c in range(n)]
+    k = probs.shape[1] // 2 if z is None else z
+    cols = min(n, 4)
+    rows = -(-n // cols)
+    fig, axes = _figure(path, nrows=rows, ncols=cols, figsize=(2.6 * cols, 2.6 * rows),
+                        squeeze=False)
+    for c, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if c < n:
+            ax.imshow(probs[c, k], cmap="viridis", vmin=0, vmax=1)
+            ax.set_title(names[c], fontsize=9)
+    fig.suptitle(f"{title} class probabilities, z={k}".strip())
     fig.tight_layout()
     if path is not None:
         return save_figure(fig, path)

@@ -1,6 +1,8 @@
 """Trained networks ready to use: the original 2D-3D nets, converted to PyTorch.
 
-``PRETRAINED`` lists the nets by name. The four ``2d3d-3x3x3_N`` entries are the
+``PRETRAINED`` lists the nets by name. The four ``phantom-2d3d_N`` entries are small
+nets trained on the synthetic phantom and shipped in ``emseg/weights`` (so that
+example 1 runs offline; each entry's ``command`` remakes it). The four ``2d3d-3x3x3_N`` entries are the
 "top four trained 2D-3D+3x3x3 instances" of Guay et al. (2021), published as
 TensorFlow 1 checkpoints in zips of about 128 MB. :func:`fetch_pretrained`
 downloads one (pooch, into ``$EMSEG_DATA_DIR/weights``), unpacks it safely,
@@ -26,8 +28,8 @@ import sys
 import zipfile
 from pathlib import Path
 
-__all__ = ["PRETRAINED", "ORIGINAL_ENSEMBLE", "weights_dir", "fetch_pretrained",
-           "load_pretrained"]
+__all__ = ["PRETRAINED", "ORIGINAL_ENSEMBLE", "PHANTOM_ENSEMBLE", "weights_dir",
+           "fetch_pretrained", "load_pretrained"]
 
 _CITATION = ("Guay M. D. et al. Dense cellular segmentation for EM using 2D-3D neural network "
              "ensembles. Scientific Reports 11:2561 (2021). doi:10.1038/s41598-021-81590-0")
@@ -50,6 +52,25 @@ PRETRAINED = {
 
 #: The ensemble of example 1: the four original nets.
 ORIGINAL_ENSEMBLE = tuple(f"2d3d-3x3x3_{i}" for i in range(4))
+
+_PHANTOM_COMMAND = ("python -m emseg train --model net2d3d --preset cpu --source phantom "
+                    "--seed {i} --output runs/phantom-2d3d_{i} && python -m emseg export "
+                    "runs/phantom-2d3d_{i}/checkpoints/best.pt --half "
+                    "--output lib/emseg/weights/phantom-2d3d_{i}.pt")
+# Small nets shipped with the library so that example 1 runs offline. ``kind`` "bundled":
+# a file in emseg/weights, stored as float16 (loaded as float32).
+PRETRAINED.update({
+    f"phantom-2d3d_{i}": {
+        "kind": "bundled", "file": f"phantom-2d3d_{i}.pt",
+        "description": f"small 2D-3D net (width 16, CPU preset, seed {i}) trained on the "
+                       f"SYNTHETIC platelet phantom, for offline runs only",
+        "trained_on": "platelet phantom (synthetic)", "command": _PHANTOM_COMMAND.format(i=i),
+        "citation": _CITATION}
+    for i in range(4)})
+
+#: Example 1's ensemble when it runs on the synthetic phantom.
+PHANTOM_ENSEMBLE = tuple(f"phantom-2d3d_{i}" for i in range(4))
+BUNDLED_DIR = Path(__file__).resolve().parent / "weights"
 
 # Where the checkpoint sits in a published zip, best first (inference used 'best').
 _PREFERRED = ("checkpoints/best", "checkpoints/last")
@@ -103,6 +124,12 @@ def fetch_pretrained(name, *, data_dir=None, progress=True, retries=3):
         raise ValueError(f"unknown pretrained network {name!r}; available: "
                          f"{', '.join(PRETRAINED)}")
     entry = PRETRAINED[name]
+    if entry["kind"] == "bundled":
+        path = BUNDLED_DIR / entry["file"]
+        if not path.is_file():
+            raise FileNotFoundError(f"the bundled network {path} is missing from this copy of "
+                                    f"emseg; re-install it, or make it with: {entry['command']}")
+        return path
     root = weights_dir(data_dir)
     target = root / f"{name}.pt"
     if target.is_file():

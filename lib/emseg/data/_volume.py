@@ -1,5 +1,5 @@
 """The one container that data loaders return and training consumes."""
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -51,6 +51,30 @@ class Volume:
     @property
     def shape(self):
         return self.image.shape
+
+    def crop(self, shape):
+        """The first ``shape`` = (z, y, x) voxels (each at most the volume's size).
+
+        A sub-volume for quick runs; the arrays are views, not copies. ``None`` in
+        ``shape`` keeps that axis whole.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> Volume(np.zeros((10, 64, 64), np.float32)).crop((4, None, 32)).shape
+        (4, 64, 32)
+        """
+        if shape is None:
+            return self
+        shape = tuple(shape)
+        if len(shape) != self.image.ndim or any(
+                s is not None and (isinstance(s, bool) or int(s) < 1) for s in shape):
+            raise ValueError(f"crop shape must be {self.image.ndim} positive sizes (or None), "
+                             f"got {shape!r}")
+        box = tuple(slice(None if s is None else int(s)) for s in shape)
+        return replace(self, image=self.image[box],
+                       labels=None if self.labels is None else self.labels[box],
+                       weights=None if self.weights is None else self.weights[box])
 
     def __repr__(self):
         parts = [f"image={self.image.shape}"]

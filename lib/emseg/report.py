@@ -1,0 +1,92 @@
+"""Result tables and files shared by the notebooks and the command line.
+
+Every example ends with the same kind of record: what was measured (segmentation
+reports), on which data (real or synthetic), on which device and in how long.
+:func:`save_results` writes it as JSON next to the run's other outputs;
+:func:`load_results` reads it back (example 3 compares itself with example 2 this
+way); :func:`markdown_table` renders small tables for the notebooks.
+"""
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from emseg._atomic import atomic_path
+
+__all__ = ["markdown_table", "save_results", "load_results"]
+
+
+def _cell(value, digits):
+    if isinstance(value, (float, np.floating)):
+        return "—" if math.isnan(value) else f"{value:.{digits}f}"
+    return "—" if value is None else str(value)
+
+
+def markdown_table(header, rows, *, digits=4):
+    """A Markdown table; floats get ``digits`` decimals, None and NaN show as "—".
+
+    Examples
+    --------
+    >>> print(markdown_table(["net", "MIoU"], [["a", 0.5], ["b", None]]))
+    | net | MIoU |
+    |---|---|
+    | a | 0.5000 |
+    | b | — |
+    """
+    header = [str(h) for h in header]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        row = list(row)
+        if len(row) != len(header):
+            raise ValueError(f"row {row!r} has {len(row)} cells, the header {len(header)}")
+        lines.append("| " + " | ".join(_cell(v, digits) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, (np.floating, float)):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def save_results(path, *, reports, data, device, seconds, **extra):
+    """Write a run's results as JSON, atomically; returns the path.
+
+    Parameters
+    ----------
+    path : str or Path
+        The JSON file.
+    reports : dict of str to dict
+        Model name to :func:`emseg.metrics.segmentation_report`.
+    data : str
+        The data source in words, e.g. ``"real platelet SBF-SEM"`` or
+        ``"synthetic platelet phantom"``.
+    device : str
+        The device in words (:func:`emseg.device.describe`).
+    seconds : float
+        Run time.
+    **extra
+        Anything else worth keeping (iterations, window, ...); JSON-able values.
+    """
+    record = {"data": data, "device": device, "seconds": round(float(seconds), 1),
+              "reports": _plain(reports), **_plain(extra)}
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(record, indent=1))
+    return Path(path)
+
+
+def load_results(path):
+    """Read a file written by :func:`save_results`; None when it does not exist."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())

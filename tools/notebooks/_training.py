@@ -1,0 +1,154 @@
+"""Cells shared by examples 2 and 3 (train a net on the platelet data)."""
+
+
+def training_cells(*, key, label, intro, recipe, params_extra="", closing=()):
+    """The notebook cells of a training example; ``key`` is 'net2d3d' or 'unet2d'."""
+    n = {"net2d3d": 2, "unet2d": 3}[key]
+    return [("md", intro), ("md", r"""
+## Setup
+
+Run `python -m pip install -r requirements.txt` once in the repository (see the README).
+`emseg` picks the device itself: CUDA with mixed precision when there is a GPU, else the CPU.
+"""), ("code", r"""
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+from IPython.display import Markdown, display
+
+from emseg.checkpoint import load_model, save_model
+from emseg.data import CLASS_NAMES, ORGANELLE_CLASSES, load_platelet
+from emseg.device import describe, pick_device
+from emseg.infer import predict
+from emseg.metrics import format_report, segmentation_report
+from emseg.models import count_parameters
+from emseg.plot import plot_data, plot_history, plot_prediction, plot_probabilities
+from emseg.report import load_results, markdown_table, save_results
+from emseg.train import PRESETS, fit
+
+t_start = time.perf_counter()
+"""), ("md", r"""
+## Parameters
+
+`preset="original"` is the paper's network and recipe; it needs a GPU (hours on a CPU).
+`preset="cpu"` is a **smaller variant for a laptop CPU** (narrower net, smaller windows,
+fewer iterations): the same code and loss, scaled down. `source="auto"` uses the real
+platelet data and falls back to the library's **synthetic phantom** only when the data host
+cannot be reached. Re-running the notebook replaces the training run in `output_dir`
+(choose another folder to keep it, or set `resume=True` to continue it).
+"""), ("params", rf"""
+source = "auto"            # "auto" | "platelet" (real data) | "phantom" (synthetic, offline)
+preset = "cpu"             # "cpu" (small, for a laptop) | "original" (the paper's; use a GPU)
+iterations = None          # None: the preset's number of training iterations
+device = None              # None: CUDA if available, else CPU; or "cpu", "cuda:1", ...
+output_dir = "../runs/example{n}"
+phantom_shape = None       # (z, y, x) of the synthetic volumes; None: the phantom's default
+test_crop = None           # (z, y, x): segment only the start of the test volume (quick runs)
+seed = 0
+resume = False             # continue the run in output_dir instead of starting again
+{params_extra}
+""".rstrip() + "\n"), ("code", r"""
+out = Path(output_dir)
+out.mkdir(parents=True, exist_ok=True)
+dev = pick_device(device)
+print(f"device: {describe(dev)}; results go to {out.resolve()}")
+"""), ("md", r"""
+## 1. The data
+
+Train (50×800×800 voxels, with error weights), eval (24×800×800; validation during
+training) and test (121×609×400, a second donor); about 40×10×10 nm voxels. Seven classes:
+background, cell, mitochondrion, alpha granule, canalicular vessel, dense granule and
+dense-granule core (classes 2–6 are the organelles).
+"""), ("code", r"""
+shape = None if phantom_shape is None else tuple(phantom_shape)
+train = load_platelet("train", source=source, shape=shape)
+kind = "phantom" if train.synthetic else source
+evaluation = load_platelet("eval", source=kind, shape=shape)
+test = load_platelet("test", source=kind, shape=shape).crop(test_crop)
+data_kind = "synthetic platelet phantom" if train.synthetic else "real platelet SBF-SEM"
+print(f"data: {data_kind}")
+for vol in (train, evaluation, test):
+    print(f"  {vol}")
+fig = plot_data({"train": train, "eval": evaluation, "test": test},
+                title=f"Platelet data ({data_kind})")
+plt.show()
+"""), ("md", recipe), ("code", rf"""
+chosen = PRESETS[f"{key}-{{preset}}"]
+model = chosen.build_model(n_classes=7)
+changes = {{"seed": seed}} if iterations is None else {{"seed": seed, "iterations": int(iterations)}}
+config = chosen.config.replace(**changes)
+print(f"{{model.spec()['name']}} {{model.spec()['kwargs']}}: {{count_parameters(model):,}} parameters")
+print(f"window {{config.window}}, batch {{config.batch_size}}, Adam lr {{config.lr:g}}, "
+      f"{{config.iterations}} iterations, validation every {{config.eval_every}}")
+"""), ("md", r"""
+## 2. Train
+
+`fit` is the one training loop of `emseg`: it samples windows, augments them, computes the
+error-weighted loss, steps Adam, validates on the eval volume and keeps `best.pt` (highest
+validation MIoU) and `last.pt` in `output_dir/run/checkpoints`. Ctrl-C (or the Jupyter stop
+button) saves `last.pt` first; `resume=True` continues exactly where it stopped.
+"""), ("code", r"""
+t_train = time.perf_counter()
+history = fit(model, train, evaluation, config=config, output_dir=out / "run", resume=resume,
+              overwrite=not resume, device=dev, progress=False)
+train_seconds = time.perf_counter() - t_train
+print(f"trained {config.iterations} iterations in {train_seconds:.0f} s")
+for v in history["val"]:
+    print(f"  iteration {v['iteration']}: validation MIoU {v['miou_all']:.4f} (all), "
+          f"{v['miou_organelle']:.4f} (organelles)")
+"""), ("code", rf"""
+fig = plot_history(history, title="{label}")
+fig.suptitle(f"{label} training on {{data_kind}} ({{describe(dev)}})", y=1.04)
+plt.show()
+"""), ("md", r"""
+## 3. Segment the test volume
+
+The best checkpoint (by validation MIoU) segments the test volume with overlapping,
+blended windows.
+"""), ("code", r"""
+best = load_model(out / "run" / "checkpoints" / "best.pt", device=dev)
+t0 = time.perf_counter()
+probabilities = predict(best, test.image, window=config.window, output="probabilities",
+                        device=dev, progress=False)
+predict_seconds = time.perf_counter() - t0
+prediction = probabilities.argmax(0)
+print(f"predicted {test.shape} at {test.image.size / predict_seconds:,.0f} voxels/s")
+"""), ("code", rf"""
+fig = plot_prediction(test.image, test.labels, prediction, title="test:")
+fig.suptitle(f"{label}: test volume ({{data_kind}})")
+plt.show()
+fig = plot_probabilities(probabilities, class_names=CLASS_NAMES, title="{label}")
+plt.show()
+"""), ("md", r"""
+## 4. Per-class IoU on the test volume
+"""), ("code", rf"""
+report = segmentation_report(test.labels, prediction, n_classes=7, class_names=list(CLASS_NAMES),
+                             organelle_classes=ORGANELLE_CLASSES)
+display(Markdown(format_report(report, title="{label}, test volume")))
+"""), ("md", rf"""
+## 5. Save the trained net
+
+`net.pt` holds the network only (no optimizer state). Example 1 segments with it when you
+set `nets = ["../runs/example{n}/net.pt"]` there.
+"""), ("code", r"""
+save_model(best, out / "net.pt", source={"example": "example{n}", "data": data_kind,
+                                         "iterations": config.iterations})
+print(f"saved {out / 'net.pt'}")
+""".replace("{n}", str(n))), *closing, ("md", r"""
+## Results
+"""), ("code", rf"""
+run_seconds = time.perf_counter() - t_start
+display(Markdown(markdown_table(["", ""], [
+    ["net", f"{label}, preset '{{preset}}' ({{count_parameters(best):,}} parameters)"],
+    ["data", f"{{data_kind}}; test volume {{test.shape}}"],
+    ["device", describe(dev)],
+    ["training", f"{{config.iterations}} iterations in {{train_seconds:.0f}} s"],
+    ["test MIoU (all classes)", f"{{report['miou_all']:.4f}}"],
+    ["test MIoU (organelles)", f"{{report['miou_organelle']:.4f}}"],
+    ["test accuracy", f"{{report['accuracy']:.4f}}"],
+    ["run time", f"{{run_seconds:.0f}} s"]])))
+save_results(out / "results.json", reports={{"{label}": report}}, data=data_kind,
+             device=describe(dev), seconds=run_seconds, preset=preset,
+             iterations=config.iterations, test_shape=list(test.shape))
+print(f"saved {{out / 'results.json'}}")
+""")]
