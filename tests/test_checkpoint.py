@@ -42,3 +42,23 @@ def test_custom_network_without_spec_is_explained():
 
     with pytest.raises(ValueError, match="_spec_kwargs"):
         Tiny().spec()
+
+
+def test_export_model_half_precision(tmp_path):
+    from emseg.checkpoint import export_model, load_checkpoint, load_model, save_model
+    from emseg.models import Net2D3D
+
+    net = Net2D3D(7, width=4, pyramid_width=4)
+    save_model(net, tmp_path / "full.pt", optimizer_state={"junk": 1})
+    export_model(tmp_path / "full.pt", tmp_path / "half.pt", half=True, source={"seed": 3})
+    ckpt = load_checkpoint(tmp_path / "half.pt")
+    assert "optimizer_state" not in ckpt and ckpt["source"] == {"seed": 3}
+    assert ckpt["stored_dtype"] == "float16"
+    assert all(v.dtype == torch.float16 for v in ckpt["model_state"].values())
+    size_full, size_half = ((tmp_path / f).stat().st_size for f in ("full.pt", "half.pt"))
+    assert size_half < 0.6 * size_full
+    loaded = load_model(tmp_path / "half.pt", device="cpu")
+    for key, value in net.state_dict().items():
+        got = loaded.state_dict()[key]
+        assert got.dtype == torch.float32
+        torch.testing.assert_close(got, value, rtol=2 ** -10, atol=1e-7)

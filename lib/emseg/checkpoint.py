@@ -82,12 +82,12 @@ def load_model(path, *, device=None):
     return model.to(pick_device(device)).eval()
 
 
-def export_model(source, target, *, half=False, **extra):
+def export_model(path, target, *, half=False, **extra):
     """Write a network-only copy of a checkpoint (no optimizer or training state).
 
     Parameters
     ----------
-    source : str or Path
+    path : str or Path
         A checkpoint from training (``best.pt``) or :func:`save_model`.
     target : str or Path
         The file to write (atomically).
@@ -103,7 +103,7 @@ def export_model(source, target, *, half=False, **extra):
     Path
         ``target``.
     """
-    ckpt = load_checkpoint(source)
+    ckpt = load_checkpoint(path)
     state = {k: (v.half() if half and v.is_floating_point() else v)
              for k, v in ckpt["model_state"].items()}
     keep = {k: ckpt[k] for k in ("history",) if k in ckpt}

@@ -37,3 +37,17 @@ def test_volume_checks_shapes_and_flags_synthetic():
         Volume(img, np.zeros((2, 4, 5), np.uint8))
     with pytest.raises(ValueError, match="weights shape"):
         Volume(img, None, np.zeros((1, 4, 4)))
+
+
+def test_crop_takes_the_start_and_keeps_everything_aligned():
+    img = np.arange(4 * 6 * 8, dtype=np.float32).reshape(4, 6, 8)
+    vol = Volume(img, (img % 7).astype(np.uint8), img * 2, source="phantom", name="t")
+    small = vol.crop((2, None, 3))
+    assert small.shape == (2, 6, 3) and small.synthetic and small.name == "t"
+    np.testing.assert_array_equal(small.image, img[:2, :, :3])
+    np.testing.assert_array_equal(small.weights, img[:2, :, :3] * 2)
+    assert vol.crop(None) is vol and vol.crop((10, 10, 10)).shape == (4, 6, 8)
+    with pytest.raises(ValueError, match="crop shape"):
+        vol.crop((2, 3))
+    with pytest.raises(ValueError, match="crop shape"):
+        vol.crop((0, 3, 3))
