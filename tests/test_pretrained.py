@@ -155,3 +155,28 @@ def test_cli_predict_accepts_a_converted_net(tmp_path):
                  "--device", "cpu"]) == 0
     labels = read_volume(tmp_path / "lab.tif")
     assert labels.shape == (3, 24, 24) and labels.max() < 7
+
+
+def test_bundled_phantom_nets_ship_small_and_load():
+    from emseg.pretrained import BUNDLED_DIR, PHANTOM_ENSEMBLE
+
+    assert PHANTOM_ENSEMBLE == tuple(f"phantom-2d3d_{i}" for i in range(4))
+    for name in PHANTOM_ENSEMBLE:
+        entry = PRETRAINED[name]
+        path = fetch_pretrained(name)
+        assert path == BUNDLED_DIR / entry["file"]
+        assert path.stat().st_size < 2_000_000  # the limit per net
+        assert "SYNTHETIC" in entry["description"] and "--seed" in entry["command"]
+        ckpt = load_checkpoint(path)
+        assert ckpt["stored_dtype"] == "float16"
+        model = load_pretrained(name, device="cpu")
+        assert isinstance(model, Net2D3D) and model.width == 16
+        x = torch.zeros(1, 1, 5, 32, 32)
+        with torch.no_grad():
+            assert model(x)[0].dtype == torch.float32
+
+
+def test_missing_bundled_file_says_how_to_make_it(monkeypatch, tmp_path):
+    monkeypatch.setattr(pretrained, "BUNDLED_DIR", tmp_path)
+    with pytest.raises(FileNotFoundError, match="python -m emseg train --model net2d3d"):
+        fetch_pretrained("phantom-2d3d_2")

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import torch
 from IPython.display import Markdown, display
 
 from emseg.checkpoint import load_model, save_model
@@ -74,6 +75,7 @@ fig = plot_data({"train": train, "eval": evaluation, "test": test},
 plt.show()
 """), ("md", recipe), ("code", rf"""
 chosen = PRESETS[f"{key}-{{preset}}"]
+torch.manual_seed(seed)  # the same seed gives the same initial weights (and, on a CPU, the same run)
 model = chosen.build_model(n_classes=7)
 changes = {{"seed": seed}} if iterations is None else {{"seed": seed, "iterations": int(iterations)}}
 config = chosen.config.replace(**changes)
