@@ -1,10 +1,10 @@
 """Cells shared by examples 2 and 3 (train a net on the platelet data)."""
 
 
-def training_cells(*, key, label, intro, recipe, params_extra="", closing=()):
+def training_cells(*, key, label, intro, recipe, note=(), params_extra="", closing=()):
     """The notebook cells of a training example; ``key`` is 'net2d3d' or 'unet2d'."""
     n = {"net2d3d": 2, "unet2d": 3}[key]
-    return [("md", intro), ("md", r"""
+    return [("md", intro), *note, ("md", r"""
 ## Setup
 
 Run `python -m pip install -r requirements.txt` once in the repository (see the README).

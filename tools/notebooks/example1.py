@@ -23,6 +23,13 @@ all four, and measure how good each is, class by class.
 **Paper**: Guay M. D. et al., *Dense cellular segmentation for EM using 2D–3D neural network
 ensembles*, Scientific Reports 11:2561 (2021), doi:10.1038/s41598-021-81590-0.
 """), ("md", r"""
+> **About the outputs stored in this notebook.** They come from `python -m emseg run example1`
+> with this notebook's default parameters, on a **2-core CPU with no GPU** and with
+> no access to the data host, so `source="auto"` fell back to the **synthetic platelet
+> phantom**: every number below is measured on synthetic data. Run it yourself with internet
+> access (and a GPU) for the real data; the final table always states the data and
+> device that produced it.
+"""), ("md", r"""
 ## Setup
 
 Run `python -m pip install -r requirements.txt` once in the repository (see the README).

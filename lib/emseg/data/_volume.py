@@ -79,7 +79,8 @@ class Volume:
     def __repr__(self):
         parts = [f"image={self.image.shape}"]
         if self.labels is not None:
-            parts.append(f"labels={int(self.labels.max()) + 1} classes")
+            present = np.count_nonzero(np.bincount(np.asarray(self.labels).ravel()))
+            parts.append(f"labels: {present} classes present")
         if self.weights is not None:
             parts.append("weights")
         return f"Volume({self.name!r}, source={self.source!r}, {', '.join(parts)})"
