@@ -10,8 +10,10 @@ from emseg.data.platelet import (CLASS_NAMES, ORGANELLE_CLASSES, load_platelet)
 from emseg.data.fetch import DataDownloadError, data_dir, fetch_dataset
 from emseg.data.phantom import platelet_phantom, phantom_labels, render_image
 from emseg.data.weights import error_weights
+from emseg.data.ecs_phantom import ECS_VOXEL_SIZE, ecs_phantom, ecs_phantom_labels, render_ecs_image
 
 __all__ = ["Volume", "zscore", "read_volume", "write_volume", "CLASS_NAMES",
            "ORGANELLE_CLASSES", "load_platelet", "DataDownloadError", "data_dir",
            "fetch_dataset", "platelet_phantom", "phantom_labels", "render_image",
-           "error_weights"]
+           "error_weights", "ECS_VOXEL_SIZE", "ecs_phantom", "ecs_phantom_labels",
+           "render_ecs_image"]

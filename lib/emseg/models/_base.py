@@ -67,6 +67,18 @@ class SegmentationNet(nn.Module):
                              "constructor's keyword arguments in __init__")
         return {"name": type(self).__name__, "kwargs": dict(kwargs)}
 
+    def training_loss(self, output, target, weights, *, config):
+        """The training loss of a forward ``output``: ``(loss, main, auxiliary or None)``.
+
+        The default is the platelet recipe (:func:`emseg.losses.segmentation_loss`:
+        error-weighted cross-entropy, plus ``config.aux_weight`` times the same on
+        auxiliary logits). Networks with a loss of their own (``ECSNet``) override it;
+        :func:`emseg.train.fit` calls it, so one loop trains every network.
+        """
+        from emseg.losses import segmentation_loss
+        return segmentation_loss(output, target, weights, floor=config.weight_floor,
+                                 aux_weight=config.aux_weight)
+
     def predict_logits(self, x):
         """Forward pass that returns the main logits only (for inference)."""
         out = self(x)

@@ -16,7 +16,6 @@ from emseg._validate import check_image, check_labels
 from emseg.checkpoint import load_checkpoint, save_checkpoint
 from emseg.data._volume import Volume
 from emseg.device import amp_dtype, autocast, pick_device
-from emseg.losses import segmentation_loss
 from emseg.models import window_geometry
 from emseg.train._config import TrainConfig
 from emseg.train._sampler import WindowSampler
@@ -143,8 +142,7 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, o
             x, y, w = _collate(windows, device, model.window_ndim)
             with autocast(device, enabled=use_amp):
                 out = model(x)
-            loss, l_main, l_aux = segmentation_loss(out, y, w, floor=cfg.weight_floor,
-                                                    aux_weight=cfg.aux_weight)
+            loss, l_main, l_aux = model.training_loss(out, y, w, config=cfg)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
