@@ -1,0 +1,30 @@
+"""Neuron tracing: SWC trees, the voxel-scooping tracer, a skeletonisation baseline, metrics.
+
+The pipeline "probability map (or mask) -> tracer -> SWC tree -> metrics"::
+
+    from emseg.tracing import trace_voxel_scooping, tracing_report, write_swc
+    tree = trace_voxel_scooping(prob, voxel_size=(1.0, 0.5, 0.5))
+    write_swc("cell.swc", tree)
+    tracing_report(tree, ground_truth, voxel_size=(1.0, 0.5, 0.5))
+
+SWC positions are physical (x, y, z); volumes are (z, y, x); see
+:mod:`emseg.tracing.swc` for the conventions and the explicit converters.
+``trace_skeleton`` (the baseline) is imported on first use, so that
+``import emseg.tracing`` does not load scikit-image.
+"""
+import importlib
+
+from emseg.tracing.swc import (SwcTree, crop_tree, read_swc, resample_tree, swc_to_voxel,
+                               voxel_to_swc, write_swc)
+from emseg.tracing.scooping import foreground_mask, trace_voxel_scooping
+from emseg.tracing.metrics import distance_to_tree, neuron_distance, skeleton_f1, tracing_report
+
+__all__ = ["SwcTree", "read_swc", "write_swc", "resample_tree", "crop_tree", "voxel_to_swc",
+           "swc_to_voxel", "foreground_mask", "trace_voxel_scooping", "trace_skeleton",
+           "neuron_distance", "skeleton_f1", "tracing_report", "distance_to_tree"]
+
+
+def __getattr__(name):
+    if name == "trace_skeleton":
+        return importlib.import_module("emseg.tracing.baseline").trace_skeleton
+    raise AttributeError(f"module 'emseg.tracing' has no attribute {name!r}")
