@@ -73,3 +73,14 @@ def test_errors_are_one_line_messages(tmp_path, capsys):
     assert "error:" in capsys.readouterr().err
     assert main(["train", "--output", str(tmp_path / "r"), "--train-images", "a.tif"]) == 1
     assert "go together" in capsys.readouterr().err
+
+
+def test_train_and_predict_say_what_is_missing(capsys):
+    from emseg.cli import main
+
+    assert main(["train", "--model", "unet2d"]) == 1
+    assert "train needs --output RUN_FOLDER (or --config TEMPLATE)" in capsys.readouterr().err
+    assert main(["predict", "--input", "x.tif"]) == 1
+    assert "predict needs --model, --output (or --config TEMPLATE)" in capsys.readouterr().err
+    assert main(["train", "--model", "unet3d", "--preset", "original", "--output", "x"]) == 1
+    assert "no preset 'unet3d-original'" in capsys.readouterr().err

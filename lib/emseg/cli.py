@@ -51,8 +51,10 @@ def _parser():
     p.add_argument("--shape", type=_shape, default=None, help="volume shape z,y,x (default: per split)")
 
     p = sub.add_parser("train", help="train a network; writes checkpoints/best.pt, last.pt, history.json")
-    p.add_argument("--model", default="net2d3d", choices=["net2d3d", "unet2d"])
-    p.add_argument("--output", required=True, help="run folder (checkpoints, history, curve)")
+    p.add_argument("--config", help="a TOML template (file, or unet2d/unet3d/reisoseg/net2d3d) "
+                                    "for your own train/x, train/y folders; see emseg.config")
+    p.add_argument("--model", default="net2d3d", choices=["net2d3d", "unet2d", "unet3d", "reisoseg"])
+    p.add_argument("--output", help="run folder (checkpoints, history, curve); required without --config")
     p.add_argument("--source", default="auto", choices=["auto", "platelet", "phantom"],
                    help="platelet data: auto (real, else synthetic), platelet (real only), phantom")
     p.add_argument("--train-images", help="your own training image TIFF (instead of --source)")
@@ -78,11 +80,12 @@ def _parser():
     _add_device(p)
 
     p = sub.add_parser("predict", help="segment a TIFF volume with one network or an ensemble")
-    p.add_argument("--model", required=True, action="append",
+    p.add_argument("--config", help="a TOML template used for training: predict its test/x folder")
+    p.add_argument("--model", action="append",
                    help="checkpoint (.pt) or pretrained name (2d3d-3x3x3_0 ...); repeat for an "
                         "ensemble (mean of probabilities)")
-    p.add_argument("--input", required=True, help="image TIFF (z, y, x); z-scored before prediction")
-    p.add_argument("--output", required=True, help="label TIFF to write (uint8)")
+    p.add_argument("--input", help="image TIFF (z, y, x); z-scored before prediction")
+    p.add_argument("--output", help="label TIFF to write (uint8)")
     p.add_argument("--probabilities", help="also write the class probabilities (float32, C,z,y,x)")
     p.add_argument("--window", type=_shape)
     p.add_argument("--overlap", type=float, default=0.25)
@@ -212,7 +215,10 @@ def _training_data(args):
 def _model_and_config(args):
     from emseg.train import PRESETS
 
-    preset = PRESETS[f"{args.model}-{args.preset}"]
+    key = f"{args.model}-{args.preset}"
+    if key not in PRESETS:
+        raise ValueError(f"no preset {key!r}; available: {', '.join(sorted(PRESETS))}")
+    preset = PRESETS[key]
     overrides = {}
     if args.width:
         overrides["width"] = args.width
@@ -228,6 +234,12 @@ def _model_and_config(args):
 
 
 def _cmd_train(args):
+    if args.config:
+        from emseg.config import train_from_config
+        train_from_config(args.config, device=args.device, progress=not args.quiet)
+        return
+    if not args.output:
+        raise ValueError("train needs --output RUN_FOLDER (or --config TEMPLATE)")
     import torch
     from emseg.train import fit
     from emseg.plot import plot_history
@@ -249,6 +261,13 @@ def _cmd_train(args):
 
 
 def _cmd_predict(args):
+    if args.config:
+        from emseg.config import predict_from_config
+        predict_from_config(args.config, device=args.device, progress=not args.quiet)
+        return
+    missing = [f"--{k}" for k in ("model", "input", "output") if not getattr(args, k)]
+    if missing:
+        raise ValueError(f"predict needs {', '.join(missing)} (or --config TEMPLATE)")
     import numpy as np
     from emseg.data import read_volume, write_volume, zscore
     from emseg.infer import predict, predict_ensemble

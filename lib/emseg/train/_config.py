@@ -43,7 +43,8 @@ class Preset:
     Attributes
     ----------
     model : str
-        ``'net2d3d'`` or ``'unet2d'`` (see :func:`emseg.models.build_model`).
+        A key of :data:`emseg.models.MODELS` (``'net2d3d'``, ``'unet2d'``, ``'unet3d'``,
+        ``'reisoseg'``, ...; see :func:`emseg.models.build_model`).
     model_kwargs : dict
         Keyword arguments of the network (besides ``n_classes``).
     config : TrainConfig
@@ -73,4 +74,14 @@ PRESETS = {
     "net2d3d-cpu": Preset("net2d3d", {"width": 16, "pyramid_width": 16}, TrainConfig(
         iterations=1000, batch_size=2, window=(5, 128, 128), eval_every=250,
         organelle_classes=PLATELET_ORGANELLES)),
+    # 3D networks for anisotropic volumes (anisotropy = z spacing / xy spacing; 4 = platelet)
+    "unet3d-cpu": Preset("unet3d", {"width": 8, "depth": 3, "anisotropy": 4.0}, TrainConfig(
+        iterations=1000, batch_size=2, window=(16, 64, 64), eval_every=250,
+        organelle_classes=PLATELET_ORGANELLES)),
+    "reisoseg-cpu": Preset("reisoseg", {"features": (8, 8, 16, 16, 32), "anisotropy": 4.0},
+                           TrainConfig(iterations=1000, batch_size=2, window=(16, 64, 64),
+                                       eval_every=250, organelle_classes=PLATELET_ORGANELLES)),
+    "reisoseg-original": Preset("reisoseg", {"pools": ((2, 2, 2), (1, 2, 2), (1, 2, 2), (2, 2, 2))},
+                                TrainConfig(iterations=150000, batch_size=2, window=(32, 128, 128),
+                                            eval_every=2500)),
 }

@@ -1,0 +1,794 @@
+"""Reusable training and prediction templates: a TOML file + a folder of your data.
+
+A config file names the data folder, the network and the settings::
+
+    [data]
+    folder = "my-data"        # holds train/x, train/y, test/x, test/y (and optionally val/x, val/y)
+    n_classes = 2
+
+    [model]
+    name = "unet3d"           # unet2d, unet3d, reisoseg, net2d3d, ecsnet
+    width = 16                # any other key is a keyword argument of the network
+    anisotropy = 4.0
+
+    [train]
+    output = "runs/unet3d"    # checkpoints, history.json, metrics.json, training-curve.png
+    iterations = 2000         # any field of emseg.train.TrainConfig; omitted ones keep its defaults
+    window = [32, 128, 128]
+
+    [predict]
+    overlap = 0.25            # options of emseg.infer.predict; writes TIFFs and metrics.json
+
+then ``train_from_config("my.toml")`` and ``predict_from_config("my.toml")``. Ready
+templates for the 2D U-Net, the 3D U-Net, ReIsoSeg and the 2D-3D net are in
+``emseg/configs`` (:func:`template_path`). Relative paths are relative to the config
+file's folder.
+
+**Folder layout.** ``x`` holds images and ``y`` the labels, as ``.tif``/``.tiff``/``.png``
+files. Either every file is a 2D image (PNG or one-page TIFF): then the folder is
+one stack of sections in natural name order (``s2`` before ``s10``); or the files
+are volumes (multi-page TIFFs), one volume per file, paired with the ``y`` file of
+the same name (or in name order when the names differ). Labels are integer class
+ids ``0 .. n_classes - 1``, or raw values listed in ``data.label_values``
+(``[0, 255]`` for black/white masks: 0 becomes class 0, 255 class 1). Images are
+z-scored per volume, as everywhere in emseg.
+
+Errors name the file and, for config keys, the line.
+"""
+import dataclasses
+import difflib
+import inspect
+import json
+import math
+import re
+import time
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+try:
+    import tomllib  # Python >= 3.11
+except ModuleNotFoundError:  # pragma: no cover - depends on the Python version
+    try:
+        import tomli as tomllib  # the same parser, a dependency on Python < 3.11
+    except ModuleNotFoundError:
+        tomllib = None
+
+__all__ = ["load_config", "dump_config", "read_folder_pair", "train_from_config",
+           "predict_from_config", "build_from_config", "template_path", "RunConfig",
+           "DataSection", "ModelSection", "TrainSection", "PredictSection", "ConfigError",
+           "TEMPLATES", "IMAGE_SUFFIXES"]
+
+TEMPLATES = ("unet2d", "unet3d", "reisoseg", "net2d3d")
+IMAGE_SUFFIXES = (".tif", ".tiff", ".png")
+VALIDATION = ("auto", "val", "test", "none")
+
+
+class ConfigError(ValueError):
+    """A config file or data folder is wrong; the message says where and what to do.
+
+    Attributes
+    ----------
+    path : Path or None
+        The config file.
+    line : int or None
+        The line of the offending key, when known.
+    """
+
+    def __init__(self, message, *, path=None, line=None):
+        where = ""
+        if path is not None:
+            where = f"{path}" + (f", line {line}" if line else "") + ": "
+        super().__init__(where + message)
+        self.path, self.line = path, line
+
+
+# --------------------------------------------------------------------------- the schema
+
+@dataclass(frozen=True)
+class DataSection:
+    """``[data]``: where the data are and what the labels mean."""
+    folder: str                                  # holds train/, test/ (and val/), each x/ and y/
+    n_classes: int = 2                           # label classes, background included
+    label_values: typing.Optional[tuple[int, ...]] = None  # raw value of class 0, 1, ...; None: ids
+    class_names: typing.Optional[tuple[str, ...]] = None   # one per class, for the metrics
+    validation: str = "auto"                     # auto (val/ if present), val, test or none
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """``[model]``: the network's name; every other key is one of its keyword arguments."""
+    name: typing.Optional[str] = None            # unet2d, unet3d, reisoseg, net2d3d, ecsnet
+    options: dict = field(default_factory=dict)  # e.g. width, depth, anisotropy, padding
+
+
+@dataclass(frozen=True)
+class TrainSection:
+    """``[train]``: the run folder and the fields of :class:`emseg.train.TrainConfig`.
+
+    Fields left out (None) keep the preset's value, else TrainConfig's default.
+    """
+    output: str = "runs/train"                   # run folder: checkpoints, history, metrics
+    preset: typing.Optional[str] = None          # start from emseg.train.PRESETS[preset]
+    iterations: typing.Optional[int] = None
+    batch_size: typing.Optional[int] = None
+    lr: typing.Optional[float] = None
+    window: typing.Optional[tuple[int, ...]] = None     # (z, y, x), or (y, x) for 2D nets
+    spacing: typing.Optional[tuple[int, ...]] = None    # window grid bins (z, y, x)
+    aux_weight: typing.Optional[float] = None
+    weight_floor: typing.Optional[float] = None
+    augment: typing.Optional[bool] = None               # false: no augmentation
+    eval_every: typing.Optional[int] = None
+    eval_overlap: typing.Optional[float] = None
+    organelle_classes: typing.Optional[tuple[int, ...]] = None
+    seed: int = 0                                # data/augmentation seed and weight init
+    amp: typing.Optional[bool] = None
+    resume: bool = False                         # continue output/checkpoints/last.pt
+    overwrite: bool = False                      # replace an earlier run in output
+
+
+@dataclass(frozen=True)
+class PredictSection:
+    """``[predict]``: options of :func:`emseg.infer.predict` and where results go."""
+    checkpoint: typing.Optional[str] = None      # default: <train.output>/checkpoints/best.pt
+    output: typing.Optional[str] = None          # default: <train.output>/predictions
+    split: str = "test"                          # the folder under data.folder to predict
+    window: typing.Optional[tuple[int, ...]] = None
+    overlap: float = 0.25
+    blending: str = "gaussian"
+    batch_size: int = 4
+    tta: bool = False
+    probabilities: bool = False                  # also write <name>-probabilities.tif
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A whole config file: its four sections, the file it came from and its folder."""
+    data: DataSection
+    model: ModelSection = field(default_factory=ModelSection)
+    train: TrainSection = field(default_factory=TrainSection)
+    predict: PredictSection = field(default_factory=PredictSection)
+    path: typing.Optional[Path] = None           # the config file (None: built in code)
+    base_dir: Path = field(default_factory=Path.cwd)  # relative paths start here
+    lines: dict = field(default_factory=dict, repr=False, compare=False)  # (table, key) -> line
+
+    def resolve(self, value):
+        """``value`` as a path, relative to :attr:`base_dir` unless absolute."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    def override(self, changes):
+        """A copy with ``{"train": {"iterations": 5}, ...}`` applied and checked again."""
+        raw = to_dict(self)
+        for section, values in changes.items():
+            if not isinstance(values, dict):
+                raise ConfigError(f"override: {section!r} must map to a dict of keys")
+            raw.setdefault(section, {}).update(values)
+        return _from_dict(raw, path=self.path, base_dir=self.base_dir, lines=self.lines)
+
+
+_SECTIONS = {"data": DataSection, "model": ModelSection, "train": TrainSection,
+             "predict": PredictSection}
+
+
+# --------------------------------------------------------------------------- reading
+
+def load_config(path):
+    """Read and check a TOML config file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.toml`` file, or the name of a template (``'unet3d'``, see :data:`TEMPLATES`).
+
+    Returns
+    -------
+    RunConfig
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ConfigError
+        For invalid TOML, an unknown section or key (with a suggestion) or a value of
+        the wrong type; the message names the file and line.
+
+    Examples
+    --------
+    >>> cfg = load_config("unet3d")
+    >>> cfg.model.name, cfg.train.window
+    ('unet3d', (32, 128, 128))
+    """
+    if isinstance(path, str) and path in TEMPLATES:
+        path = template_path(path)
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"no config file at {path}; start from a template, e.g. "
+                                f"emseg.config.template_path('unet3d')")
+    if tomllib is None:
+        raise RuntimeError("reading TOML configs needs Python >= 3.11 (the standard tomllib) "
+                           "or the tomli package: python -m pip install tomli")
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"invalid TOML: {err}", path=path) from None
+    return _from_dict(raw, path=path, base_dir=path.resolve().parent, lines=_key_lines(text))
+
+
+def template_path(name):
+    """The path of a ready template in ``emseg/configs`` (one of :data:`TEMPLATES`)."""
+    if name not in TEMPLATES:
+        raise ValueError(f"unknown template {name!r}; choose one of {TEMPLATES}")
+    return Path(__file__).resolve().parent / "configs" / f"{name}.toml"
+
+
+def _key_lines(text):
+    """``{(table, key): line number}`` for simple ``key = value`` lines (1-based)."""
+    lines, table = {}, ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if m := re.match(r"\s*\[([^\[\]]+)\]\s*(#.*)?$", line):
+            table = m[1].strip()
+            lines[(table, None)] = number
+        elif m := re.match(r"\s*([A-Za-z0-9_-]+)\s*=", line):
+            lines.setdefault((table, m[1]), number)
+    return lines
+
+
+def _from_dict(raw, *, path, base_dir, lines):
+    def fail(message, table=None, key=None):
+        raise ConfigError(message, path=path, line=lines.get((table, key)))
+
+    for table in raw:
+        if not isinstance(raw[table], dict):
+            names = ", ".join(f"[{s}]" for s in _SECTIONS)
+            fail(f"{table} = ... must be inside a section: {names}", "", table)
+        if table not in _SECTIONS:
+            fail(f"unknown section [{table}]{_suggest(table, _SECTIONS)}; the sections are "
+                 f"{', '.join(f'[{s}]' for s in _SECTIONS)}", table)
+    if "data" not in raw or "folder" not in raw["data"]:
+        fail("[data] folder is required: the folder that holds train/x, train/y, test/x, test/y")
+    sections = {}
+    for table, cls in _SECTIONS.items():
+        values = raw.get(table, {})
+        if cls is ModelSection:
+            values = {"name": values.get("name"),
+                      "options": {k: v for k, v in values.items() if k != "name"}}
+            if "n_classes" in values["options"]:
+                fail("n_classes belongs in [data], not [model]", table, "n_classes")
+        hints = typing.get_type_hints(cls)
+        known = {f.name for f in dataclasses.fields(cls)}
+        checked = {}
+        for key, value in values.items():
+            if value is None:  # TOML has no null: only a left-out key (from override)
+                continue
+            if key not in known:
+                fail(f"unknown key {key!r} in [{table}]{_suggest(key, known)}; the keys are "
+                     f"{', '.join(sorted(known))}", table, key)
+            checked[key] = _check_type(value, hints[key], f"{table}.{key}",
+                                       lambda msg, k=key: fail(msg, table, k))
+        sections[table] = cls(**checked)
+    data = sections["data"]
+    if data.n_classes < 1:
+        fail(f"data.n_classes must be >= 1, got {data.n_classes}", "data", "n_classes")
+    if data.label_values is not None and len(set(data.label_values)) != data.n_classes:
+        fail(f"data.label_values must list {data.n_classes} distinct values (one per class), "
+             f"got {list(data.label_values)}", "data", "label_values")
+    if data.class_names is not None and len(data.class_names) != data.n_classes:
+        fail(f"data.class_names must have {data.n_classes} names, got {len(data.class_names)}",
+             "data", "class_names")
+    if data.validation not in VALIDATION:
+        fail(f"data.validation must be one of {VALIDATION}, got {data.validation!r}", "data",
+             "validation")
+    if sections["train"].preset is None and sections["model"].name is None:
+        fail("[model] name is required (unet2d, unet3d, reisoseg, net2d3d, ecsnet), or set "
+             "[train] preset", "model")
+    return RunConfig(path=path, base_dir=Path(base_dir), lines=dict(lines), **sections)
+
+
+def _suggest(word, choices):
+    close = difflib.get_close_matches(str(word), list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _check_type(value, hint, name, fail):
+    """Check one value against a schema annotation; return it (lists become tuples)."""
+    if typing.get_origin(hint) is typing.Union:  # Optional[X]
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    if hint is dict:
+        return dict(value) if isinstance(value, dict) else fail(
+            f"{name} must be a table, got {value!r}")
+    if typing.get_origin(hint) is tuple:
+        inner = typing.get_args(hint)[0]
+        if not isinstance(value, (list, tuple)):
+            fail(f"{name} must be a list of {inner.__name__} (e.g. [1, 2]), got {value!r} "
+                 f"({type(value).__name__})")
+        return tuple(_check_type(v, inner, f"{name}[{i}]", fail) for i, v in enumerate(value))
+    ok = {bool: lambda v: isinstance(v, bool),
+          int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+          float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+          str: lambda v: isinstance(v, str)}[hint](value)
+    if not ok:
+        word = {bool: "true or false", int: "an integer", float: "a number",
+                str: "a string"}[hint]
+        fail(f"{name} must be {word}, got {value!r} ({type(value).__name__})")
+    return float(value) if hint is float else value
+
+
+# --------------------------------------------------------------------------- writing
+
+def to_dict(config):
+    """The config as plain TOML-ready dicts (None values left out)."""
+    out = {}
+    for table in _SECTIONS:
+        section = getattr(config, table)
+        values = {f.name: getattr(section, f.name) for f in dataclasses.fields(section)}
+        if table == "model":
+            values = {"name": values["name"], **values["options"]}
+        out[table] = {k: v for k, v in values.items() if v is not None}
+    return out
+
+
+def dump_config(config, path=None):
+    """Write a config as TOML (simple formatting); return the text.
+
+    Parameters
+    ----------
+    config : RunConfig
+        The config (e.g. from :func:`load_config`).
+    path : str or Path, optional
+        Write the text there (atomically).
+
+    Returns
+    -------
+    str
+    """
+    lines = []
+    for table, values in to_dict(config).items():
+        lines.append(f"[{table}]")
+        lines += [f"{key} = {_toml_value(value)}" for key, value in values.items()]
+        lines.append("")
+    text = "\n".join(lines)
+    if path is not None:
+        from emseg._atomic import atomic_path
+        with atomic_path(path) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+    return text
+
+
+def _toml_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return ("nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")) \
+            if not math.isfinite(value) else repr(value)
+    if isinstance(value, (str, Path)):
+        return json.dumps(str(value))  # JSON string escapes are valid TOML basic strings
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} ({type(value).__name__}) to TOML")
+
+
+# --------------------------------------------------------------------------- data folders
+
+def read_folder_pair(x_dir, y_dir=None, *, label_values=None):
+    """Read images (and labels) from a pair of folders of TIFF or PNG files.
+
+    Parameters
+    ----------
+    x_dir : str or Path
+        Folder of images.
+    y_dir : str or Path, optional
+        Folder of labels, matching ``x_dir`` file for file (None: images only).
+    label_values : sequence of int, optional
+        Raw label values of classes 0, 1, ...; e.g. ``[0, 255]`` for black/white masks.
+        By default the files hold class ids.
+
+    Returns
+    -------
+    list of Volume
+        ``image`` float32 z-scored per volume, ``labels`` uint8 class ids (or None),
+        ``name`` the file stem (or the folder name for a stack of 2D slices).
+
+    Raises
+    ------
+    ValueError
+        For a missing or empty folder, different numbers of files or shapes in x and
+        y, colour images, non-integer labels or label values not in ``label_values``;
+        the message names the file.
+
+    Notes
+    -----
+    If every file is a 2D image, the folder is one stack of sections (natural name
+    order). Otherwise every file is a volume of its own.
+    """
+    from emseg.data import Volume, zscore
+
+    x_files = _list_images(x_dir, "images")
+    images = _read_group(x_files)
+    labels = [None] * len(images)
+    if y_dir is not None:
+        y_files = _list_images(y_dir, "labels")
+        if len(x_files) != len(y_files):
+            raise ValueError(f"{x_dir} has {len(x_files)} image files but {y_dir} has "
+                             f"{len(y_files)} label files; give one label file per image file")
+        y_files = _pair(x_files, y_files)
+        raw = _read_group(y_files)
+        labels = [_to_class_ids(lab, name, label_values) for lab, name in raw]
+        for (img, xname), (lab, yname) in zip(images, raw):
+            if img.shape != lab.shape:
+                raise ValueError(f"image {xname} has shape {img.shape} but labels {yname} have "
+                                 f"{lab.shape}; images and labels must match voxel for voxel")
+    vols = []
+    for (img, name), lab in zip(images, labels):
+        try:
+            image = zscore(img)
+        except ValueError as err:
+            raise ValueError(f"{name}: {err}") from None
+        vols.append(Volume(image, lab, source="user", name=Path(name).stem))
+    return vols
+
+
+def _list_images(folder, what):
+    from emseg.data.io import _natural_key
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"the {what} folder {folder} does not exist (expected layout: "
+                         f"<data folder>/train/x, train/y, test/x, test/y)")
+    files = sorted((p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
+                    and p.suffix.lower() in IMAGE_SUFFIXES), key=lambda p: _natural_key(p.name))
+    if not files:
+        others = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))[:5]
+        raise ValueError(f"the {what} folder {folder} holds no {'/'.join(IMAGE_SUFFIXES)} files"
+                         + (f" (found {', '.join(others)})" if others else " (it is empty)"))
+    return files
+
+
+def _pair(x_files, y_files):
+    """y files in the order of x files: by name when the names match, else by order."""
+    by_stem = {p.stem: p for p in y_files}
+    if {p.stem for p in x_files} == set(by_stem):
+        return [by_stem[p.stem] for p in x_files]
+    return y_files
+
+
+def _read_image(path):
+    """One file as (z, y, x): a 2D image gives z = 1."""
+    from emseg.data.io import read_volume
+
+    if path.suffix.lower() != ".png":
+        return read_volume(path)
+    from skimage.io import imread
+    try:
+        img = imread(path)
+    except Exception as err:  # a corrupt or mis-named file
+        raise ValueError(f"cannot read {path} as PNG ({err})") from None
+    if img.ndim == 3 and img.shape[-1] in (3, 4):  # grey stored as RGB(A)
+        if not all(np.array_equal(img[..., 0], img[..., c]) for c in (1, 2)):
+            raise ValueError(f"{path} is a colour image (shape {img.shape}); save greyscale "
+                             f"images and labels")
+        img = img[..., 0]
+    if img.ndim != 2:
+        raise ValueError(f"{path} has shape {img.shape}; expected a 2D greyscale image")
+    return (img.astype(np.uint8) if img.dtype == bool else img)[None]
+
+
+def _read_group(files):
+    """``[(array (z, y, x), name)]``: one stack of 2D slices, or one volume per file."""
+    arrays = [_read_image(p) for p in files]
+    if len(arrays) > 1 and all(a.shape[0] == 1 for a in arrays):
+        first = arrays[0]
+        for a, p in zip(arrays, files):
+            if a.shape != first.shape:
+                raise ValueError(f"slice {p} has shape {a.shape[1:]} but {files[0].name} has "
+                                 f"{first.shape[1:]}; the 2D files of a folder are the sections "
+                                 f"of one stack and must have one size")
+            if a.dtype != first.dtype:
+                raise ValueError(f"slice {p} has dtype {a.dtype} but {files[0].name} has "
+                                 f"{first.dtype}; save all sections with one dtype")
+        return [(np.concatenate(arrays), files[0].parent.name)]
+    return [(a, p.name) for a, p in zip(arrays, files)]
+
+
+def _to_class_ids(labels, name, label_values):
+    """Integer class ids (uint8) from a label array, with clear errors."""
+    if np.issubdtype(labels.dtype, np.floating):
+        bad = labels[np.isfinite(labels) & (labels != np.round(labels))]
+        if bad.size or not np.all(np.isfinite(labels)):
+            example = bad.flat[0] if bad.size else "NaN"
+            raise ValueError(f"labels {name} hold non-integer values (e.g. {example}); labels "
+                             f"must be integer class ids: save them without interpolation or "
+                             f"anti-aliasing")
+        labels = labels.astype(np.int64)
+    elif not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels {name} have dtype {labels.dtype}; expected integer class ids")
+    values = np.unique(labels)
+    if label_values is not None:
+        lookup = {int(v): k for k, v in enumerate(label_values)}
+        unknown = [int(v) for v in values if int(v) not in lookup]
+        if unknown:
+            raise ValueError(f"labels {name} hold values {unknown[:8]} that are not in "
+                             f"data.label_values {list(label_values)}")
+        out = np.zeros(labels.shape, np.uint8)
+        for v in values:
+            out[labels == v] = lookup[int(v)]
+        return out
+    if values[0] < 0 or values[-1] > 255:
+        raise ValueError(f"labels {name} hold values {int(values[0])}..{int(values[-1])}; class "
+                         f"ids must be in 0..255 (or list the raw values in data.label_values)")
+    return labels.astype(np.uint8)
+
+
+def _split_volumes(config, split, *, labels=True):
+    """The volumes of ``<folder>/<split>``, checked against ``data.n_classes``."""
+    root = config.resolve(config.data.folder) / split
+    vols = read_folder_pair(root / "x", root / "y" if labels else None,
+                            label_values=config.data.label_values)
+    for vol in vols:
+        if vol.labels is not None and int(vol.labels.max()) >= config.data.n_classes:
+            hint = (" or list the raw values in data.label_values (e.g. [0, 255])"
+                    if config.data.label_values is None else "")
+            raise ConfigError(f"labels of {split}/{vol.name} go up to {int(vol.labels.max())}, "
+                              f"but data.n_classes = {config.data.n_classes}: set n_classes{hint}",
+                              path=config.path)
+    return vols
+
+
+# --------------------------------------------------------------------------- models
+
+def _model_classes():
+    from emseg.models import MODELS
+    from emseg.models.reisoseg import ReIsoSeg
+    from emseg.models.unet3d import UNet3D
+    return {**MODELS, "unet3d": UNet3D, "reisoseg": ReIsoSeg}
+
+
+def _model_class(name, config=None):
+    key = str(name).lower().replace("-", "").replace("_", "")
+    classes = _model_classes()
+    if key not in classes:
+        raise ConfigError(f"unknown model {name!r}; choose one of {sorted(classes)}",
+                          path=getattr(config, "path", None))
+    return classes[key]
+
+
+def build_from_config(config):
+    """The network and :class:`~emseg.train.TrainConfig` a config describes.
+
+    Returns
+    -------
+    (SegmentationNet, TrainConfig)
+    """
+    import torch
+    from emseg.augment import AugmentConfig
+    from emseg.train import PRESETS, TrainConfig
+
+    t = config.train
+    name, kwargs, base = config.model.name, {}, TrainConfig()
+    if t.preset is not None:
+        if t.preset not in PRESETS:
+            raise ConfigError(f"unknown preset {t.preset!r}; choose one of {sorted(PRESETS)}",
+                              path=config.path)
+        preset = PRESETS[t.preset]
+        kwargs, base = dict(preset.model_kwargs), preset.config
+        if name is None or _model_class(name, config) is _model_class(preset.model, config):
+            name = preset.model
+        else:
+            kwargs = {}  # another network: the preset's network options do not apply
+    kwargs.update(config.model.options)
+    cls = _model_class(name, config)
+    accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self",)]
+    for key in kwargs:
+        if key not in accepted:
+            raise ConfigError(f"[model] option {key!r} is not an option of {cls.__name__}"
+                              f"{_suggest(key, accepted)}; its options are "
+                              f"{', '.join(a for a in accepted if a != 'n_classes')}",
+                              path=config.path, line=config.lines.get(("model", key)))
+    torch.manual_seed(t.seed)  # the same config builds the same initial weights
+    try:
+        model = cls(n_classes=config.data.n_classes, **kwargs)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"[model] {cls.__name__}: {err}", path=config.path) from None
+    changes = {f.name: getattr(t, f.name) for f in dataclasses.fields(TrainConfig)
+               if f.name != "augment" and getattr(t, f.name, None) is not None}
+    if t.augment is not None:
+        changes["augment"] = AugmentConfig() if t.augment else None
+    if t.organelle_classes is None and base.organelle_classes is not None \
+            and config.data.n_classes != 7:
+        changes["organelle_classes"] = None  # the presets' organelles are the platelet classes
+    return model, base.replace(**changes)
+
+
+def _load_network(path, device):
+    from emseg.checkpoint import load_checkpoint
+    from emseg.device import pick_device
+
+    ckpt = load_checkpoint(path)
+    spec = ckpt["model_spec"]
+    model = _model_class(spec["name"])(**spec["kwargs"])
+    model.load_state_dict(ckpt["model_state"])
+    return model.to(pick_device(device)).eval()
+
+
+# --------------------------------------------------------------------------- train / predict
+
+def _as_config(config):
+    if isinstance(config, RunConfig):
+        return config
+    if isinstance(config, (str, Path)):
+        return load_config(config)
+    raise TypeError(f"config must be a RunConfig or the path of a .toml file, got "
+                    f"{type(config).__name__}")
+
+
+def train_from_config(config, *, device=None, progress=True):
+    """Train the network a config describes on its data folder.
+
+    Parameters
+    ----------
+    config : RunConfig or str or Path
+        A config, or the path of a TOML file (or a template name).
+    device : str or torch.device, optional
+        Default: CUDA if available, else CPU.
+    progress : bool
+        Show the training progress bar.
+
+    Returns
+    -------
+    dict
+        ``output`` (the run folder), ``checkpoint`` (``best.pt``, or ``last.pt`` without
+        validation), ``history`` (as :func:`emseg.train.fit` returns it), ``metrics``
+        (what ``metrics.json`` holds).
+
+    Notes
+    -----
+    Writes into ``train.output``: ``checkpoints/best.pt`` and ``last.pt``,
+    ``history.json`` (by :func:`emseg.train.fit`), ``metrics.json`` (final loss, last
+    and best validation scores, time, parameter count), ``training-curve.png``
+    (:func:`emseg.plot.plot_history`) and ``config.toml`` (the config as used).
+    Validation (``data.validation``): ``auto`` uses ``val/`` when present, else none.
+    """
+    from emseg._atomic import atomic_path
+    from emseg.device import describe, pick_device
+    from emseg.models import count_parameters, window_geometry
+    from emseg.plot import plot_history
+    from emseg.train import fit
+
+    config = _as_config(config)
+    device = pick_device(device)
+    model, train_config = build_from_config(config)
+    window_geometry(model, train_config.window)  # a window that does not fit fails now
+    train = _split_volumes(config, "train")
+    val_split = _validation_split(config)
+    val = _split_volumes(config, val_split) if val_split else None
+    out = config.resolve(config.train.output)
+    t0 = time.perf_counter()
+    history = fit(model, train, val, config=train_config, output_dir=out,
+                  resume=config.train.resume, overwrite=config.train.overwrite, device=device,
+                  progress=progress)
+    dump_config(config.override({"data": {"folder": str(config.resolve(config.data.folder))},
+                                 "train": {"output": str(out)}}), out / "config.toml")
+    plot_history(history, out / "training-curve.png", title=model.spec()["name"])
+    losses = history["loss"]
+    metrics = {
+        "model": model.spec(), "parameters": count_parameters(model),
+        "iterations": history["iteration"][-1] if history["iteration"] else 0,
+        "final_loss": losses[-1] if losses else None,
+        "mean_loss_last_10": float(np.mean(losses[-10:])) if losses else None,
+        "validation_split": val_split,
+        "last_validation": history["val"][-1] if history["val"] else None,
+        "best_validation": max(history["val"], key=lambda v: v["miou_all"])
+        if history["val"] else None,
+        "seconds": time.perf_counter() - t0, "device": describe(device),
+        "train_volumes": {v.name: list(v.shape) for v in train},
+    }
+    with atomic_path(out / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(metrics, indent=1, default=_json_default))
+    best = out / "checkpoints" / "best.pt"
+    return {"output": out, "checkpoint": best if best.exists() else out / "checkpoints/last.pt",
+            "history": history, "metrics": metrics}
+
+
+def _validation_split(config):
+    choice = config.data.validation
+    if choice == "none":
+        return None
+    if choice == "auto":
+        return "val" if (config.resolve(config.data.folder) / "val").is_dir() else None
+    return choice
+
+
+def predict_from_config(config, *, device=None, progress=True):
+    """Predict the test folder with the trained network; write TIFFs and metrics.
+
+    Parameters
+    ----------
+    config : RunConfig or str or Path
+        A config, or the path of a TOML file.
+    device : str or torch.device, optional
+        Default: CUDA if available, else CPU.
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    dict
+        ``output`` (folder), ``checkpoint``, ``predictions`` (``{name: path}``) and
+        ``metrics`` (what ``metrics.json`` holds; reports only where labels exist).
+
+    Notes
+    -----
+    For each volume of ``<data.folder>/<predict.split>/x`` it writes
+    ``<name>-prediction.tif`` (uint8 class ids) and, with ``predict.probabilities``,
+    ``<name>-probabilities.tif`` (float32, class first). When ``y`` exists,
+    ``metrics.json`` holds :func:`emseg.metrics.segmentation_report` per volume and
+    over all volumes together (``overall``).
+    """
+    from emseg._atomic import atomic_path
+    from emseg.data import write_volume
+    from emseg.infer import predict
+    from emseg.metrics import confusion_matrix, segmentation_report
+
+    config = _as_config(config)
+    p = config.predict
+    run = config.resolve(config.train.output)
+    ckpt = config.resolve(p.checkpoint) if p.checkpoint else run / "checkpoints" / "best.pt"
+    if not p.checkpoint and not ckpt.exists():
+        ckpt = run / "checkpoints" / "last.pt"
+    if not ckpt.exists():
+        raise FileNotFoundError(f"no checkpoint at {ckpt}: train first (train_from_config) or "
+                                f"set [predict] checkpoint")
+    model = _load_network(ckpt, device)
+    split_dir = config.resolve(config.data.folder) / p.split
+    vols = _split_volumes(config, p.split, labels=(split_dir / "y").is_dir())
+    out = config.resolve(p.output) if p.output else run / "predictions"
+    n, names = config.data.n_classes, config.data.class_names
+    paths, reports, total = {}, {}, np.zeros((n, n), np.int64)
+    t0 = time.perf_counter()
+    for vol in vols:
+        probs = predict(model, vol.image, window=p.window, overlap=p.overlap,
+                        blending=p.blending, batch_size=p.batch_size, tta=p.tta,
+                        device=device, progress=progress)
+        pred = np.argmax(probs, axis=0).astype(np.uint8)
+        paths[vol.name] = write_volume(out / f"{vol.name}-prediction.tif", pred)
+        if p.probabilities:
+            write_volume(out / f"{vol.name}-probabilities.tif", probs)
+        if vol.labels is not None:
+            reports[vol.name] = segmentation_report(vol.labels, pred, n_classes=n,
+                                                    class_names=names)
+            total += confusion_matrix(vol.labels, pred, n_classes=n)
+    metrics = {"checkpoint": str(ckpt), "split": p.split, "seconds": time.perf_counter() - t0,
+               "volumes": reports,
+               "overall": _report_from_confusion(total, names) if reports else None}
+    with atomic_path(out / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(metrics, indent=1, default=_json_default))
+    return {"output": out, "checkpoint": ckpt, "predictions": paths, "metrics": metrics}
+
+
+def _report_from_confusion(cm, class_names):
+    """The :func:`~emseg.metrics.segmentation_report` keys from a summed confusion matrix."""
+    from emseg.metrics import (accuracy_from_confusion, ari_from_confusion, dice_from_confusion,
+                               iou_from_confusion)
+    iou = iou_from_confusion(cm)
+    valid = iou[~np.isnan(iou)]
+    return {"confusion": cm.tolist(), "iou": iou.tolist(), "dice": dice_from_confusion(cm).tolist(),
+            "miou_all": float(valid.mean()) if valid.size else math.nan,
+            "accuracy": accuracy_from_confusion(cm), "ari": ari_from_confusion(cm),
+            "class_names": list(class_names) if class_names else
+            [f"class {k}" for k in range(len(cm))], "voxels": cm.sum(axis=1).tolist()}
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, (np.ndarray, tuple)):
+        return list(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
