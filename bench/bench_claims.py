@@ -85,12 +85,21 @@ def main():
     parser.add_argument("--out", default="runs/claims")
     parser.add_argument("--nets", type=int, default=4, help="2D-3D nets in the ensemble")
     parser.add_argument("--device", default=None)
+    parser.add_argument("--only", default=None,
+                        help="train just one run (net2d3d_seedN or unet2d_seed0) and exit, so that "
+                             "several runs can train in parallel processes")
     args = parser.parse_args()
     device = pick_device(args.device)
     folder = Path(args.out) / args.setting
     train, val, test = volumes(args.setting, args.shared)
     print(f"setting {args.setting}: train {train.shape}, eval {val.shape}, test {test.shape}; "
           f"device {describe(device)}")
+
+    if args.only:
+        name, seed = args.only.rsplit("_seed", 1)
+        preset = {"net2d3d": "net2d3d-cpu", "unet2d": "unet2d-cpu"}[name]
+        train_or_reuse(args.only, preset, int(seed), train, val, folder / args.only, device)
+        return
 
     def report(pred):
         return segmentation_report(test.labels, pred, n_classes=7, class_names=list(CLASS_NAMES),
