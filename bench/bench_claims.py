@@ -14,7 +14,8 @@ Two settings, same code, same presets (``net2d3d-cpu`` for the four 2D-3D nets w
   are synthetic. Centre crops of 24 x 256 x 256 voxels keep it CPU-sized.
 
 Each net's run folder is ``OUT/<setting>/<name>``; a finished run (``best.pt`` with the
-requested iterations in its history) is reused, so a second call only evaluates. The
+requested iterations in its history) is reused, so a second call only evaluates, and an
+interrupted one (``last.pt``) is resumed exactly. The
 phantom nets shipped with emseg (``phantom-2d3d_N``) are the phantom setting's 2D-3D
 runs, exported at half precision. Prints a table and writes ``OUT/<setting>/claims.json``.
 
@@ -70,9 +71,10 @@ def train_or_reuse(name, preset_name, seed, train, val, folder, device):
             return load_model(best, device=device)
     torch.manual_seed(seed)  # as `python -m emseg train --seed N` does
     model = preset.build_model(n_classes=7)
+    resume = (folder / "checkpoints" / "last.pt").is_file()  # an interrupted run continues
     t0 = time.perf_counter()
-    fit(model, train, val, config=config, output_dir=folder, overwrite=True, device=device,
-        progress=False)
+    fit(model, train, val, config=config, output_dir=folder, resume=resume,
+        overwrite=not resume, device=device, progress=False)
     print(f"{name}: trained {config.iterations} iterations in {time.perf_counter() - t0:.0f} s")
     return load_model(best, device=device)
 
