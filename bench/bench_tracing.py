@@ -35,7 +35,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from emseg.data.neuron_phantom import neuron_phantom, render_neuron
-from emseg.tracing import SwcTree, read_swc, resample_tree, trace_voxel_scooping, tracing_report
+from emseg.tracing import SwcTree, densest_box, read_swc, trace_voxel_scooping, tracing_report
 from emseg.tracing.baseline import trace_skeleton
 
 VS = (1.0, 0.5, 0.5)
@@ -98,17 +98,6 @@ def print_table(rows):
               f"{r['baseline_esa']:<6.2f}{r['ours_pds']:>8.3f}/{r['baseline_pds']:.3f}")
 
 
-def densest_offset(tree, shape):
-    pts = resample_tree(tree, spacing=0.5).xyz[:, ::-1]
-    extent = (np.array(shape) - 1) * np.array(VS)
-    lo = pts.min(0)
-    idx = ((pts - lo) // 4).astype(int)
-    hist = np.zeros(idx.max(0) + 1)
-    np.add.at(hist, tuple(idx.T), 1)
-    dens = ndi.uniform_filter(hist, size=np.round(extent / 4).astype(int), mode="constant")
-    return np.array(np.unravel_index(np.argmax(dens), hist.shape)) * 4 + lo + 2 - extent / 2
-
-
 def main():
     args = parse_args()
     shapes = [(48, 128, 128)] if args.quick else [(48, 128, 128), (96, 256, 256),
@@ -137,7 +126,7 @@ def main():
             for path in sorted(REAL.glob("*.swc")):
                 tree = read_swc(path).scaled(0.008)
                 shape = (48, 128, 128)
-                offset = densest_offset(tree, shape)
+                offset = densest_box(tree, shape=shape, voxel_size=VS)
                 _, mask, truth = render_neuron(tree, shape=shape, voxel_size=VS, offset=offset,
                                                min_radius=0.6)
                 real.append(run_case(path.stem[:14], mask, truth, args.repeats, offset))

@@ -12,10 +12,9 @@ Skipped where the shared data are absent.
 """
 import numpy as np
 import pytest
-from scipy import ndimage as ndi
 
 from emseg.data.neuron_phantom import render_neuron
-from emseg.tracing import SwcTree, read_swc, resample_tree, trace_voxel_scooping, tracing_report
+from emseg.tracing import SwcTree, densest_box, read_swc, trace_voxel_scooping, tracing_report
 
 VS = np.array([1.0, 0.5, 0.5])
 SHAPE = (48, 128, 128)
@@ -35,18 +34,6 @@ def neurons(shared_data):
     return {name: read_swc(folder / name) for name in NEURONS}
 
 
-def densest_offset(tree):
-    """Offset (z, y, x) of the SHAPE box holding the most cable (4 um bins)."""
-    pts = resample_tree(tree, spacing=0.5).xyz[:, ::-1]
-    extent = (np.array(SHAPE) - 1) * VS
-    lo = pts.min(0)
-    idx = ((pts - lo) // 4).astype(int)
-    hist = np.zeros(idx.max(0) + 1)
-    np.add.at(hist, tuple(idx.T), 1)
-    dens = ndi.uniform_filter(hist, size=np.round(extent / 4).astype(int), mode="constant")
-    return np.array(np.unravel_index(np.argmax(dens), hist.shape)) * 4 + lo + 2 - extent / 2
-
-
 def test_real_swc_files_parse_as_documented(neurons):
     for name, tree in neurons.items():
         n_nodes, n_roots = NEURONS[name]
@@ -60,7 +47,7 @@ def test_tracer_recovers_real_neurons_from_their_masks(neurons):
     f1 = []
     for name, tree in neurons.items():
         um = tree.scaled(0.008)
-        offset = densest_offset(um)
+        offset = densest_box(um, shape=SHAPE, voxel_size=VS)
         _, mask, truth = render_neuron(um, shape=SHAPE, voxel_size=VS, offset=offset,
                                        min_radius=0.6)
         trace = trace_voxel_scooping(mask, voxel_size=VS)

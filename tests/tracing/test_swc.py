@@ -4,7 +4,7 @@ import io
 import numpy as np
 import pytest
 
-from emseg.tracing import (SwcTree, crop_tree, read_swc, resample_tree, swc_to_voxel,
+from emseg.tracing import (SwcTree, crop_tree, densest_box, read_swc, resample_tree, swc_to_voxel,
                            voxel_to_swc, write_swc)
 
 MESSY = """# a comment
@@ -188,3 +188,20 @@ def test_crop_cuts_edges_at_the_box_faces():
     stub = np.argmin(np.abs(xyz[:, 0] - 9.5) + np.abs(xyz[:, 1] - 2))
     assert c.radius[stub] == pytest.approx(1 + 2 * 7.5 / 18)    # interpolated radius
     assert len(crop_tree(t, shape=(5, 5, 10), offset=(100, 100, 100))) == 0
+
+
+def test_densest_box_holds_the_dense_part():
+    # a long sparse line along x plus a tight zig-zag cluster around x = 200
+    nodes = [[1, 1, 0.0, 0.0, 0.0, 1.0, -1], [2, 3, 300.0, 0.0, 0.0, 1.0, 1]]
+    parent = 1
+    for k in range(40):
+        nodes.append([3 + k, 3, 195.0 + 10 * (k % 2), 5.0 * (k % 3), 0.0, 1.0, parent])
+        parent = 3 + k
+    tree = SwcTree.from_nodes(nodes)
+    shape, vs = (3, 21, 21), (1.0, 1.0, 1.0)
+    offset = densest_box(tree, shape=shape, voxel_size=vs, bin_size=2.0)
+    inside = crop_tree(tree, shape=shape, voxel_size=vs, offset=offset)
+    assert 185 <= offset[2] <= 205  # the box starts near the cluster, not at x = 0
+    assert inside.cable_length > 0.5 * (tree.cable_length - 300)
+    with pytest.raises(ValueError, match="bin_size"):
+        densest_box(tree, shape=shape, bin_size=0)

@@ -14,12 +14,13 @@ SWC positions are physical (x, y, z); volumes are (z, y, x); see
 """
 import importlib
 
-from emseg.tracing.swc import (SwcTree, crop_tree, read_swc, resample_tree, swc_to_voxel,
+from emseg.tracing.swc import (SwcTree, crop_tree, densest_box, read_swc, resample_tree, swc_to_voxel,
                                voxel_to_swc, write_swc)
 from emseg.tracing.scooping import foreground_mask, trace_voxel_scooping
 from emseg.tracing.metrics import distance_to_tree, neuron_distance, skeleton_f1, tracing_report
 
-__all__ = ["SwcTree", "read_swc", "write_swc", "resample_tree", "crop_tree", "voxel_to_swc",
+__all__ = ["SwcTree", "read_swc", "write_swc", "resample_tree", "crop_tree", "densest_box",
+           "voxel_to_swc",
            "swc_to_voxel", "foreground_mask", "trace_voxel_scooping", "trace_skeleton",
            "neuron_distance", "skeleton_f1", "tracing_report", "distance_to_tree"]
 
