@@ -17,7 +17,8 @@ class TrainConfig:
     """
     iterations: int = 4140             # original example 2: 5 epochs x 828 windows
     batch_size: int = 1                # original: 1
-    lr: float = 1e-3                   # Adam learning rate, constant (U-Net original: 10**-3.3)
+    lr: float = 1e-3                   # Adam learning rate (U-Net original: 10**-3.3)
+    lr_schedule: str = "constant"      # or "cosine": half cosine, lr -> 5 % of lr at the end
     betas: tuple = (1 - 10 ** -1.5, 1 - 10 ** -2.1)  # original Adam betas (0.9684, 0.99206)
     eps: float = 1e-7                  # Adam epsilon (TensorFlow's default)
     window: tuple = None               # input window (z, y, x) or (y, x); None: the model's default
@@ -81,6 +82,15 @@ PRESETS = {
     "reisoseg-cpu": Preset("reisoseg", {"features": (8, 8, 16, 16, 32), "anisotropy": 4.0},
                            TrainConfig(iterations=1000, batch_size=2, window=(16, 64, 64),
                                        eval_every=250, organelle_classes=PLATELET_ORGANELLES)),
+    # VoxResNet (neuron probability maps, 2 classes); original: width 32 / 64, 120^3 patches,
+    # batch 3, SGD lr 0.01 halved every epoch (quirk Q1); here Adam with a cosine decay
+    "voxresnet-original": Preset("voxresnet", {}, TrainConfig(
+        iterations=20000, batch_size=3, lr=1e-3, lr_schedule="cosine", window=(120, 120, 120),
+        eval_every=1000)),
+    # CPU: width 8 / 16, one residual block per stage (81 k parameters), 32 x 64 x 64 windows
+    "voxresnet-cpu": Preset("voxresnet", {"width": 8, "blocks": 1}, TrainConfig(
+        iterations=400, batch_size=2, lr=2e-3, lr_schedule="cosine", window=(32, 64, 64),
+        eval_every=100)),
     "reisoseg-original": Preset("reisoseg", {"pools": ((2, 2, 2), (1, 2, 2), (1, 2, 2), (2, 2, 2))},
                                 TrainConfig(iterations=150000, batch_size=2, window=(32, 128, 128),
                                             eval_every=2500)),

@@ -3,6 +3,7 @@ best/last checkpoints and exact resume."""
 import contextlib
 import dataclasses
 import json
+import math
 import signal
 import threading
 import time
@@ -25,6 +26,7 @@ __all__ = ["fit"]
 # settings that may change when a run is resumed; any other change makes the resumed
 # run differ from an uninterrupted one, so resuming refuses it
 _RESUMABLE_CHANGES = ("iterations", "eval_every", "eval_overlap", "organelle_classes", "amp")
+LR_SCHEDULES = ("constant", "cosine")
 _TRAINING_KEYS = ("model_spec", "model_state", "optimizer_state", "scaler_state", "iteration",
                   "best_metric", "history", "config", "rng_state")
 
@@ -140,6 +142,9 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, o
         for it in range(start, cfg.iterations):
             windows = [sampler.window(k) for k in range(it * cfg.batch_size, (it + 1) * cfg.batch_size)]
             x, y, w = _collate(windows, device, model.window_ndim)
+            if cfg.lr_schedule != "constant":     # a pure function of `it`: resumes exactly
+                for group in optimizer.param_groups:
+                    group["lr"] = scheduled_lr(cfg, it)
             with autocast(device, enabled=use_amp):
                 out = model(x)
             loss, l_main, l_aux = model.training_loss(out, y, w, config=cfg)
@@ -217,7 +222,17 @@ def _check_config(config):
             raise ValueError(f"config.{name} must be a positive integer, got {v!r}")
     if not cfg.lr > 0:
         raise ValueError(f"config.lr must be positive, got {cfg.lr!r}")
+    if cfg.lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"config.lr_schedule must be one of {LR_SCHEDULES}, got {cfg.lr_schedule!r}")
     return cfg
+
+
+def scheduled_lr(cfg, iteration):
+    """Learning rate of 0-based ``iteration``: ``cfg.lr`` ('constant'), or for 'cosine'
+    ``lr * (0.05 + 0.95 * (1 + cos(pi * iteration / cfg.iterations)) / 2)``."""
+    if cfg.lr_schedule == "cosine":
+        return cfg.lr * (0.05 + 0.475 * (1 + math.cos(math.pi * iteration / cfg.iterations)))
+    return cfg.lr
 
 
 def _as_list(x):
