@@ -53,6 +53,14 @@ def _parser():
     p = sub.add_parser("train", help="train a network; writes checkpoints/best.pt, last.pt, history.json")
     p.add_argument("--config", help="a TOML template (file, or unet2d/unet3d/reisoseg/net2d3d) "
                                     "for your own train/x, train/y folders; see emseg.config")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="with --config: change one config key, e.g. --set train.iterations=20 "
+                        "--set 'train.window=[16, 64, 64]' (repeatable; checked like the file)")
+    p.add_argument("--data", help="with --config: the data folder (train/x, train/y, test/x, "
+                                  "test/y), relative to the current folder; sets data.folder")
+    p.add_argument("--anisotropy", type=float,
+                   help="z spacing / xy spacing of the data (3D models unet3d, reisoseg): sets "
+                        "the pooling plan, e.g. 10 for 45 nm sections with 4.6 nm pixels")
     p.add_argument("--model", default="net2d3d", choices=["net2d3d", "unet2d", "unet3d", "reisoseg"])
     p.add_argument("--output", help="run folder (checkpoints, history, curve); required without --config")
     p.add_argument("--source", default="auto", choices=["auto", "platelet", "phantom"],
@@ -81,6 +89,11 @@ def _parser():
 
     p = sub.add_parser("predict", help="segment a TIFF volume with one network or an ensemble")
     p.add_argument("--config", help="a TOML template used for training: predict its test/x folder")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="with --config: change one config key, e.g. --set predict.split=val "
+                        "--set predict.probabilities=true (repeatable)")
+    p.add_argument("--data", help="with --config: the data folder, relative to the current "
+                                  "folder; sets data.folder")
     p.add_argument("--model", action="append",
                    help="checkpoint (.pt) or pretrained name (2d3d-3x3x3_0 ...); repeat for an "
                         "ensemble (mean of probabilities)")
@@ -114,6 +127,12 @@ def _parser():
                    help="set a notebook parameter, e.g. -p iterations 500 -p source phantom")
     p.add_argument("--no-html", action="store_true", help="do not write the HTML rendering")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("template", help="list the ready TOML configs, or copy one to edit "
+                                        "(for train/predict --config)")
+    p.add_argument("name", nargs="?", help="unet2d, unet3d, reisoseg or net2d3d (none: list them)")
+    p.add_argument("--output", help="the .toml file to write (default: print the template)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
     p = sub.add_parser("demo", help="the whole workflow, small: phantom -> train -> tiled predict -> metrics")
     p.add_argument("--output", default="runs/demo", help="run folder (default: runs/demo)")
@@ -224,6 +243,13 @@ def _model_and_config(args):
         overrides["width"] = args.width
         if args.model == "net2d3d" and args.preset == "cpu":
             overrides["pyramid_width"] = args.width
+    if getattr(args, "anisotropy", None) is not None:
+        if "anisotropy" not in _init_options(preset.model):
+            raise ValueError(f"--anisotropy sets the pooling plan of the 3D models (unet3d, "
+                             f"reisoseg); {args.model} has none")
+        overrides["anisotropy"] = args.anisotropy
+        if preset.model_kwargs.get("pools") is not None:
+            overrides["pools"] = None  # explicit pools would fix the anisotropy
     changes = {k: v for k, v in dict(window=args.window, iterations=args.iterations,
                                      batch_size=args.batch_size, lr=args.lr,
                                      eval_every=args.eval_every).items() if v is not None}
@@ -233,13 +259,131 @@ def _model_and_config(args):
     return model, preset.config.replace(seed=args.seed, **changes)
 
 
+def _init_options(model_name):
+    import inspect
+    from emseg.models import MODELS
+    return set(inspect.signature(MODELS[model_name].__init__).parameters)
+
+
+# --config: command-line options that set config keys, and those that do not apply
+_CONFIG_FLAGS = {
+    "train": {"output": ("train", "output"), "data": ("data", "folder"),
+              "iterations": ("train", "iterations"), "batch_size": ("train", "batch_size"),
+              "lr": ("train", "lr"), "eval_every": ("train", "eval_every"),
+              "window": ("train", "window"), "seed": ("train", "seed"),
+              "resume": ("train", "resume"), "overwrite": ("train", "overwrite"),
+              "width": ("model", "width"), "n_classes": ("data", "n_classes"),
+              "anisotropy": ("model", "anisotropy")},
+    "predict": {"output": ("predict", "output"), "data": ("data", "folder"),
+                "model": ("predict", "checkpoint"), "window": ("predict", "window"),
+                "overlap": ("predict", "overlap"), "batch_size": ("predict", "batch_size"),
+                "tta": ("predict", "tta")},
+}
+_PATH_FLAGS = ("output", "data", "model")  # relative to the current folder, as elsewhere
+_NOT_WITH_CONFIG = {
+    "train": ("model", "source", "train_images", "train_labels", "train_weights", "val_images",
+              "val_labels", "preset"),
+    "predict": ("input", "probabilities"),
+}
+
+
+def _explicit_options(argv):
+    """The options the user typed (not argparse's defaults), as ``{dest: value}``."""
+    parser = _parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for command in sub.choices.values():
+        for action in command._actions:
+            action.default = argparse.SUPPRESS
+    return vars(parser.parse_args(argv))
+
+
+def _config_from_args(args, command):
+    """Load ``--config`` and apply ``--set`` and the options that map to config keys."""
+    from emseg.config import apply_overrides, load_config
+
+    given = getattr(args, "_explicit", {})  # set by main()
+    wrong = [k for k in _NOT_WITH_CONFIG[command] if k in given]
+    if wrong:
+        names = ", ".join("--" + k.replace("_", "-") for k in wrong)
+        raise ValueError(f"{names} cannot be used with --config: the config file says what "
+                         f"to {command}; set such values in the file or with --set "
+                         f"SECTION.KEY=VALUE (e.g. --set "
+                         f"{'predict.probabilities=true' if command == 'predict' else 'data.n_classes=3'})")
+    config = load_config(args.config)
+    if "anisotropy" in given:
+        from emseg.train import PRESETS
+        name = config.model.name or PRESETS.get(config.train.preset, PRESETS["unet3d-cpu"]).model
+        if str(name).lower().replace("-", "").replace("_", "") not in ("unet3d", "reisoseg"):
+            raise ValueError(f"--anisotropy sets the pooling plan of the 3D models (unet3d, "
+                             f"reisoseg); the config's model {name} has none")
+    changes = {}
+    for dest, (section, key) in _CONFIG_FLAGS[command].items():
+        if dest not in given:
+            continue
+        value = given[dest]
+        if dest == "model":
+            if len(value) != 1:
+                raise ValueError("with --config, give one --model checkpoint (ensembles: "
+                                 "predict without --config)")
+            value = value[0]
+        if dest in _PATH_FLAGS:
+            value = str(Path(value).expanduser().resolve())
+        if isinstance(value, tuple):
+            value = list(value)
+        changes.setdefault(section, {})[key] = value
+    if "anisotropy" in changes.get("model", {}) and "pools" in config.model.options:
+        changes["model"]["pools"] = None  # explicit pools would fix the anisotropy
+    if changes:
+        config = apply_overrides(config, changes)
+    return apply_overrides(config, args.set) if args.set else config
+
+
+def _cmd_template(args):
+    from emseg.config import TEMPLATES, load_config, template_path
+
+    if not args.name:
+        for name in TEMPLATES:
+            cfg = load_config(name)
+            print(f"{name:9s} {cfg.model.name:9s} {template_path(name)}")
+        print("copy one with: python -m emseg template NAME --output my.toml")
+        return
+    text = template_path(args.name).read_text(encoding="utf-8")
+    if not args.output:
+        print(text, end="")
+        return
+    out = Path(args.output)
+    if out.exists() and not args.overwrite:
+        raise ValueError(f"{out} exists; use --overwrite to replace it")
+    from emseg._atomic import atomic_path
+    with atomic_path(out) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    print(f"wrote {out}: edit [data] folder (relative to the file's folder) and n_classes, then "
+          f"python -m emseg train --config {out}")
+
+
 def _cmd_train(args):
     if args.config:
         from emseg.config import train_from_config
-        train_from_config(args.config, device=args.device, progress=not args.quiet)
+        config = _config_from_args(args, "train")
+        print(f"training {config.model.name or config.train.preset} from {args.config} on "
+              f"{config.resolve(config.data.folder)} -> {config.resolve(config.train.output)}")
+        result = train_from_config(config, device=args.device, progress=not args.quiet)
+        m, out = result["metrics"], result["output"]
+        best = m["best_validation"]
+        print(f"{m['iterations']} iterations in {m['seconds']:.0f} s ({m['parameters']:,} "
+              f"parameters, {m['device']}); final loss {m['final_loss']:.4f}"
+              + (f"; best validation MIoU {best['miou_all']:.4f} at iteration "
+                 f"{best['iteration']}" if best else "; no validation"))
+        print(f"checkpoint {result['checkpoint']}; metrics {out / 'metrics.json'}; curve "
+              f"{out / 'training-curve.png'}")
         return
+    if args.set or args.data:
+        raise ValueError("--set and --data go with --config")
     if not args.output:
         raise ValueError("train needs --output RUN_FOLDER (or --config TEMPLATE)")
+    if args.anisotropy is not None and args.model not in ("unet3d", "reisoseg"):
+        raise ValueError(f"--anisotropy sets the pooling plan of the 3D models (--model unet3d "
+                         f"or reisoseg); {args.model} has none")
     import torch
     from emseg.train import fit
     from emseg.plot import plot_history
@@ -263,8 +407,19 @@ def _cmd_train(args):
 def _cmd_predict(args):
     if args.config:
         from emseg.config import predict_from_config
-        predict_from_config(args.config, device=args.device, progress=not args.quiet)
+        config = _config_from_args(args, "predict")
+        result = predict_from_config(config, device=args.device, progress=not args.quiet)
+        m = result["metrics"]
+        for name, path in result["predictions"].items():
+            print(f"{name}: {path}")
+        if m["overall"] is not None:
+            o = m["overall"]
+            scores = ", ".join(f"{c} {v:.4f}" for c, v in zip(o["class_names"], o["iou"]))
+            print(f"IoU over {len(m['volumes'])} volume(s): {scores}; MIoU {o['miou_all']:.4f}")
+        print(f"metrics {result['output'] / 'metrics.json'} ({m['seconds']:.1f} s)")
         return
+    if args.set or args.data:
+        raise ValueError("--set and --data go with --config")
     missing = [f"--{k}" for k in ("model", "input", "output") if not getattr(args, k)]
     if missing:
         raise ValueError(f"predict needs {', '.join(missing)} (or --config TEMPLATE)")
@@ -342,7 +497,7 @@ def _cmd_demo(args):
 COMMANDS = {"fetch": _cmd_fetch, "convert": _cmd_convert, "export": _cmd_export,
             "phantom": _cmd_phantom, "train": _cmd_train,
             "predict": _cmd_predict, "evaluate": _cmd_evaluate, "run": _cmd_run,
-            "demo": _cmd_demo}
+            "demo": _cmd_demo, "template": _cmd_template}
 
 
 def main(argv=None):
@@ -352,6 +507,8 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 2
+    if getattr(args, "config", None):
+        args._explicit = _explicit_options(argv)  # --config: which options were typed
     try:
         status = COMMANDS[args.command](args)
     except KeyboardInterrupt:

@@ -19,10 +19,18 @@ A config file names the data folder, the network and the settings::
     [predict]
     overlap = 0.25            # options of emseg.infer.predict; writes TIFFs and metrics.json
 
-then ``train_from_config("my.toml")`` and ``predict_from_config("my.toml")``. Ready
-templates for the 2D U-Net, the 3D U-Net, ReIsoSeg and the 2D-3D net are in
-``emseg/configs`` (:func:`template_path`). Relative paths are relative to the config
-file's folder.
+then ``train_from_config("my.toml")`` and ``predict_from_config("my.toml")``, or from a
+terminal ``python -m emseg train --config my.toml`` and ``python -m emseg predict --config
+my.toml``. Ready templates for the 2D U-Net, the 3D U-Net, ReIsoSeg and the 2D-3D net are
+in ``emseg/configs`` (:func:`template_path`; ``python -m emseg template NAME`` copies one).
+Relative paths are relative to the config file's folder (to the current folder when a
+template is named instead of a file).
+
+**Overrides.** ``"section.key=value"`` strings (:func:`parse_assignment`,
+:func:`apply_overrides`; ``--set`` on the command line) change single keys without
+editing the file, with the same checks: ``train.iterations=20``,
+``train.window=[16, 64, 64]``, ``model.anisotropy=10``. The value is a TOML value; a
+bare word that is not valid TOML is taken as a string (``data.folder=my-data``).
 
 **Folder layout.** ``x`` holds images and ``y`` the labels, as ``.tif``/``.tiff``/``.png``
 files. Either every file is a 2D image (PNG or one-page TIFF): then the folder is
@@ -57,7 +65,8 @@ except ModuleNotFoundError:  # pragma: no cover - depends on the Python version
         tomllib = None
 
 __all__ = ["load_config", "dump_config", "read_folder_pair", "train_from_config",
-           "predict_from_config", "build_from_config", "template_path", "RunConfig",
+           "predict_from_config", "build_from_config", "template_path", "apply_overrides",
+           "parse_assignment", "RunConfig",
            "DataSection", "ModelSection", "TrainSection", "PredictSection", "ConfigError",
            "TEMPLATES", "IMAGE_SUFFIXES"]
 
@@ -115,6 +124,7 @@ class TrainSection:
     iterations: typing.Optional[int] = None
     batch_size: typing.Optional[int] = None
     lr: typing.Optional[float] = None
+    lr_schedule: typing.Optional[str] = None             # constant or cosine (TrainConfig)
     window: typing.Optional[tuple[int, ...]] = None     # (z, y, x), or (y, x) for 2D nets
     spacing: typing.Optional[tuple[int, ...]] = None    # window grid bins (z, y, x)
     aux_weight: typing.Optional[float] = None
@@ -160,13 +170,9 @@ class RunConfig:
         return p if p.is_absolute() else self.base_dir / p
 
     def override(self, changes):
-        """A copy with ``{"train": {"iterations": 5}, ...}`` applied and checked again."""
-        raw = to_dict(self)
-        for section, values in changes.items():
-            if not isinstance(values, dict):
-                raise ConfigError(f"override: {section!r} must map to a dict of keys")
-            raw.setdefault(section, {}).update(values)
-        return _from_dict(raw, path=self.path, base_dir=self.base_dir, lines=self.lines)
+        """A copy with ``{"train": {"iterations": 5}, ...}`` (or ``["train.iterations=5"]``)
+        applied and checked again (see :func:`apply_overrides`)."""
+        return apply_overrides(self, changes)
 
 
 _SECTIONS = {"data": DataSection, "model": ModelSection, "train": TrainSection,
@@ -201,8 +207,9 @@ def load_config(path):
     >>> cfg.model.name, cfg.train.window
     ('unet3d', (32, 128, 128))
     """
+    base_dir = None
     if isinstance(path, str) and path in TEMPLATES:
-        path = template_path(path)
+        path, base_dir = template_path(path), Path.cwd()  # a template's paths: this folder
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"no config file at {path}; start from a template, e.g. "
@@ -215,7 +222,8 @@ def load_config(path):
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"invalid TOML: {err}", path=path) from None
-    return _from_dict(raw, path=path, base_dir=path.resolve().parent, lines=_key_lines(text))
+    return _from_dict(raw, path=path, base_dir=base_dir or path.resolve().parent,
+                      lines=_key_lines(text))
 
 
 def template_path(name):
@@ -223,6 +231,96 @@ def template_path(name):
     if name not in TEMPLATES:
         raise ValueError(f"unknown template {name!r}; choose one of {TEMPLATES}")
     return Path(__file__).resolve().parent / "configs" / f"{name}.toml"
+
+
+def parse_assignment(text):
+    """Split a ``"section.key=value"`` override into ``(section, key, value)``.
+
+    The value is read as a TOML value (``5``, ``0.5``, ``true``, ``[16, 64, 64]``,
+    ``"text"``); a value that is not valid TOML is taken as a plain string, so
+    ``data.folder=my-data`` needs no quotes.
+
+    Raises
+    ------
+    ConfigError
+        If ``text`` is not ``section.key=value``.
+
+    Examples
+    --------
+    >>> parse_assignment("train.window=[16, 64, 64]")
+    ('train', 'window', [16, 64, 64])
+    >>> parse_assignment("data.folder=my-data")
+    ('data', 'folder', 'my-data')
+    """
+    name, sep, value = str(text).partition("=")
+    section, dot, key = name.strip().partition(".")
+    if not sep or not dot or not section or not key or "." in key:
+        raise ConfigError(f"override {text!r} must look like section.key=value, e.g. "
+                          f"train.iterations=20 or model.anisotropy=10")
+    value = value.strip()
+    if tomllib is None:  # pragma: no cover - reading the file already needs it
+        return section, key.strip(), value
+    try:
+        parsed = tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value  # a bare word: a string
+    return section, key.strip(), parsed
+
+
+def apply_overrides(config, assignments):
+    """A copy of ``config`` with ``"section.key=value"`` overrides applied and checked.
+
+    Parameters
+    ----------
+    config : RunConfig
+        The config (e.g. from :func:`load_config`).
+    assignments : iterable of str or dict
+        Strings as :func:`parse_assignment` reads them, or a ``{"train": {...}}`` dict.
+
+    Returns
+    -------
+    RunConfig
+
+    Raises
+    ------
+    ConfigError
+        For a malformed override, an unknown section or key, or a wrong value; the
+        message names the override.
+
+    Examples
+    --------
+    >>> cfg = apply_overrides(load_config("unet3d"), ["train.iterations=20", "model.width=8"])
+    >>> cfg.train.iterations, cfg.model.options["width"]
+    (20, 8)
+    """
+    if isinstance(assignments, dict):
+        changes = {k: dict(v) if isinstance(v, dict) else v for k, v in assignments.items()}
+        labels = {(t, k): f"{t}.{k}" for t, v in changes.items() if isinstance(v, dict)
+                  for k in v}
+    else:
+        changes, labels = {}, {}
+        for text in assignments:
+            section, key, value = parse_assignment(text)
+            changes.setdefault(section, {})[key] = value
+            labels[(section, key)] = str(text)
+    raw = to_dict(config)
+    for section, values in changes.items():
+        if not isinstance(values, dict):
+            raise ConfigError(f"override: {section!r} must map to a dict of keys")
+        raw.setdefault(section, {}).update(values)
+    # the file's line numbers no longer describe the overridden keys
+    lines = {k: v for k, v in config.lines.items() if k not in labels}
+    try:
+        return _from_dict(raw, path=config.path, base_dir=config.base_dir, lines=lines)
+    except ConfigError as err:
+        message = str(err)
+        hit = next((text for (t, k), text in labels.items()
+                    if f"{t}.{k}" in message or f"{k!r}" in message or f"[{t}]" in message), None)
+        if hit is None:
+            raise
+        prefix = f"{config.path}: " if config.path is not None else ""
+        body = message[len(prefix):] if prefix and message.startswith(prefix) else message
+        raise ConfigError(f"override {hit!r}: {body}", path=config.path) from None
 
 
 def _key_lines(text):
