@@ -1,0 +1,256 @@
+"""Generated page content: example cards, data tables, results, API pages, includes.
+
+The hand-written pages in ``site/docs`` hold markers (HTML comments) that
+:func:`expand_markers` replaces at build time, so that the site follows the repository
+(examples, registries, README figures) without hand copies:
+
+``<!-- emseg:example-cards -->``
+    one card per example (title, intro, paper, **View notebook**, **Download example N
+    source**) and the all-examples download;
+``<!-- emseg:papers -->``
+    the papers each example reproduces (from the notebooks' ``**Paper**:`` lines);
+``<!-- emseg:datasets -->``, ``<!-- emseg:pretrained -->``
+    the download registries of :mod:`emseg.data` and :mod:`emseg.pretrained`;
+``<!-- emseg:results -->``
+    each example's stored results (its note on data and device, its Results tables);
+``<!-- emseg:include FILE ["HEADING REGEX"] [level=N] -->``
+    a section of a repository file (README.md, bench/README.md): from the heading that
+    matches to the next heading of the same or a higher level (the whole file without
+    its title when no heading is given), headings moved to level ``N``.
+"""
+import ast
+import re
+import shlex
+from pathlib import Path
+
+from docsite import notebooks
+from docsite.zips import human_size, zip_name
+
+_MARKER = re.compile(r"<!--\s*emseg:([a-z-]+)(.*?)-->", re.S)
+
+
+class MarkerError(ValueError):
+    pass
+
+
+# --- example cards and papers ---------------------------------------------------------------
+
+def example_cards(examples, zip_sizes, page):
+    """Material "grid cards" for the home page; links relative to ``page``."""
+    if not examples:
+        return "*No example notebooks found.*"
+    items = []
+    for ex in examples:
+        view = notebooks.relative(page, f"examples/{ex.key}.md")
+        name = zip_name([ex])
+        down = notebooks.relative(page, f"downloads/{name}")
+        size = human_size(zip_sizes[name]) if name in zip_sizes else ""
+        body = [f"**Example {ex.number} · {ex.short_title}**", "---", ex.intro]
+        if ex.papers:
+            body.append(f"*Reproduces:* {ex.papers}")
+        body.append(f"[**View notebook**]({view}){{ .md-button .md-button--primary }} "
+                    f"[**Download example {ex.number} source**]({down}){{ .md-button "
+                    f'download="{name}" }} <small>{size}</small>')
+        items.append("-   " + "\n\n    ".join(b for b in body if b))
+    everything = zip_name(examples, everything=True)
+    all_link = notebooks.relative(page, f"downloads/{everything}")
+    size = human_size(zip_sizes[everything]) if everything in zip_sizes else ""
+    return ('<div class="grid cards example-cards" markdown>\n\n' + "\n\n".join(items)
+            + "\n\n</div>\n\n"
+            + f"[**Download all examples**]({all_link}){{ .md-button download=\"{everything}\" }} "
+              f"<small>one zip with every notebook and the library, {size}</small>")
+
+
+def papers(examples):
+    lines = [f"- **Example {ex.number}** ({ex.short_title}): {ex.papers}"
+             for ex in examples if ex.papers]
+    return "\n".join(lines) or "*No example names its paper yet.*"
+
+
+# --- data --------------------------------------------------------------------------------------
+
+def _cell(value):
+    return "—" if value in (None, "", ()) else str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _link(url):
+    return f"<{url}>" if url else "—"
+
+
+def datasets_markdown():
+    """Tables of every dataset in the library's registries."""
+    from emseg.data.registry import DATASETS
+    try:
+        from emseg.data.em_datasets import EM_DATASETS
+    except ImportError:  # an older library without the extra datasets
+        EM_DATASETS = {}
+    out = []
+    for name, entry in {**DATASETS, **EM_DATASETS}.items():
+        out.append(f"### `{name}`")
+        facts = [("Citation", entry.get("citation")), ("Licence", entry.get("license")),
+                 ("Home page", _link(entry.get("homepage")))]
+        if entry.get("url"):
+            facts.append(("Download", _link(entry["url"])))
+        for mirror in entry.get("mirrors") or ():
+            facts.append(("Mirror", _link(mirror)))
+        if entry.get("zip_name"):
+            size = f"{entry['size']:,} bytes" if entry.get("size") else "not published"
+            facts.append(("Archive", f"`{entry['zip_name']}`, {size}"))
+        for algo in ("md5", "sha256"):
+            if entry.get(algo):
+                facts.append((f"{algo.upper()} of the archive", f"`{entry[algo]}`"))
+        if entry.get("voxel_size"):
+            z, y, x = entry["voxel_size"]
+            facts.append(("Voxel size (z, y, x)", f"{z} × {y} × {x} nm "
+                          f"({entry.get('voxel_size_source', 'source not recorded')})"))
+        out.append("| | |\n|---|---|\n" + "\n".join(f"| {k} | {_cell(v)} |" for k, v in facts))
+        files = entry.get("files") or {}
+        rows = []
+        for fname, spec in files.items():
+            size = spec.get("size") or spec.get("total_size")
+            shape = spec.get("shape")
+            digest = spec.get("md5") or spec.get("sha256")
+            count = f"{spec['count']} files" if spec.get("count") else ""
+            rows.append(f"| `{fname}` | {_cell(' × '.join(map(str, shape)) if shape else count)} | "
+                        f"{_cell(f'{size:,}' if size else None)} | {_cell(f'`{digest}`' if digest else None)} |")
+        if rows:
+            out.append("| file | shape (z, y, x) | bytes | MD5 |\n|---|---|---:|---|\n" + "\n".join(rows))
+    return "\n\n".join(out)
+
+
+def pretrained_markdown():
+    """The published nets (downloaded and converted) and the bundled phantom nets."""
+    from emseg import pretrained
+    rows = []
+    for name, entry in pretrained.PRETRAINED.items():
+        url = entry.get("url")
+        rows.append(f"| `{name}` | {_cell(entry.get('description'))} | "
+                    f"{_cell(entry.get('trained_on'))} | {_link(url) if url else 'ships with emseg'} |")
+    for name in getattr(pretrained, "PHANTOM_ENSEMBLE", ()):
+        if name not in pretrained.PRETRAINED:
+            rows.append(f"| `{name}` | small 2D-3D net trained on the synthetic phantom | "
+                        f"phantom | ships with emseg |")
+    return "| name | what | trained on | download |\n|---|---|---|---|\n" + "\n".join(rows)
+
+
+# --- results -----------------------------------------------------------------------------------
+
+def results_markdown(examples, page, level=2):
+    """Each example's note on its stored outputs and the tables of its Results section."""
+    h = "#" * level
+    out = []
+    for ex in examples:
+        link = notebooks.relative(page, f"examples/{ex.key}.md")
+        out.append(f"{h} Example {ex.number}: {ex.short_title}")
+        out.append(f"From the stored outputs of [the example {ex.number} notebook]({link}).")
+        if ex.note:
+            out.append(ex.note)
+        tables = notebooks.markdown_outputs(notebooks.section(ex, r"^results?$"))
+        if not tables:
+            tables = notebooks.markdown_outputs(ex.nb["cells"])[-2:]
+        out.extend(tables or ["*This notebook has no stored results yet.*"])
+    return "\n\n".join(out)
+
+
+# --- includes ----------------------------------------------------------------------------------
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
+
+
+def include(root, rel_path, heading=None, level=None):
+    """A section of a Markdown file of the repository (see the module docstring)."""
+    path = Path(root) / rel_path
+    if not path.is_file():
+        raise MarkerError(f"include: no file {rel_path} in the repository")
+    lines, fence, out, start_level = path.read_text(encoding="utf-8").splitlines(), False, [], None
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith(("```", "~~~")):
+            fence = not fence
+        m = None if fence else _HEADING.match(line)
+        if start_level is None:
+            if heading is None and m and len(m[1]) == 1:
+                start_level = 1
+                continue  # the whole file without its title
+            if heading is not None and m and re.search(heading, m[2], re.I):
+                start_level = len(m[1])
+                out.append(line)
+            continue
+        if m and len(m[1]) <= start_level:
+            break
+        out.append(line)
+    if start_level is None:
+        if heading is None:  # no title: the whole file
+            out, start_level = lines, 1
+        else:
+            raise MarkerError(f"include: no heading matching {heading!r} in {rel_path}")
+    if level is not None:
+        top = min((len(m[1]) for m in map(_HEADING.match, out) if m), default=level)
+        shift = level - top
+        fence, shifted = False, []
+        for line in out:
+            if line.lstrip().startswith(("```", "~~~")):
+                fence = not fence
+            m = None if fence else _HEADING.match(line)
+            shifted.append(("#" * min(6, max(1, len(m[1]) + shift)) + " " + m[2]) if m else line)
+        out = shifted
+    return "\n".join(out).strip("\n")
+
+
+# --- API ---------------------------------------------------------------------------------------
+
+def api_modules(root):
+    """Public modules and packages of emseg, with the first line of their docstring."""
+    lib = Path(root) / "lib" / "emseg"
+    found = []
+    for path in sorted(lib.iterdir()):
+        if path.name.startswith("_") or path.name in ("cli.py",):
+            continue
+        if path.is_dir() and (path / "__init__.py").is_file():
+            name, src = path.name, path / "__init__.py"
+        elif path.suffix == ".py":
+            name, src = path.stem, path
+        else:
+            continue
+        try:
+            doc = ast.get_docstring(ast.parse(src.read_text(encoding="utf-8"))) or ""
+        except SyntaxError:
+            doc = ""
+        found.append((f"emseg.{name}", doc.strip().split("\n\n")[0].replace("\n", " ")))
+    return found
+
+
+def api_page(module):
+    return f"# `{module}`\n\n::: {module}\n"
+
+
+def api_index(modules, page):
+    rows = [f"| [`{m}`]({notebooks.relative(page, f'api/{m}.md')}) | {_cell(doc)} |"
+            for m, doc in modules]
+    return ("# API reference\n\nGenerated from the docstrings of the library (`lib/emseg`) "
+            "when the site is built.\n\n| module | what it holds |\n|---|---|\n" + "\n".join(rows) + "\n")
+
+
+# --- markers -----------------------------------------------------------------------------------
+
+def expand_markers(markdown, *, page, root, examples, zip_sizes, resolve_link):
+    def sub(m):
+        name, args = m[1], shlex.split(m[2].strip())
+        if name == "example-cards":
+            return example_cards(examples, zip_sizes, page)
+        if name == "papers":
+            return papers(examples)
+        if name == "datasets":
+            return datasets_markdown()
+        if name == "pretrained":
+            return pretrained_markdown()
+        if name == "results":
+            return results_markdown(examples, page)
+        if name == "include":
+            if not args:
+                raise MarkerError(f"{page}: emseg:include needs a file")
+            level = next((int(a.split("=", 1)[1]) for a in args if a.startswith("level=")), None)
+            rest = [a for a in args if not a.startswith("level=")]
+            text = include(root, rest[0], rest[1] if len(rest) > 1 else None, level)
+            return notebooks.rewrite_links(text, resolve_link)
+        raise MarkerError(f"{page}: unknown marker emseg:{name}")
+    return _MARKER.sub(sub, markdown)
