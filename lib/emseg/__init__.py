@@ -13,7 +13,7 @@ import importlib
 __version__ = "0.1.0"
 
 __all__ = ["data", "models", "train", "infer", "metrics", "losses", "augment", "device",
-           "checkpoint", "baselines", "plot", "workflow", "pretrained", "tfcheckpoint", "run", "report", "ecs", "tracing", "config"]
+           "checkpoint", "baselines", "plot", "workflow", "pretrained", "tfcheckpoint", "run", "report", "ecs", "tracing", "config", "blockwise"]
 
 
 def __getattr__(name):

@@ -1,0 +1,243 @@
+"""Tests of emseg.blockwise: blockwise prediction equals the in-memory one; inputs; resume."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+
+zarr = pytest.importorskip("zarr")
+distributed = pytest.importorskip("distributed")
+
+from emseg.blockwise import BlockPlan, open_volume, predict_large, volume_statistics  # noqa: E402
+from emseg.checkpoint import save_model  # noqa: E402
+from emseg.data import zscore  # noqa: E402
+from emseg.infer import predict  # noqa: E402
+from emseg.models import Net2D3D, UNet2D, window_geometry  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client():
+    """An in-process dask cluster (threads): quick to start; the code path is the same."""
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2,
+                            dashboard_address=None) as c:
+        yield c
+
+
+def volume(shape, seed=0):
+    return (np.random.default_rng(seed).random(shape) * 200 + 20).astype(np.uint8)
+
+
+def unet(seed=0):
+    torch.manual_seed(seed)
+    return UNet2D(3, width=4, depth=2, padding="same").eval()
+
+
+def read(target, name="probabilities"):
+    return zarr.open_group(str(target), mode="r")[name][...]
+
+
+# --------------------------------------------------------------------------- equality
+
+@pytest.mark.parametrize("overlap, block", [(0.25, (2, 24, 48)), (0.5, (3, 32, 16)), (0.0, (6, 64, 32))])
+def test_equals_in_memory_prediction_2d_net(tmp_path, client, overlap, block):
+    net, vol = unet(), volume((6, 70, 90))
+    ref = predict(net, zscore(vol), window=(32, 32), overlap=overlap, progress=False)
+    info = predict_large(net, vol, tmp_path / "p.zarr", window=(32, 32), overlap=overlap,
+                         block_size=block, client=client, progress=False)
+    out = read(tmp_path / "p.zarr")
+    assert info["blocks"] > 4 and info["predicted"] == info["blocks"]
+    assert out.shape == ref.shape and out.dtype == np.float32
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-5)
+
+
+def test_equals_in_memory_prediction_valid_3d_net(tmp_path, client):
+    """A valid-padded 2D-3D net (input window larger than its output, offset 2): the halo
+    must hold each window's whole input."""
+    torch.manual_seed(1)
+    net = Net2D3D(4, width=4, pyramid_width=4, faithful=True).eval()
+    window = (5, 36, 36)
+    geom = window_geometry(net, window)
+    assert geom.input != geom.output  # the case this test is about
+    vol = volume((13, 61, 75), seed=3)
+    ref = predict(net, zscore(vol), window=window, overlap=(0.4, 0.25, 0.5), progress=False)
+    info = predict_large(net, vol, tmp_path / "p.zarr", window=window, overlap=(0.4, 0.25, 0.5),
+                         block_size=(3, 24, 16), client=client, progress=False)
+    assert info["blocks"] >= 5 * 3 * 5
+    np.testing.assert_allclose(read(tmp_path / "p.zarr"), ref, rtol=0, atol=1e-5)
+
+
+def test_labels_uint8_and_2d_image(tmp_path, client):
+    net, img = unet(2), volume((50, 77), seed=5)
+    ref = predict(net, zscore(img), window=(32, 32), progress=False)
+    predict_large(net, img, tmp_path / "l.zarr", window=(32, 32), output="labels",
+                  block_size=(1, 24, 24), client=client, progress=False)
+    labels = read(tmp_path / "l.zarr", "labels")
+    assert labels.shape == img.shape and labels.dtype == np.uint8
+    top2 = np.sort(ref, axis=0)
+    clear = (top2[-1] - top2[-2]) > 1e-4  # ties could flip on round-off
+    assert clear.mean() > 0.9
+    np.testing.assert_array_equal(labels[clear], ref.argmax(0)[clear])
+    predict_large(net, img, tmp_path / "q.zarr", window=(32, 32), dtype="uint8",
+                  block_size=(1, 24, 24), client=client, progress=False)
+    q = read(tmp_path / "q.zarr")
+    assert q.dtype == np.uint8 and q.shape == ref.shape
+    assert np.abs(q / 255.0 - ref).max() <= 0.5 / 255 + 1e-6
+
+
+# --------------------------------------------------------------------------- inputs
+
+def test_tiff_memmap_zarr_inputs_give_the_same_result(tmp_path, client):
+    net, vol = unet(), volume((5, 40, 60), seed=7).astype(np.float32)
+    ref = predict(net, zscore(vol), window=(32, 32), progress=False)
+    tifffile.imwrite(tmp_path / "plain.tif", vol)                        # contiguous: memmap
+    tifffile.imwrite(tmp_path / "zipped.tif", vol, compression="zlib")   # page-wise reads
+    np.save(tmp_path / "v.npy", vol)
+    group = zarr.open_group(str(tmp_path / "in.zarr"), mode="w")
+    arr = group.create_array("raw", shape=vol.shape, chunks=(2, 16, 16), dtype="float32") \
+        if hasattr(group, "create_array") else group.create_dataset("raw", shape=vol.shape,
+                                                                    chunks=(2, 16, 16), dtype="float32")
+    arr[...] = vol
+    inputs = {"plain.tif": (str(tmp_path / "plain.tif"), None, "tiff-memmap"),
+              "zipped.tif": (tmp_path / "zipped.tif", None, "tiff"),
+              "memmap": (np.load(tmp_path / "v.npy", mmap_mode="r"), None, "memmap"),
+              "zarr": (str(tmp_path / "in.zarr"), "raw", "zarr")}
+    for name, (src, dataset, kind) in inputs.items():
+        assert open_volume(src, dataset=dataset).kind == kind, name
+        predict_large(net, src, tmp_path / f"{name}.out.zarr", dataset=dataset, window=(32, 32),
+                      block_size=(2, 24, 24), client=client, progress=False)
+        np.testing.assert_allclose(read(tmp_path / f"{name}.out.zarr"), ref, atol=1e-5, err_msg=name)
+
+
+def test_zarr_group_without_dataset_is_refused_with_the_names(tmp_path):
+    group = zarr.open_group(str(tmp_path / "g.zarr"), mode="w")
+    (group.create_array if hasattr(group, "create_array") else group.create_dataset)(
+        "raw", shape=(2, 8, 8), chunks=(1, 8, 8), dtype="uint8")
+    with pytest.raises(ValueError, match="raw"):
+        open_volume(str(tmp_path / "g.zarr"))
+    with pytest.raises(ValueError, match="no array 'nope'"):
+        open_volume(str(tmp_path / "g.zarr"), dataset="nope")
+    with pytest.raises(FileNotFoundError):
+        open_volume(str(tmp_path / "missing.zarr"))
+    with pytest.raises(ValueError, match="integers or floats"):
+        open_volume(np.zeros((2, 3, 4), bool))
+
+
+def test_volume_statistics_match_numpy(client):
+    vol = np.random.default_rng(3).normal(5, 3, (7, 33, 41)).astype(np.float32)
+    mean, std = volume_statistics(vol, block_size=(3, 16, 16), client=client, progress=False)
+    assert mean == pytest.approx(np.mean(vol, dtype=np.float64), rel=1e-12)
+    assert std == pytest.approx(np.std(vol, dtype=np.float64), rel=1e-12)
+
+
+# --------------------------------------------------------------------------- checks
+
+def test_inconsistent_block_halo_chunks_are_refused_with_what_works():
+    geom = window_geometry(unet(), (32, 32))  # output 32, step 24 at overlap 0.25
+    ov = (0.25, 0.25, 0.25)
+    plan = BlockPlan.make((10, 200, 200), [geom], ov, block_size=(2, 48, 72))
+    assert plan.steps == (1, 24, 24) and plan.halo == (0, 48, 48)  # smallest multiple >= 32
+    with pytest.raises(ValueError, match="multiple of the window step 24.*use 48 or 72"):
+        BlockPlan.make((10, 200, 200), [geom], ov, block_size=(2, 50, 48))
+    with pytest.raises(ValueError, match="at least 48.*use 48"):
+        BlockPlan.make((10, 200, 200), [geom], ov, block_size=(2, 48, 48), halo=(0, 24, 24))
+    with pytest.raises(ValueError, match="multiple of the window step 24: use 72"):
+        BlockPlan.make((10, 200, 200), [geom], ov, block_size=(2, 48, 48), halo=(0, 50, 48))
+    with pytest.raises(ValueError, match="not a multiple of the output chunks"):
+        BlockPlan.make((10, 200, 200), [geom], ov, block_size=(2, 48, 48), chunks=(1, 32, 48))
+    with pytest.raises(ValueError, match="block_size must be"):
+        BlockPlan.make((10, 200, 200), [geom], ov, block_size=(2, 0, 48))
+    # an axis shorter than the block is one block, needing no halo
+    assert BlockPlan.make((10, 30, 200), [geom], ov, block_size=(2, 48, 48)).halo == (0, 0, 48)
+
+
+def test_targets_that_hold_something_else_are_never_overwritten(tmp_path, client):
+    net, vol = unet(), volume((3, 40, 40))
+    (tmp_path / "mine.zarr").mkdir()
+    (tmp_path / "mine.zarr" / "notes.txt").write_text("precious")
+    with pytest.raises(ValueError, match="not a zarr group"):
+        predict_large(net, vol, tmp_path / "mine.zarr", window=(32, 32), client=client, progress=False)
+    zarr.open_group(str(tmp_path / "other.zarr"), mode="w").attrs["x"] = 1
+    with pytest.raises(ValueError, match="not an emseg blockwise prediction"):
+        predict_large(net, vol, tmp_path / "other.zarr", window=(32, 32), client=client,
+                      overwrite=True, progress=False)
+    assert (tmp_path / "mine.zarr" / "notes.txt").read_text() == "precious"
+    predict_large(net, vol, tmp_path / "p.zarr", window=(32, 32), client=client, progress=False)
+    with pytest.raises(ValueError, match="other settings.*overlap"):
+        predict_large(net, vol, tmp_path / "p.zarr", window=(32, 32), overlap=0.5, client=client,
+                      progress=False)
+    info = predict_large(net, vol, tmp_path / "p.zarr", window=(32, 32), overlap=0.5, client=client,
+                         overwrite=True, progress=False)
+    assert info["skipped"] == 0 and info["predicted"] == info["blocks"]
+
+
+# --------------------------------------------------------------------------- resume
+
+def test_rerun_skips_finished_blocks_and_redoes_unmarked_ones(tmp_path, client):
+    net, vol = unet(), volume((4, 72, 72))
+    ref = predict(net, zscore(vol), window=(32, 32), progress=False)
+    target = tmp_path / "p.zarr"
+    first = predict_large(net, vol, target, window=(32, 32), block_size=(2, 24, 24), client=client,
+                          progress=False)
+    assert first["skipped"] == 0 and first["blocks"] == 2 * 3 * 3
+    again = predict_large(net, vol, target, window=(32, 32), block_size=(2, 24, 24), client=client,
+                          progress=False)
+    assert again["skipped"] == again["blocks"] and again["predicted"] == 0
+    # a half-written block: garbage in its chunk, no marker -> predicted again
+    group = zarr.open_group(str(target), mode="r+")
+    group["probabilities"][:, 2:4, 24:48, 0:24] = 7.0
+    group["done"][1, 1, 0] = 0
+    third = predict_large(net, vol, target, window=(32, 32), block_size=(2, 24, 24), client=client,
+                          progress=False)
+    assert third["predicted"] == 1 and third["skipped"] == third["blocks"] - 1
+    np.testing.assert_allclose(read(target), ref, atol=1e-5)
+
+
+KILLED_RUN = textwrap.dedent("""
+    import os, sys
+    import numpy as np
+    import distributed
+    from emseg.blockwise import predict_large
+    from emseg.blockwise._store import PredictionStore
+
+    calls = []
+    original = PredictionStore.write_block
+
+    def write_then_die(self, block, data):
+        calls.append(block.index)
+        if len(calls) == 4:   # the 4th block: its data is written, then the process dies
+            arrays = self._open()
+            arrays["probabilities"][(slice(None),) + block.interior] = np.full_like(data, 9.0)
+            os._exit(17)
+        original(self, block, data)
+
+    PredictionStore.write_block = write_then_die
+    if __name__ == "__main__":
+        vol = np.load(sys.argv[2])
+        with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
+                                dashboard_address=None) as client:
+            predict_large(sys.argv[1], vol, sys.argv[3], window=(32, 32), block_size=(2, 24, 24),
+                          client=client, progress=False)
+""")
+
+
+def test_a_killed_run_loses_only_the_block_in_flight(tmp_path, client):
+    net, vol = unet(3), volume((4, 48, 72))
+    save_model(net, tmp_path / "net.pt")
+    np.save(tmp_path / "vol.npy", vol)
+    (tmp_path / "run.py").write_text(KILLED_RUN)
+    target = tmp_path / "p.zarr"
+    proc = subprocess.run([sys.executable, str(tmp_path / "run.py"), str(tmp_path / "net.pt"),
+                           str(tmp_path / "vol.npy"), str(target)], capture_output=True, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 17, proc.stderr[-2000:]
+    done = zarr.open_group(str(target), mode="r")["done"][...]
+    assert done.sum() == 3  # three blocks finished; the 4th died between data and marker
+    info = predict_large(str(tmp_path / "net.pt"), vol, target, window=(32, 32),
+                         block_size=(2, 24, 24), client=client, progress=False)
+    assert info["skipped"] == 3 and info["predicted"] == info["blocks"] - 3
+    ref = predict(net, zscore(vol), window=(32, 32), progress=False)
+    np.testing.assert_allclose(read(target), ref, atol=1e-5)  # no 9.0 left from the dead block
