@@ -222,3 +222,39 @@ def test_sparse_distance_transform_is_exact():
 def test_bad_input_is_refused_with_a_clear_message(image, kwargs, match):
     with pytest.raises(ValueError, match=match):
         trace_voxel_scooping(image, **kwargs)
+
+
+def test_other_input_types_are_handled_or_refused_clearly():
+    import torch
+    from emseg.tracing import trace_skeleton
+    m = bar()
+    want = trace_voxel_scooping(m)
+    # nested lists are the array they make: a list of booleans is a mask
+    got = trace_voxel_scooping(m.tolist())
+    np.testing.assert_allclose(got.xyz, want.xyz)
+    assert len(trace_skeleton(m.tolist())) > 0
+    for tracer in (trace_voxel_scooping, trace_skeleton):
+        with pytest.raises(TypeError, match=r"numpy array, got a torch.Tensor.*\.numpy\(\)"):
+            tracer(torch.from_numpy(m.astype(np.float32)))
+        with pytest.raises(ValueError, match="numeric"):
+            tracer(m.astype(complex))
+        with pytest.raises(ValueError, match=r"voxel_size must be 3 numbers"):
+            tracer(m, voxel_size="big")
+
+
+def test_solid_block_and_ring_end_without_hanging():
+    # the whole volume foreground, and a closed loop: every voxel is visited once, so the
+    # tracer ends with a tree (no cycle) in a bounded number of steps
+    solid = trace_voxel_scooping(np.ones((24, 24, 24), bool))
+    assert len(solid.roots) == 1 and len(solid) > 1
+    yy, xx = np.mgrid[:40, :40]
+    r = np.hypot(yy - 20, xx - 20)
+    ring = np.zeros((5, 40, 40), bool)
+    ring[1:4] = (r > 10) & (r < 13)
+    t = trace_voxel_scooping(ring)
+    assert len(t.roots) == 1
+    # the loop is cut once: the trace covers the ring's centre line
+    a = np.linspace(0, 2 * np.pi, 72)
+    xyz = np.stack([20 + 11.5 * np.cos(a), 20 + 11.5 * np.sin(a), np.full_like(a, 2.0)], 1)
+    centre = SwcTree.from_arrays(xyz, np.r_[-1, np.arange(71)], radius=1.0)
+    assert skeleton_f1(t, centre, distance=2.0)["recall"] >= 0.9

@@ -205,3 +205,11 @@ def test_densest_box_holds_the_dense_part():
     assert inside.cable_length > 0.5 * (tree.cable_length - 300)
     with pytest.raises(ValueError, match="bin_size"):
         densest_box(tree, shape=shape, bin_size=0)
+
+
+def test_read_tolerates_a_byte_order_mark_and_binary_streams():
+    text = "\ufeff# from a Windows tool\n1 1 0 0 0 1 -1\n2 3 1 0 0 1 1\n"
+    a = read_swc(io.StringIO(text))
+    b = read_swc(io.BytesIO(text.encode("utf-8")))
+    assert a.id.tolist() == b.id.tolist() == [1, 2]
+    np.testing.assert_array_equal(a.xyz, b.xyz)

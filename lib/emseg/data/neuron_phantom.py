@@ -12,7 +12,9 @@ metrics run without third-party morphologies:
   radii, uneven brightness along the neurites, an anisotropic Gaussian PSF
   (wider in z), a hazy background, Poisson shot noise and Gaussian read noise.
   ``intensity`` scales the signal for "decreasing signal" experiments.
-* :func:`neuron_phantom` bundles both.
+* :func:`neuron_phantom` bundles both; :func:`neuron_pool` makes a pool of them
+  with varied signal and noise (candidates for DHPR selection and training).
+* :func:`render_densest` renders the densest box of a large (real) tree.
 
 Units: tree coordinates, radii, ``voxel_size`` and ``psf_sigma`` share one
 physical unit (um by default); volume-side triples are (z, y, x), SWC
@@ -25,9 +27,10 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from emseg.data.phantom import _smooth_noise
-from emseg.tracing.swc import SwcTree, _is_real, crop_tree, resample_tree, swc_to_voxel
+from emseg.tracing.swc import SwcTree, _is_real, crop_tree, densest_box, resample_tree, swc_to_voxel
 
-__all__ = ["NeuronStack", "neuron_tree", "render_neuron", "neuron_phantom"]
+__all__ = ["NeuronStack", "neuron_tree", "render_neuron", "neuron_phantom", "neuron_pool",
+           "render_densest"]
 
 #: Expected photons per voxel inside a neurite at ``intensity=1`` (before the PSF).
 PEAK_SIGNAL = 400.0
@@ -375,7 +378,7 @@ def render_neuron(tree, *, shape, voxel_size=(1.0, 0.5, 0.5), offset=(0.0, 0.0, 
 
 
 def neuron_phantom(*, shape=(48, 128, 128), voxel_size=(1.0, 0.5, 0.5), seed=0, intensity=1.0,
-                   n_neurites=None):
+                   n_neurites=None, background=100.0, read_noise=4.0):
     """A procedural neuron rendered as a light-microscopy stack, with exact ground truth.
 
     Parameters
@@ -390,11 +393,16 @@ def neuron_phantom(*, shape=(48, 128, 128), voxel_size=(1.0, 0.5, 0.5), seed=0, 
         Signal scale (see :func:`render_neuron`).
     n_neurites : int, optional
         Number of primary neurites (default random, 3 to 6).
+    background, read_noise : float
+        Mean background photons and detector noise (see :func:`render_neuron`).
 
     Returns
     -------
     NeuronStack
-        ``image`` (uint16), ``mask`` (bool) and the ground-truth ``tree``.
+        ``image`` (uint16), ``mask`` (bool) and the ground-truth ``tree``. The
+        tree depends on ``seed`` (and ``shape``, ``voxel_size``, ``n_neurites``)
+        only, so stacks that differ in ``intensity``, ``background`` or
+        ``read_noise`` show the same neuron with the same noise seed.
 
     Examples
     --------
@@ -413,4 +421,96 @@ def neuron_phantom(*, shape=(48, 128, 128), voxel_size=(1.0, 0.5, 0.5), seed=0, 
                        soma_radius=soma, neurite_radius=min(1.3, soma / 2),
                        min_radius=max(0.6, float(vs.max()) * 0.5))
     return render_neuron(tree, shape=shape, voxel_size=vs, seed=int(render_seed),
-                         intensity=intensity)
+                         intensity=intensity, background=background, read_noise=read_noise)
+
+
+def neuron_pool(n, *, shape=(48, 128, 128), voxel_size=(1.0, 0.5, 0.5), seed=0,
+                intensity=(0.08, 1.0), background=(60.0, 160.0), read_noise=(2.0, 8.0)):
+    """``n`` phantom stacks with varied signal and noise: a candidate pool for training.
+
+    Stack ``i`` is ``neuron_phantom(seed=seed * 100_003 + i, ...)`` with an intensity
+    drawn log-uniformly from ``intensity`` and a background and read noise drawn
+    uniformly from their ranges (one ``default_rng(seed)`` draws them all).
+
+    Parameters
+    ----------
+    n : int
+        Number of stacks.
+    shape, voxel_size : 3 numbers
+        As :func:`neuron_phantom`.
+    seed : int
+        Seed of the whole pool.
+    intensity, background, read_noise : (low, high)
+        Ranges of the rendering settings.
+
+    Returns
+    -------
+    stacks : list of NeuronStack
+    settings : list of dict
+        ``seed``, ``intensity``, ``background``, ``read_noise`` of each stack.
+
+    Examples
+    --------
+    >>> stacks, settings = neuron_pool(2, shape=(16, 32, 32), seed=1)
+    >>> len(stacks), sorted(settings[0])
+    (2, ['background', 'intensity', 'read_noise', 'seed'])
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    ranges = {}
+    for name, rng_ in (("intensity", intensity), ("background", background),
+                       ("read_noise", read_noise)):
+        try:
+            lo, hi = (float(v) for v in rng_)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a (low, high) pair, got {rng_!r}") from None
+        if not (np.isfinite(lo) and np.isfinite(hi) and 0 <= lo <= hi) or (
+                name != "read_noise" and lo <= 0):
+            raise ValueError(f"{name} must be a (low, high) pair with 0 < low <= high, "
+                             f"got {rng_!r}")
+        ranges[name] = (lo, hi)
+    rng = np.random.default_rng(int(seed))
+    stacks, settings = [], []
+    for i in range(int(n)):
+        lo, hi = ranges["intensity"]
+        s = {"seed": int(seed) * 100_003 + i,
+             "intensity": float(np.exp(rng.uniform(np.log(lo), np.log(hi)))),
+             "background": float(rng.uniform(*ranges["background"])),
+             "read_noise": float(rng.uniform(*ranges["read_noise"]))}
+        stacks.append(neuron_phantom(shape=shape, voxel_size=voxel_size, **s))
+        settings.append(s)
+    return stacks, settings
+
+
+def render_densest(tree, *, shape=(48, 128, 128), voxel_size=(1.0, 0.5, 0.5), min_radius=0.6,
+                   **options):
+    """Render the densest ``shape`` box of a large tree (e.g. a real morphology).
+
+    Parameters
+    ----------
+    tree : SwcTree
+        The neuron in the unit of ``voxel_size`` (um: convert real files with
+        :meth:`SwcTree.scaled`, e.g. ``scaled(0.008)`` for 8 nm units).
+    shape, voxel_size : 3 numbers
+        The stack.
+    min_radius : float
+        Radius floor (0.6 um keeps thin neurites visible at 0.5 um voxels).
+    **options
+        Other :func:`render_neuron` options (``intensity``, ``seed``, ...).
+
+    Returns
+    -------
+    stack : NeuronStack
+        Its ``tree`` is in the input tree's coordinates.
+    offset : tuple of float
+        Physical (z, y, x) position of voxel (0, 0, 0) (:func:`emseg.tracing.densest_box`).
+    """
+    if not isinstance(tree, SwcTree):
+        raise TypeError(f"tree must be an SwcTree (see emseg.tracing.read_swc), "
+                        f"got {type(tree).__name__}")
+    offset = tuple(float(v) for v in densest_box(tree, shape=shape, voxel_size=voxel_size))
+    stack = render_neuron(tree, shape=shape, voxel_size=voxel_size, offset=offset,
+                          min_radius=min_radius, **options)
+    return stack, offset

@@ -122,6 +122,11 @@ def foreground_mask(image, *, threshold=None):
     """
     if threshold is not None and not _is_real(threshold):
         raise ValueError(f"threshold must be a finite number, got {threshold!r}")
+    if hasattr(image, "detach") and hasattr(image, "numpy"):
+        raise TypeError(f"image must be a numpy array, got a {type(image).__module__}."
+                        f"{type(image).__name__}; convert it with .detach().cpu().numpy()")
+    if isinstance(image, (list, tuple)):
+        image = np.asarray(image)                      # nested lists: as the array they make
     if isinstance(image, np.ndarray) and image.dtype == bool:
         if image.ndim != 3:
             raise ValueError(f"image must be 3-D (z, y, x), got shape {image.shape}; for one "
@@ -489,6 +494,8 @@ def trace_voxel_scooping(image, *, threshold=None, voxel_size=(1.0, 1.0, 1.0),
     >>> sorted(set(np.round(t.y).tolist())), sorted(set(np.round(t.z).tolist()))
     ([4.0], [4.0])
     """
+    if isinstance(image, (list, tuple)):
+        image = np.asarray(image)
     mask = foreground_mask(image, threshold=threshold)
     vs = _triple(voxel_size, "voxel_size")
     min_component = _check_count(min_component, "min_component", 1)

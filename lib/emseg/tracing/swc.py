@@ -304,7 +304,8 @@ def read_swc(source):
     Parameters
     ----------
     source : str, Path or file-like
-        A path, or an open text stream (e.g. ``io.StringIO``).
+        A path, or an open text or binary stream (e.g. ``io.StringIO``); a
+        leading byte-order mark is ignored.
 
     Returns
     -------
@@ -333,8 +334,14 @@ def read_swc(source):
     elif hasattr(source, "read"):
         name = getattr(source, "name", "<stream>")
         text = source.read()
+        if isinstance(text, (bytes, bytearray)):       # a binary stream: decode as a file
+            text = bytes(text).decode("utf-8", errors="replace")
+        if not isinstance(text, str):
+            raise TypeError(f"source.read() returned {type(text).__name__}; pass a path or a "
+                            f"text or binary stream")
     else:
         raise TypeError(f"source must be a path or a text stream, got {type(source).__name__}")
+    text = text.lstrip("\ufeff")                      # byte-order mark of some Windows tools
     rows, lines = [], []
     for lineno, line in enumerate(text.splitlines(), start=1):
         line = line.split("#", 1)[0].strip()
@@ -454,7 +461,10 @@ def _is_real(value):
 
 
 def _triple(value, name, positive=True):
-    arr = np.asarray(value, dtype=np.float64)
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be 3 numbers in (z, y, x) order, got {value!r}") from None
     if arr.shape == ():
         arr = np.full(3, float(arr))
     if arr.shape != (3,) or not np.all(np.isfinite(arr)) or (positive and np.any(arr <= 0)):
