@@ -93,8 +93,9 @@ def test_labels_uint8_and_2d_image(tmp_path, client):
 def test_tiff_memmap_zarr_inputs_give_the_same_result(tmp_path, client):
     net, vol = unet(), volume((5, 40, 60), seed=7).astype(np.float32)
     ref = predict(net, zscore(vol), window=(32, 32), progress=False)
-    tifffile.imwrite(tmp_path / "plain.tif", vol)                        # contiguous: memmap
-    tifffile.imwrite(tmp_path / "zipped.tif", vol, compression="zlib")   # page-wise reads
+    tifffile.imwrite(tmp_path / "plain.tif", vol, photometric="minisblack")  # contiguous: memmap
+    tifffile.imwrite(tmp_path / "zipped.tif", vol, photometric="minisblack",
+                     compression="zlib")                                       # page-wise reads
     np.save(tmp_path / "v.npy", vol)
     group = zarr.open_group(str(tmp_path / "in.zarr"), mode="w")
     arr = group.create_array("raw", shape=vol.shape, chunks=(2, 16, 16), dtype="float32") \
@@ -241,3 +242,29 @@ def test_a_killed_run_loses_only_the_block_in_flight(tmp_path, client):
     assert info["skipped"] == 3 and info["predicted"] == info["blocks"] - 3
     ref = predict(net, zscore(vol), window=(32, 32), progress=False)
     np.testing.assert_allclose(read(target), ref, atol=1e-5)  # no 9.0 left from the dead block
+
+
+# --------------------------------------------------------------------------- command line
+
+def test_cli_predict_large_on_a_local_cluster_of_processes(tmp_path, capsys):
+    """The command starts its own local cluster (worker processes that load the checkpoint
+    themselves), writes labels, and a second run resumes (skips everything)."""
+    from emseg.cli import main
+
+    net, vol = unet(4), volume((3, 40, 56), seed=9)
+    save_model(net, tmp_path / "net.pt")
+    tifffile.imwrite(tmp_path / "in.tif", vol, photometric="minisblack")
+    argv = ["predict-large", "--model", str(tmp_path / "net.pt"), "--input", str(tmp_path / "in.tif"),
+            "--output", str(tmp_path / "out.zarr"), "--labels", "--window", "32,32",
+            "--block-size", "2,24,48", "--workers", "1", "--quiet", "--device", "cpu"]
+    assert main(argv) == 0
+    assert "8 of 8 blocks predicted (0 done before)" in capsys.readouterr().out
+    ref = predict(net, zscore(vol), window=(32, 32), progress=False)
+    labels = read(tmp_path / "out.zarr", "labels")
+    clear = np.diff(np.sort(ref, axis=0)[-2:], axis=0)[0] > 1e-4
+    np.testing.assert_array_equal(labels[clear], ref.argmax(0)[clear])
+    assert main(argv) == 0
+    assert "0 of 8 blocks predicted (8 done before)" in capsys.readouterr().out
+    other = [("1,24,48" if a == "2,24,48" else a) for a in argv]
+    assert main(other) == 1  # other settings: refused, nothing started
+    assert "other settings" in capsys.readouterr().err

@@ -107,6 +107,41 @@ def _parser():
     p.add_argument("--quiet", action="store_true")
     _add_device(p)
 
+    p = sub.add_parser("predict-large",
+                       help="predict a volume larger than memory block by block on dask into zarr "
+                            "(resumable)",
+                       description="Blockwise prediction (emseg.blockwise.predict_large): blocks with "
+                                   "a halo, one dask task each, written into a chunked zarr group with "
+                                   "a done-marker per block; rerun the same command to resume. The "
+                                   "result equals the in-memory prediction of the z-scored volume.")
+    p.add_argument("--model", action="append", required=True,
+                   help="checkpoint (.pt) or pretrained name; repeat for an ensemble")
+    p.add_argument("--input", required=True,
+                   help="TIFF file, zarr array/group (folder or fsspec URL) or .npy file")
+    p.add_argument("--dataset", help="the array inside a zarr group input (e.g. raw)")
+    p.add_argument("--output", required=True, help="output zarr group (folder or fsspec URL)")
+    kind = p.add_mutually_exclusive_group()
+    kind.add_argument("--labels", action="store_true", help="write argmax labels (uint8)")
+    kind.add_argument("--uint8", action="store_true",
+                      help="write probabilities as uint8 round(255 p) instead of float32")
+    p.add_argument("--block-size", type=_shape, help="block interior z,y,x (default about 32,512,512)")
+    p.add_argument("--halo", type=_shape, help="halo z,y,x (default: the smallest seamless one)")
+    p.add_argument("--chunks", type=_shape, help="output chunks z,y,x dividing the block (default: the block)")
+    p.add_argument("--window", type=_shape)
+    p.add_argument("--overlap", type=float, default=0.25)
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--tta", action="store_true", help="average over flips (4x slower)")
+    p.add_argument("--no-zscore", action="store_true",
+                   help="use the values as they are (default: z-score with the whole volume's "
+                        "mean and standard deviation, computed in a first pass)")
+    p.add_argument("--workers", type=int, help="workers of the local dask cluster (default: one "
+                                                "per GPU, else 1 per 2 CPU cores)")
+    p.add_argument("--scheduler", help="address of a running dask scheduler, e.g. tcp://host:8786")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier emseg prediction in --output made with other settings")
+    p.add_argument("--quiet", action="store_true")
+    _add_device(p)
+
     p = sub.add_parser("evaluate", help="per-class IoU, MIoU, accuracy, ARI of a prediction")
     p.add_argument("--labels", required=True, help="ground-truth label TIFF")
     p.add_argument("--prediction", required=True, help="predicted label TIFF")
@@ -443,6 +478,27 @@ def _cmd_predict(args):
           f"({image.size / seconds:,.0f} voxels/s) -> {args.output}")
 
 
+def _cmd_predict_large(args):
+    from emseg.blockwise import predict_large
+
+    image = args.input
+    if str(image).endswith(".npy"):
+        import numpy as np
+        image = np.load(image, mmap_mode="r")  # memory-mapped: read block by block
+    info = predict_large(args.model if len(args.model) > 1 else args.model[0], image, args.output,
+                         output="labels" if args.labels else "probabilities",
+                         dtype="uint8" if args.uint8 else "float32", block_size=args.block_size,
+                         halo=args.halo[0] if args.halo and len(args.halo) == 1 else args.halo,
+                         chunks=args.chunks, window=args.window,
+                         overlap=args.overlap, batch_size=args.batch_size, tta=args.tta,
+                         normalize=None if args.no_zscore else "zscore", dataset=args.dataset,
+                         scheduler=args.scheduler, n_workers=args.workers, device=args.device,
+                         overwrite=args.overwrite, progress=not args.quiet)
+    print(f"{info['predicted']} of {info['blocks']} blocks predicted ({info['skipped']} done before) "
+          f"in {info['seconds']:.1f} s ({info['voxels_per_second']:,.0f} voxels/s) with "
+          f"{info['workers']} worker(s) -> {info['target']}/{info['array']}")
+
+
 def _cmd_evaluate(args):
     from emseg.data import read_volume
     from emseg.metrics import format_report, segmentation_report
@@ -496,7 +552,8 @@ def _cmd_demo(args):
 
 COMMANDS = {"fetch": _cmd_fetch, "convert": _cmd_convert, "export": _cmd_export,
             "phantom": _cmd_phantom, "train": _cmd_train,
-            "predict": _cmd_predict, "evaluate": _cmd_evaluate, "run": _cmd_run,
+            "predict": _cmd_predict, "predict-large": _cmd_predict_large,
+            "evaluate": _cmd_evaluate, "run": _cmd_run,
             "demo": _cmd_demo, "template": _cmd_template}
 
 
