@@ -137,3 +137,44 @@ def test_bad_arguments_are_refused(call, match):
 def test_render_needs_a_tree():
     with pytest.raises(TypeError, match="SwcTree"):
         render_neuron(np.zeros((5, 7)), shape=(8, 8, 8))
+
+
+def test_pool_varies_signal_and_noise_reproducibly():
+    from emseg.data.neuron_phantom import neuron_pool
+    stacks, settings = neuron_pool(3, shape=(16, 48, 48), seed=4, intensity=(0.1, 0.8),
+                                   background=(50, 150), read_noise=(1, 5))
+    again, _ = neuron_pool(3, shape=(16, 48, 48), seed=4, intensity=(0.1, 0.8),
+                           background=(50, 150), read_noise=(1, 5))
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(stacks, again))
+    assert len({s["seed"] for s in settings}) == 3
+    assert all(0.1 <= s["intensity"] <= 0.8 and 50 <= s["background"] <= 150 for s in settings)
+    # each stack is the phantom of its settings
+    one = neuron_phantom(shape=(16, 48, 48), **settings[1])
+    np.testing.assert_array_equal(one.image, stacks[1].image)
+    # darker background, darker stack
+    order = np.argsort([s["background"] for s in settings])
+    medians = [np.median(stacks[i].image) for i in order]
+    assert medians == sorted(medians)
+    with pytest.raises(ValueError, match="intensity must be a"):
+        neuron_pool(2, intensity=(0.0, 1.0))
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        neuron_pool(0)
+
+
+def test_same_seed_other_signal_same_neuron_and_noise_seed():
+    a = neuron_phantom(shape=(16, 48, 48), seed=5, intensity=1.0)
+    b = neuron_phantom(shape=(16, 48, 48), seed=5, intensity=0.125, background=60, read_noise=2)
+    np.testing.assert_array_equal(a.mask, b.mask)
+    np.testing.assert_allclose(a.tree.xyz, b.tree.xyz)
+    assert np.median(b.image[a.mask]) < np.median(a.image[a.mask])
+
+
+def test_render_densest_puts_the_dense_part_of_a_large_tree_in_the_box():
+    from emseg.data.neuron_phantom import render_densest
+    big = neuron_tree(extent=(40.0, 120.0, 120.0), seed=2)
+    (image, mask, tree), offset = render_densest(big, shape=(16, 48, 48), voxel_size=VS, seed=1)
+    assert image.shape == (16, 48, 48) and mask.any() and len(tree) > 2
+    vox = swc_to_voxel(tree.xyz, voxel_size=VS, offset=offset)
+    assert np.all(vox > -1) and np.all(vox < np.array([16, 48, 48]))
+    with pytest.raises(TypeError, match="SwcTree"):
+        render_densest(np.zeros((3, 3)))
