@@ -20,11 +20,24 @@ Printed per case: volume and foreground voxels, seconds, volume voxels/s and
 foreground voxels/s of each tracer, the speed ratio (ours / baseline), and F1,
 ESA, PDS at 2 voxels against the ground-truth tree.
 
+``--pipeline`` (the real-geometry check of example 5) runs instead: the five real
+SWCs of ../shared/data/neurons, each rendered (densest 48 x 128 x 128 box at
+(1.0, 0.5, 0.5) um, radius floor 0.6 um) at signal 1, 0.5, 0.25 and 0.125, traced
+by the full pipeline (VoxResNet probability map + voxel scooping at 0.5) and by
+the baseline on the raw image (smoothed stack >= median + 5 robust sigma, then
+skeletonisation; ``emseg.tracing.raw_foreground`` + ``trace_skeleton``). The
+network is ``--model`` (e.g. example 5's ``runs/example5/net.pt``), or, without
+it, a ``voxresnet-cpu`` net trained here on DHPR-selected phantoms as example 5
+does. Printed per neuron and level: ESA, PDS, F1 at 2 voxels and the number of
+trees of each method, the CNN and tracing seconds, and tracing voxels/s; then
+means per level.
+
 Usage::
 
     python bench/bench_tracing.py              # ~4-5 min on 2 busy CPU cores
     python bench/bench_tracing.py --quick      # small stacks only, ~20 s
     python bench/bench_tracing.py --real       # also the five real morphologies
+    python bench/bench_tracing.py --pipeline --model runs/example5/net.pt   # ~3 min
 """
 import argparse
 import statistics
@@ -47,7 +60,91 @@ def parse_args():
     parser.add_argument("--quick", action="store_true", help="small stacks only")
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats per tracer")
     parser.add_argument("--real", action="store_true", help="also the shared real SWCs")
+    parser.add_argument("--pipeline", action="store_true",
+                        help="only the real-geometry check: VoxResNet + scooping vs the baseline "
+                             "on the rendered real SWCs at decreasing signal")
+    parser.add_argument("--model", help="VoxResNet checkpoint for --pipeline (default: train one)")
+    parser.add_argument("--iterations", type=int, default=400,
+                        help="training iterations when --pipeline trains its own net")
     return parser.parse_args()
+
+
+def train_voxresnet(iterations, seed=0):
+    """A voxresnet-cpu net trained as example 5 trains it (DHPR-selected phantoms)."""
+    import torch
+    from emseg.data.dhpr import select_dhpr
+    from emseg.data.neuron_phantom import neuron_pool
+    from emseg.tracing import normalize_stack
+    from emseg.train import PRESETS, fit
+
+    stacks, _ = neuron_pool(12, shape=(48, 128, 128), voxel_size=VS, seed=seed)
+    sel = select_dhpr([s.image for s in stacks], [s.mask for s in stacks], n_select=6, seed=seed)
+    train = [(normalize_stack(stacks[i].image), stacks[i].mask.astype(np.uint8))
+             for i in sel.indices]
+    preset = PRESETS["voxresnet-cpu"]
+    torch.manual_seed(seed)
+    net = preset.build_model(n_classes=2)
+    fit(net, train, config=preset.config.replace(iterations=iterations, seed=seed),
+        progress=False)
+    return net.eval()
+
+
+def pipeline_check(args, intensities=(1.0, 0.5, 0.25, 0.125), shape=(48, 128, 128)):
+    """Real geometry: VoxResNet + scooping vs the baseline at decreasing signal."""
+    from emseg.checkpoint import load_model
+    from emseg.data.neuron_phantom import render_densest
+    from emseg.tracing import probability_map, raw_foreground, trace_and_score
+
+    if not REAL.is_dir():
+        print(f"--pipeline: {REAL} not found, nothing to do")
+        return
+    t0 = time.perf_counter()
+    if args.model:
+        net, source = load_model(args.model, device="cpu").eval(), args.model
+    else:
+        net, source = train_voxresnet(args.iterations), f"trained here, {args.iterations} it"
+    print(f"network: {type(net).__name__} {net.spec()['kwargs']} ({source}; "
+          f"{time.perf_counter() - t0:.0f} s to get)")
+    paths = sorted(REAL.glob("*.swc"))
+    rows = []
+    head = (f"{'neuron':<12}{'signal':>7} | {'ESA pipe/base':>14}{'PDS pipe/base':>15}"
+            f"{'F1 pipe/base':>14}{'trees p/b':>11} | {'CNN s':>6}{'scoop s':>8}{'base s':>7}"
+            f"{'scoop vox/s':>12}{'base vox/s':>11}")
+    print(head)
+    print("-" * len(head))
+    for k, path in enumerate(paths):
+        tree = read_swc(path).scaled(0.008)
+        for intensity in intensities:
+            (image, _, truth), offset = render_densest(tree, shape=shape, voxel_size=VS, seed=k,
+                                                       intensity=intensity)
+            start = time.perf_counter()
+            prob = probability_map(net, image, device="cpu")
+            cnn_s = time.perf_counter() - start
+            _, p = trace_and_score(trace_voxel_scooping, prob, truth, voxel_size=VS, offset=offset)
+            _, b = trace_and_score(trace_skeleton, raw_foreground(image), truth, voxel_size=VS,
+                                   offset=offset)
+            rows.append(dict(neuron=path.stem, intensity=intensity, cnn_s=cnn_s, pipe=p, base=b))
+            print(f"{path.stem:<12}{intensity:>7} | {p['esa']:>6.2f}/{b['esa']:<7.2f}"
+                  f"{p['pds']:>7.3f}/{b['pds']:<7.3f}{p['f1']:>6.3f}/{b['f1']:<7.3f}"
+                  f"{p['trees']:>5}/{b['trees']:<5} | {cnn_s:>6.2f}{p['seconds']:>8.3f}"
+                  f"{b['seconds']:>7.3f}{p['voxels_per_s']:>12.3g}{b['voxels_per_s']:>11.3g}")
+    print(f"\nmeans over {len(paths)} real neurons (signal: ESA, PDS, F1 at 2 voxels, trees; "
+          f"pipeline / baseline)")
+    for intensity in intensities:
+        sel = [r for r in rows if r["intensity"] == intensity]
+
+        def mean(m, key):  # NaN when no trace had the value (nothing traced at all)
+            v = np.array([r[m][key] for r in sel], float)
+            return float(np.mean(v[np.isfinite(v)])) if np.isfinite(v).any() else float("nan")
+        print(f"  {intensity:>5}x: ESA {mean('pipe', 'esa'):.2f} / {mean('base', 'esa'):.2f}, "
+              f"PDS {mean('pipe', 'pds'):.3f} / {mean('base', 'pds'):.3f}, "
+              f"F1 {mean('pipe', 'f1'):.3f} / {mean('base', 'f1'):.3f}, "
+              f"recall {mean('pipe', 'recall'):.3f} / {mean('base', 'recall'):.3f}, "
+              f"trees {mean('pipe', 'trees'):.1f} / {mean('base', 'trees'):.1f}")
+    print(f"  CNN probability map: median {statistics.median(r['cnn_s'] for r in rows):.2f} s per "
+          f"{'x'.join(map(str, shape))} stack; voxel scooping median "
+          f"{statistics.median(r['pipe']['voxels_per_s'] for r in rows):.3g} voxels/s, baseline "
+          f"{statistics.median(r['base']['voxels_per_s'] for r in rows):.3g} voxels/s")
 
 
 def threshold_image(image):
@@ -100,6 +197,9 @@ def print_table(rows):
 
 def main():
     args = parse_args()
+    if args.pipeline:
+        pipeline_check(args)
+        return
     shapes = [(48, 128, 128)] if args.quick else [(48, 128, 128), (96, 256, 256),
                                                   (128, 384, 384)]
     rows = []
