@@ -169,6 +169,24 @@ def _parser():
     p.add_argument("--output", help="the .toml file to write (default: print the template)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
+    p = sub.add_parser("trace", help="trace neurons in a 3D stack to SWC (VoxResNet probability "
+                                     "map + voxel scooping, or the skeleton baseline)")
+    p.add_argument("--input", required=True, help="3D TIFF: a raw stack (with --model or "
+                   "--baseline), or a probability map / mask")
+    p.add_argument("--output", required=True, help="the SWC file to write")
+    p.add_argument("--model", help="a 2-class network checkpoint (e.g. example 5's net.pt): "
+                   "predict the probability map first")
+    p.add_argument("--baseline", action="store_true",
+                   help="trace the raw stack with the baseline (threshold + skeletonise)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="foreground threshold of the input map (default 0.5 for float maps; "
+                        "needed for integer maps, e.g. 128 for uint8 probabilities)")
+    p.add_argument("--voxel-size", type=float, nargs=3, default=(1.0, 1.0, 1.0),
+                   metavar=("Z", "Y", "X"), help="voxel size, e.g. 1.0 0.5 0.5 (um)")
+    p.add_argument("--probabilities", help="also write the probability map (with --model)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    _add_device(p)
+
     p = sub.add_parser("demo", help="the whole workflow, small: phantom -> train -> tiled predict -> metrics")
     p.add_argument("--output", default="runs/demo", help="run folder (default: runs/demo)")
     p.add_argument("--source", default="phantom", choices=["auto", "platelet", "phantom"])
@@ -544,6 +562,39 @@ def _cmd_run(args):
           + ("" if args.no_html else f"; HTML: {path.with_suffix('.html')}"))
 
 
+def _cmd_trace(args):
+    from pathlib import Path
+
+    from emseg.data import read_volume, write_volume
+    from emseg.tracing import probability_map, raw_foreground, trace_voxel_scooping, write_swc
+    from emseg.tracing import trace_skeleton
+
+    if Path(args.output).exists() and not args.overwrite:
+        raise ValueError(f"{args.output} exists; pass --overwrite to replace it")
+    if args.model and args.baseline:
+        raise ValueError("--model (the CNN pipeline) and --baseline exclude each other")
+    image = read_volume(args.input)
+    t0 = time.perf_counter()
+    if args.model:
+        from emseg.checkpoint import load_model
+        net = load_model(args.model, device=args.device)
+        image = probability_map(net, image, device=args.device)
+        if args.probabilities:
+            write_volume(args.probabilities, image.astype("float32"))
+        tree = trace_voxel_scooping(image, threshold=args.threshold, voxel_size=args.voxel_size)
+        how = "VoxResNet probability map + voxel scooping"
+    elif args.baseline:
+        tree = trace_skeleton(raw_foreground(image), voxel_size=args.voxel_size)
+        how = "baseline: threshold + skeletonisation"
+    else:
+        tree = trace_voxel_scooping(image, threshold=args.threshold, voxel_size=args.voxel_size)
+        how = "voxel scooping"
+    seconds = time.perf_counter() - t0
+    write_swc(args.output, tree, comments=[f"emseg trace ({how}) of {Path(args.input).name}"])
+    print(f"traced {image.shape} ({how}) in {seconds:.1f} s ({image.size / seconds:,.0f} voxels/s): "
+          f"{len(tree)} nodes, {len(tree.roots)} tree(s) -> {args.output}")
+
+
 def _cmd_demo(args):
     from emseg.workflow import run_demo
     run_demo(output=args.output, source=args.source, iterations=args.iterations,
@@ -554,7 +605,7 @@ COMMANDS = {"fetch": _cmd_fetch, "convert": _cmd_convert, "export": _cmd_export,
             "phantom": _cmd_phantom, "train": _cmd_train,
             "predict": _cmd_predict, "predict-large": _cmd_predict_large,
             "evaluate": _cmd_evaluate, "run": _cmd_run,
-            "demo": _cmd_demo, "template": _cmd_template}
+            "demo": _cmd_demo, "template": _cmd_template, "trace": _cmd_trace}
 
 
 def main(argv=None):
