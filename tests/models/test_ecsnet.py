@@ -123,7 +123,9 @@ def test_training_loss_hook_uses_the_heads():
     net = tiny().train()
     x = torch.randn(2, 1, 16, 16)
     target = (torch.rand(2, 16, 16) > 0.7).long()
-    total, focal, focal_stage1 = net.training_loss(net(x), target)
+    with pytest.raises(ValueError, match="needs the shape weights"):
+        net.training_loss(net(x), target)
+    total, focal, focal_stage1 = net.training_loss(net(x), target, torch.zeros(2, 16, 16))
     total.backward()
     assert not focal.requires_grad and not focal_stage1.requires_grad
     assert float(total) > 0.5 * (float(focal) + float(focal_stage1)) - 1e-6  # + 0.1 x contrastive
@@ -144,3 +146,64 @@ def test_the_one_training_loop_trains_ecsnet(tmp_path):
     assert history["loss_aux"][0] is not None  # stage 1's focal loss is recorded
     assert [v["iteration"] for v in history["val"]] == [2, 4]
     assert (tmp_path / "checkpoints" / "best.pt").is_file()
+
+
+# --- ablation switches --------------------------------------------------------------------
+
+def test_ablation_variants_build_what_they_say():
+    from emseg.models.ecsnet import ABLATION_LABELS, ABLATIONS
+    assert list(ABLATIONS) == list(ABLATION_LABELS) == ["unet", "shape", "contrastive", "ecsnet"]
+    nets = {k: tiny(**v) for k, v in ABLATIONS.items()}
+    assert nets["unet"].stage2 is None and nets["unet"].heads is None
+    assert nets["contrastive"].stage2 is None and nets["contrastive"].heads is not None
+    assert nets["ecsnet"].stage2 is not None and nets["ecsnet"].heads is not None
+    stage = count_parameters(nets["unet"].stage1)
+    assert count_parameters(nets["unet"]) == count_parameters(nets["shape"]) == stage
+    assert count_parameters(nets["ecsnet"]) == (count_parameters(nets["contrastive"])
+                                                + count_parameters(nets["ecsnet"].stage2))
+    for key, net in nets.items():  # the switches survive a checkpoint
+        again = ECSNet(**net.spec()["kwargs"])
+        assert (again.cascade, again.shape_loss, again.contrastive_weight) == \
+            (net.cascade, net.shape_loss, net.contrastive_weight), key
+
+
+def test_one_stage_network_predicts_with_its_only_stage():
+    net = tiny(cascade=False).train()
+    x = torch.randn(2, 1, 16, 16)
+    out = net(x)
+    assert out.aux_logits is None and out.logits.shape == (2, 1, 16, 16)
+    net.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(net(x)[:, 1], net.stage1(x)[0][:, 0])
+
+
+def test_loss_switches_change_the_loss_as_documented():
+    from emseg.losses import focal_shape_loss
+    torch.manual_seed(1)
+    x = torch.randn(2, 1, 16, 16)
+    target = (torch.rand(2, 16, 16) > 0.7).long()
+    weights = torch.rand(2, 16, 16) * 3
+    plain = tiny(cascade=False, shape_loss=False, contrastive_weight=0.0).train()
+    out = plain(x)
+    total, focal, aux = plain.training_loss(out, target, weights)   # weights are ignored
+    assert aux is None
+    torch.testing.assert_close(total, focal_shape_loss(out.logits, target))  # 0.5 + 0.5 = 1
+    shaped = tiny(cascade=False, shape_loss=True, contrastive_weight=0.0).train()
+    shaped.load_state_dict(plain.state_dict())
+    total_s, _, _ = shaped.training_loss(shaped(x), target, weights)
+    torch.testing.assert_close(total_s, focal_shape_loss(out.logits, target, weights))
+    assert float(total_s) > float(total)                              # weights 1 + S >= 1
+    con = tiny(cascade=False, contrastive_weight=0.5).train()
+    total_c, focal_c, _ = con.training_loss(con(x), target, weights)
+    assert float(total_c) != pytest.approx(float(focal_c))             # + 0.5 x contrastive
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(cascade=1), "cascade must be True or False"),
+    (dict(shape_loss="yes"), "shape_loss must be True or False"),
+    (dict(contrastive_weight=-0.1), "contrastive_weight"),
+    (dict(contrastive_weight=float("nan")), "contrastive_weight"),
+])
+def test_bad_switches(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ECSNet(**kwargs)

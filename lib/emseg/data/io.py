@@ -15,7 +15,7 @@ import tifffile
 from emseg._atomic import atomic_path
 from emseg._validate import check_image
 
-__all__ = ["read_volume", "write_volume"]
+__all__ = ["read_volume", "write_volume", "read_image_label_folder"]
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 SLICE_SUFFIXES = (".tif", ".tiff", ".png")
@@ -208,3 +208,129 @@ def _read_slice_folder(folder, dtype):
                              f"{first.dtype}; convert the slices to one dtype or pass dtype=")
         out[i] = img
     return out
+
+
+# --------------------------------------------------------------------------- image + label folders
+
+def read_image_label_folder(folder, *, images="images", labels="labels", binary=True,
+                            min_shape=None, voxel_size=(1.0, 1.0, 1.0)):
+    """Read your own annotated images: ``folder/images/`` and ``folder/labels/``, paired by name.
+
+    Expected layout (the original ECS-Net's parallel ``image/`` and ``label/`` folders)::
+
+        folder/
+            images/   s01.tif  s02.tif  ...   grayscale EM, 2D (y, x) or a (z, y, x) stack
+            labels/   s01.tif  s02.png  ...   same names (any of .tif/.tiff/.png), same sizes
+
+    Parameters
+    ----------
+    folder : str or Path
+        The folder that holds the two sub-folders.
+    images, labels : str
+        Names of the sub-folders.
+    binary : bool
+        Labels are binary masks (ECS: 1, or 255 as saved by most painting tools;
+        background 0; bool files too). They are returned as uint8 0/1. ``False``
+        keeps integer class ids as they are.
+    min_shape : tuple of int, optional
+        The smallest (y, x) an image may have, e.g. the training window: a smaller
+        image raises (pad it, or choose a smaller window).
+    voxel_size : tuple of float
+        (z, y, x) nm, stored in the volumes.
+
+    Returns
+    -------
+    list of Volume
+        One per image, (z, y, x) with z = 1 for a 2D image, in natural name order:
+        ``image`` float32 z-scored per file, ``labels`` uint8, ``name`` the file stem,
+        ``source='user'``.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the folder or a sub-folder is missing.
+    ValueError
+        An empty folder, an image without a label (or the reverse), colour or 4-D
+        images, a non-numeric dtype, labels that are not binary, an image/label size
+        mismatch, or an image smaller than ``min_shape``; the message names the file.
+    """
+    from emseg._validate import check_image
+    from emseg.data._volume import Volume, zscore
+
+    root = Path(folder)
+    dirs = {}
+    for role, sub in (("images", images), ("labels", labels)):
+        d = root / sub
+        if not d.is_dir():
+            raise FileNotFoundError(f"{d} is missing: put your images in {root / images}/ and "
+                                    f"their label masks, with the same file names, in "
+                                    f"{root / labels}/")
+        dirs[role] = d
+
+    def listing(d):
+        return {p.stem: p for p in sorted(d.iterdir(), key=lambda q: _natural_key(q.name))
+                if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in SLICE_SUFFIXES}
+
+    imgs, labs = listing(dirs["images"]), listing(dirs["labels"])
+    if not imgs:
+        raise ValueError(f"{dirs['images']} holds no {'/'.join(SLICE_SUFFIXES)} images; put your "
+                         f"EM sections there (see read_image_label_folder for the layout)")
+    unlabelled = [imgs[k].name for k in imgs if k not in labs]
+    orphans = [labs[k].name for k in labs if k not in imgs]
+    if unlabelled or orphans:
+        raise ValueError("images and labels must pair up by file name: "
+                         + (f"no label for {', '.join(unlabelled[:5])} in {dirs['labels']}; "
+                            if unlabelled else "")
+                         + (f"no image for label(s) {', '.join(orphans[:5])} in {dirs['images']}"
+                            if orphans else ""))
+    if min_shape is not None:
+        min_shape = tuple(int(v) for v in min_shape)[-2:]
+    out = []
+    for stem in sorted(imgs, key=_natural_key):
+        img = _read_any(imgs[stem])
+        lab = _read_any(labs[stem])
+        check_image(img, name=f"image {imgs[stem].name}")
+        if lab.shape != img.shape:
+            raise ValueError(f"label {labs[stem].name} has shape {_size(lab)} but image "
+                             f"{imgs[stem].name} has {_size(img)}; a label mask must have its "
+                             f"image's size")
+        if min_shape is not None and any(s < m for s, m in zip(img.shape[1:], min_shape)):
+            raise ValueError(f"image {imgs[stem].name} is {img.shape[1]}x{img.shape[2]} pixels, "
+                             f"smaller than one {min_shape[0]}x{min_shape[1]} window; pad it or "
+                             f"choose a smaller window")
+        lab = _binary_labels(lab, labs[stem].name) if binary else _class_labels(lab, labs[stem].name)
+        out.append(Volume(zscore(img.astype(np.float32)), lab, source="user", name=stem,
+                          voxel_size=tuple(float(v) for v in voxel_size)))
+    return out
+
+
+def _size(a):
+    return "x".join(str(v) for v in (a.shape[1:] if a.shape[0] == 1 else a.shape))
+
+
+def _read_any(path):
+    """A 2D or 3D image file as (z, y, x); PNG is one 2D slice."""
+    if path.suffix.lower() == ".png":
+        return _read_slice(path)[None]
+    return read_volume(path)
+
+
+def _binary_labels(lab, name):
+    if lab.dtype == bool:
+        return lab.astype(np.uint8)
+    if not (np.issubdtype(lab.dtype, np.integer) or np.issubdtype(lab.dtype, np.floating)):
+        raise ValueError(f"label {name} has dtype {lab.dtype}; save masks as integer images")
+    values = np.unique(lab)
+    for fg in (1, 255):
+        if np.all(np.isin(values, (0, fg))):
+            return (lab == fg).astype(np.uint8)
+    shown = ", ".join(str(v) for v in values[:6]) + (", ..." if len(values) > 6 else "")
+    raise ValueError(f"label {name} is not a binary mask: it holds the values {shown}; save the "
+                     f"mask with background 0 and ECS 1 (or 255), e.g. mask = (labels == k)")
+
+
+def _class_labels(lab, name):
+    if not np.issubdtype(lab.dtype, np.integer) or lab.min() < 0 or lab.max() > 255:
+        raise ValueError(f"label {name} must hold integer class ids 0..255, got dtype "
+                         f"{lab.dtype} and values {lab.min()}..{lab.max()}")
+    return lab.astype(np.uint8)

@@ -362,13 +362,15 @@ def ecs_loss(output, target, shape_weight=None, *, heads, contrastive_weight=0.1
     ----------
     output : ECSOutput or tuple
         ``(logits, aux_logits, embedding)`` as returned by :class:`~emseg.models.ecsnet.ECSNet`
-        in training mode.
+        in training mode. ``aux_logits`` None (one stage, no cascade): the focal loss of
+        the one stage gets the weight ``sum(stage_weights)``.
     target : torch.Tensor
         Binary ECS mask (N, y, x).
     shape_weight : torch.Tensor, optional
         (N, y, x) weights from :func:`shape_weight_map`.
-    heads : callable
-        The network's contrastive heads (``model.heads``).
+    heads : callable or None
+        The network's contrastive heads (``model.heads``); may be None when
+        ``contrastive_weight`` is 0.
     contrastive_weight, stage_weights, gamma, alpha, temperature, n_samples, formulation, generator
         See :func:`focal_shape_loss` and :func:`pixel_contrastive_loss`.
 
@@ -376,7 +378,8 @@ def ecs_loss(output, target, shape_weight=None, *, heads, contrastive_weight=0.1
     -------
     tuple
         ``(total, parts)``: the scalar loss to back-propagate, and a dict of detached
-        scalars ``focal`` (stage 2), ``focal_stage1`` and ``contrastive``.
+        scalars ``focal`` (stage 2), ``focal_stage1`` (None without a cascade) and
+        ``contrastive``.
     """
     if not isinstance(output, (tuple, list)) or len(output) != 3:
         raise ValueError("output must be ECSNet's training output (logits, aux_logits, embedding); "
@@ -385,14 +388,22 @@ def ecs_loss(output, target, shape_weight=None, *, heads, contrastive_weight=0.1
     if len(stage_weights) != 2:
         raise ValueError(f"stage_weights must be (stage 2, stage 1), got {stage_weights!r}")
     focal = focal_shape_loss(logits, target, shape_weight, gamma=gamma, alpha=alpha)
-    focal1 = focal_shape_loss(aux_logits, target, shape_weight, gamma=gamma, alpha=alpha)
-    total = stage_weights[0] * focal + stage_weights[1] * focal1
+    if aux_logits is None:  # one stage (no cascade): it gets both stages' weight
+        focal1 = None
+        total = (stage_weights[0] + stage_weights[1]) * focal
+    else:
+        focal1 = focal_shape_loss(aux_logits, target, shape_weight, gamma=gamma, alpha=alpha)
+        total = stage_weights[0] * focal + stage_weights[1] * focal1
     if contrastive_weight:
+        if heads is None:
+            raise ValueError("a contrastive loss needs the network's contrastive heads; build "
+                             "ECSNet with contrastive_weight > 0 or pass contrastive_weight=0")
         con = pixel_contrastive_loss(embedding, logits, target, heads=heads, n_samples=n_samples,
                                      temperature=temperature, formulation=formulation,
                                      generator=generator)
         total = total + contrastive_weight * con
     else:
         con = torch.zeros((), device=focal.device)
-    return total, {"focal": focal.detach(), "focal_stage1": focal1.detach(),
+    return total, {"focal": focal.detach(),
+                   "focal_stage1": None if focal1 is None else focal1.detach(),
                    "contrastive": con.detach()}

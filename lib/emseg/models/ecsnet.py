@@ -40,7 +40,18 @@ import torch.nn.functional as F
 from emseg._validate import check_positive_int
 from emseg.models._base import SegmentationNet
 
-__all__ = ["ECSNet", "ECSOutput", "ContrastiveHeads"]
+__all__ = ["ECSNet", "ECSOutput", "ContrastiveHeads", "ABLATIONS", "ABLATION_LABELS"]
+
+# The ablation: each variant adds one ingredient; train them with the same data, window,
+# batch and iterations. Values are keyword arguments of ECSNet; ABLATION_LABELS name them.
+ABLATIONS = {
+    "unet": dict(cascade=False, shape_loss=False, contrastive_weight=0.0),
+    "shape": dict(cascade=False, shape_loss=True, contrastive_weight=0.0),
+    "contrastive": dict(cascade=False, shape_loss=True, contrastive_weight=0.1),
+    "ecsnet": dict(cascade=True, shape_loss=True, contrastive_weight=0.1),
+}
+ABLATION_LABELS = {"unet": "U-Net (focal loss)", "shape": "+ shape-aware loss",
+                   "contrastive": "+ contrastive loss", "ecsnet": "+ cascade = ECS-Net"}
 
 
 class ECSOutput(NamedTuple):
@@ -50,8 +61,8 @@ class ECSOutput(NamedTuple):
     ----------
     logits : torch.Tensor
         Stage 2's ECS logits, (N, 1, y, x): the final prediction.
-    aux_logits : torch.Tensor
-        Stage 1's ECS logits, (N, 1, y, x).
+    aux_logits : torch.Tensor or None
+        Stage 1's ECS logits, (N, 1, y, x); None without the cascade (``cascade=False``).
     embedding : torch.Tensor
         Stage 1's embedding, (N, width, y, x): what the contrastive loss samples.
     """
@@ -159,12 +170,26 @@ class ECSNet(SegmentationNet):
         ``2**depth``.
     proj_dim : int
         Output size of the contrastive projector and predictor (original: 128).
+    cascade : bool
+        Two stages (ECS-Net). ``False`` builds stage 1 only: a plain same-padded U-Net
+        whose logits are the prediction (the ablation's "U-Net" rows).
+    shape_loss : bool
+        Weight the focal loss by ``1 + S`` with the training volumes' shape weights
+        ``S`` (:func:`emseg.losses.shape_weight_map`; give them as the volumes'
+        ``weights``). ``False`` ignores any weights (plain focal loss).
+    contrastive_weight : float
+        Weight of the pixel contrastive loss (original: 0.1); 0 switches it off and
+        the contrastive heads are not built.
 
     Notes
     -----
     ``forward`` in training mode returns an :class:`ECSOutput` ``(logits, aux_logits,
     embedding)`` for :func:`emseg.losses.ecs_loss`; in eval mode it returns the
-    two-class logits of :meth:`predict_logits`. ``window_ndim = 2``: in volume terms
+    two-class logits of :meth:`predict_logits`. The loss switches (``shape_loss``,
+    ``contrastive_weight``) are network options because :func:`emseg.train.fit` asks the
+    network for its loss; they are part of :meth:`spec`, so a checkpoint records how its
+    network was trained. :data:`ABLATIONS` names the four variants of the ablation.
+    ``window_ndim = 2``: in volume terms
     the windows are (1, y, x) and :func:`emseg.infer.predict` goes slice by slice.
     :meth:`training_loss` computes the ECS-Net loss of a training output with this
     network's contrastive heads.
@@ -180,7 +205,8 @@ class ECSNet(SegmentationNet):
 
     window_ndim = 2
 
-    def __init__(self, n_classes=2, *, in_channels=1, width=32, depth=4, proj_dim=128):
+    def __init__(self, n_classes=2, *, in_channels=1, width=32, depth=4, proj_dim=128,
+                 cascade=True, shape_loss=True, contrastive_weight=0.1):
         super().__init__()
         if isinstance(n_classes, bool) or n_classes != 2:
             raise ValueError(f"ECSNet segments ECS vs background: n_classes must be 2, "
@@ -188,14 +214,24 @@ class ECSNet(SegmentationNet):
         for name, v in (("in_channels", in_channels), ("width", width), ("depth", depth),
                         ("proj_dim", proj_dim)):
             check_positive_int(v, name=name)
+        for name, v in (("cascade", cascade), ("shape_loss", shape_loss)):
+            if not isinstance(v, bool):
+                raise ValueError(f"{name} must be True or False, got {v!r}")
+        if isinstance(contrastive_weight, bool) or not isinstance(contrastive_weight, (int, float)) \
+                or not contrastive_weight >= 0 or contrastive_weight == float("inf"):
+            raise ValueError(f"contrastive_weight must be a finite number >= 0 (original: 0.1; "
+                             f"0: no contrastive loss), got {contrastive_weight!r}")
         in_channels, width, depth, proj_dim = int(in_channels), int(width), int(depth), int(proj_dim)
+        contrastive_weight = float(contrastive_weight)
         self._spec_kwargs = dict(n_classes=2, in_channels=in_channels, width=width, depth=depth,
-                                 proj_dim=proj_dim)
+                                 proj_dim=proj_dim, cascade=cascade, shape_loss=shape_loss,
+                                 contrastive_weight=contrastive_weight)
         self.n_classes, self.in_channels = 2, in_channels
         self.width, self.depth, self.proj_dim = width, depth, proj_dim
+        self.cascade, self.shape_loss, self.contrastive_weight = cascade, shape_loss, contrastive_weight
         self.stage1 = _Stage(in_channels, width, depth)
-        self.stage2 = _Stage(width, width, depth)
-        self.heads = ContrastiveHeads(width, proj_dim)
+        self.stage2 = _Stage(width, width, depth) if cascade else None
+        self.heads = ContrastiveHeads(width, proj_dim) if contrastive_weight > 0 else None
         self.default_window = (512, 512)
 
     def output_window(self, input_shape):
@@ -216,10 +252,13 @@ class ECSNet(SegmentationNet):
             raise ValueError(f"ECSNet expects input (N, {self.in_channels}, y, x), got {tuple(x.shape)}")
         self.output_window(x.shape[2:])
         logit1, embedding = self.stage1(x)
-        logit2, _ = self.stage2(embedding)
+        if self.stage2 is None:  # no cascade: stage 1 is the whole network
+            logit, aux = logit1, None
+        else:
+            logit, aux = self.stage2(embedding)[0], logit1
         if not self.training:
-            return self._two_class(logit2)
-        return ECSOutput(logit2, logit1, embedding)
+            return self._two_class(logit)
+        return ECSOutput(logit, aux, embedding)
 
     def predict_logits(self, x):
         """Stage 2's prediction as two-class logits ``[0, l]``, (N, 2, y, x), in any mode."""
@@ -234,10 +273,20 @@ class ECSNet(SegmentationNet):
     def training_loss(self, output, target, weights=None, *, config=None, **options):
         """The ECS-Net loss of a training ``output``: see :func:`emseg.losses.ecs_loss`.
 
-        Returns ``(total, focal of stage 2, focal of stage 1)`` (the last two detached),
-        the form :func:`emseg.train.fit` records; ``config`` (a TrainConfig) is not
-        used: ECS-Net's loss has its own settings (``**options`` of ``ecs_loss``).
+        Returns ``(total, focal of stage 2, focal of stage 1)`` (the last two detached;
+        the last is None without the cascade), the form :func:`emseg.train.fit`
+        records. ``weights`` are the shape weights ``S`` (used when ``shape_loss``);
+        ``config`` (a TrainConfig) is not used: ECS-Net's loss has its own settings
+        (the network's switches, and ``**options`` of ``ecs_loss``).
         """
         from emseg.losses._ecs import ecs_loss
+        if not self.shape_loss:
+            weights = None
+        elif weights is None:
+            raise ValueError("ECSNet(shape_loss=True) needs the shape weights: give the training "
+                             "volumes weights=emseg.losses.shape_weight_map(labels) (e.g. "
+                             "ecs_phantom(..., shape_weights=True)), or build the network with "
+                             "shape_loss=False")
+        options.setdefault("contrastive_weight", self.contrastive_weight)
         total, parts = ecs_loss(output, target, weights, heads=self.heads, **options)
         return total, parts["focal"], parts["focal_stage1"]

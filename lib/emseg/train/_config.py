@@ -82,6 +82,17 @@ PRESETS = {
     "reisoseg-cpu": Preset("reisoseg", {"features": (8, 8, 16, 16, 32), "anisotropy": 4.0},
                            TrainConfig(iterations=1000, batch_size=2, window=(16, 64, 64),
                                        eval_every=250, organelle_classes=PLATELET_ORGANELLES)),
+    # ECS-Net (extracellular space, binary): n_classes=2; shape weights as volume weights.
+    # original: width 32, 512 x 512 tiles, batch 8, Adam lr 0.01 with betas (0.5, 0.999);
+    # the original trained 1000 epochs of an unpublished data set (iterations: our choice)
+    "ecsnet-original": Preset("ecsnet", {}, TrainConfig(
+        iterations=20000, batch_size=8, lr=0.01, betas=(0.5, 0.999), eps=1e-8, window=(512, 512),
+        eval_every=1000)),
+    # CPU: width 8 (1.1 M parameters), 128 x 128 windows, batch 4, Adam lr 1e-3 with the
+    # usual betas (emseg's default rate; the original's 0.01 was not tuned for this size)
+    "ecsnet-cpu": Preset("ecsnet", {"width": 8}, TrainConfig(
+        iterations=1000, batch_size=4, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, window=(128, 128),
+        eval_every=250)),
     # VoxResNet (neuron probability maps, 2 classes); original: width 32 / 64, 120^3 patches,
     # batch 3, SGD lr 0.01 halved every epoch (quirk Q1); here Adam with a cosine decay
     "voxresnet-original": Preset("voxresnet", {}, TrainConfig(
