@@ -16,9 +16,10 @@ from emseg._atomic import atomic_path
 from emseg._validate import check_image, check_labels
 from emseg.checkpoint import load_checkpoint, save_checkpoint
 from emseg.data._volume import Volume
-from emseg.device import amp_dtype, autocast, pick_device
+from emseg.device import amp_dtype, autocast
 from emseg.models import window_geometry
 from emseg.train._config import TrainConfig
+from emseg.train._distributed import Distributed
 from emseg.train._sampler import WindowSampler
 
 __all__ = ["fit"]
@@ -74,6 +75,13 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, o
     Ctrl-C (``KeyboardInterrupt``) finishes the current iteration, saves
     ``checkpoints/last.pt`` and then stops, so ``resume=True`` loses nothing; a second
     Ctrl-C stops at once.
+
+    Several GPUs: start the script that calls ``fit`` with ``torchrun --nproc_per_node N``.
+    Each process then trains on its own GPU (``cuda:LOCAL_RANK``; NCCL, or gloo on CPUs)
+    with DistributedDataParallel: every step takes ``batch_size`` different windows per
+    process (an effective batch of ``N x batch_size``), gradients are averaged, the
+    recorded losses are the mean over processes, and only rank 0 validates, writes the
+    checkpoints and shows progress. Resume with the same number of processes.
     """
     from tqdm.auto import tqdm
 
@@ -88,6 +96,7 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, o
         raise ValueError("some training volumes have error weights and some do not; give weights "
                          "for all of them (e.g. emseg.data.error_weights(labels)) or for none")
     ckpt_dir = None if output_dir is None else Path(output_dir) / "checkpoints"
+    dist = Distributed.setup()  # torchrun: join the process group; else one process, rank 0
     if ckpt_dir is not None:
         model.spec()  # fail now, not after the first eval_every iterations, if it cannot be saved
         earlier = [p.name for p in (ckpt_dir / "last.pt", ckpt_dir / "best.pt") if p.exists()]
@@ -95,11 +104,11 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, o
             raise ValueError(f"{ckpt_dir} already holds a training run ({', '.join(earlier)}); "
                              "continue it with resume=True (CLI: --resume), choose another "
                              "output_dir, or pass overwrite=True (CLI: --overwrite) to replace it")
-        if earlier and not resume:  # overwrite: the new run replaces the old one's files
+        if earlier and not resume and dist.is_main:  # overwrite: the new run replaces the old one's
             for old in (ckpt_dir / "last.pt", ckpt_dir / "best.pt", ckpt_dir.parent / "history.json"):
                 old.unlink(missing_ok=True)
 
-    device = pick_device(device)
+    device = dist.device(device)
     geometry = window_geometry(model, cfg.window)
     sampler = WindowSampler(trains, geometry, spacing=cfg.spacing, seed=cfg.seed, augment=cfg.augment)
     model.to(device).train()
@@ -112,6 +121,10 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, o
     if resume and (ckpt_dir / "last.pt").exists():
         ckpt = load_checkpoint(ckpt_dir / "last.pt")
         _check_resumable(ckpt, model, cfg, ckpt_dir / "last.pt")
+        if ckpt.get("world_size", 1) != dist.world_size:
+            raise ValueError(f"cannot resume exactly: the run in {ckpt_dir} was trained by "
+                             f"{ckpt.get('world_size', 1)} process(es), this is {dist.world_size}; "
+                             "resume with the same torchrun --nproc_per_node")
         model.load_state_dict(ckpt["model_state"])
         optimizer.load_state_dict(ckpt["optimizer_state"])
         if ckpt["scaler_state"] and scaler.is_enabled():
@@ -123,30 +136,32 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, o
                              f"config.iterations={cfg.iterations}; ask for more iterations to continue")
 
     def save(name, iteration):
-        if ckpt_dir is None:
+        if ckpt_dir is None or not dist.is_main:  # torchrun: rank 0 writes
             return
         save_checkpoint({
             "model_spec": model.spec(), "model_state": model.state_dict(),
             "optimizer_state": optimizer.state_dict(), "scaler_state": scaler.state_dict(),
             "iteration": iteration, "best_metric": float(best), "history": history,
-            "config": _config_dict(cfg),
+            "config": _config_dict(cfg), "world_size": dist.world_size,
             "rng_state": {"torch": torch.get_rng_state(),
                           "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None},
         }, ckpt_dir / f"{name}.pt")
         with atomic_path(ckpt_dir.parent / "history.json") as tmp:
             tmp.write_text(json.dumps(history, indent=1))
 
-    bar = tqdm(total=cfg.iterations, initial=start, disable=not progress, desc="train", unit="it")
+    net = dist.wrap(model, device)  # DistributedDataParallel under torchrun, else the model
+    bar = tqdm(total=cfg.iterations, initial=start, disable=not progress or not dist.is_main,
+               desc="train", unit="it")
     t0 = time.perf_counter() - (history["seconds"][-1] if history["seconds"] else 0.0)
     with bar, _deferred_interrupt() as interrupt:
         for it in range(start, cfg.iterations):
-            windows = [sampler.window(k) for k in range(it * cfg.batch_size, (it + 1) * cfg.batch_size)]
+            windows = [sampler.window(k) for k in dist.window_indices(it, cfg.batch_size)]
             x, y, w = _collate(windows, device, model.window_ndim)
             if cfg.lr_schedule != "constant":     # a pure function of `it`: resumes exactly
                 for group in optimizer.param_groups:
                     group["lr"] = scheduled_lr(cfg, it)
             with autocast(device, enabled=use_amp):
-                out = model(x)
+                out = net(x)
             loss, l_main, l_aux = model.training_loss(out, y, w, config=cfg)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -155,12 +170,18 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, o
             record = {"iteration": it + 1, "loss": loss.item(), "loss_main": l_main.item(),
                       "loss_aux": None if l_aux is None else l_aux.item(),
                       "seconds": time.perf_counter() - t0}
+            if dist.enabled:  # mean losses over processes; a Ctrl-C seen by one stops all
+                means = dist.mean([record["loss"], record["loss_main"], record["loss_aux"] or 0.0,
+                                   float(interrupt.requested)], device)
+                record.update(loss=means[0], loss_main=means[1],
+                              loss_aux=None if l_aux is None else means[2])
+                interrupt.requested = means[3] > 0
             for key, value in record.items():
                 history[key].append(value)
             bar.update(1)
             bar.set_postfix(loss=f"{record['loss']:.4f}")
             if (it + 1) % cfg.eval_every == 0 or it + 1 == cfg.iterations:
-                if vals:
+                if vals and dist.is_main:
                     metrics = _validate(model, vals, cfg, device)
                     history["val"].append({"iteration": it + 1, **metrics})
                     if progress:
@@ -180,6 +201,7 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, o
                     bar.write(f"interrupted: saved the state after iteration {it + 1} in {ckpt_dir}; "
                               "continue with resume=True")
                 raise KeyboardInterrupt
+    dist.close()  # torchrun: wait for rank 0's last checkpoint, leave the process group
     return history
 
 
