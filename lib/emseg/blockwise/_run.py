@@ -339,14 +339,22 @@ def _connect(client, scheduler, n_workers, device):
         c = Client(scheduler)
         return c, None, len(c.scheduler_info().get("workers", {}))
     n = n_workers or _default_workers(device)
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           dashboard_address=None)
+    # GPU workers get a second thread, so that one block is read and written while another
+    # is predicted (predictions themselves are serialised per worker)
+    threads = 2 if _uses_gpu(device) else 1
+    cluster = LocalCluster(n_workers=n, threads_per_worker=threads, processes=True,
+                           dashboard_address=":0")
     return Client(cluster), cluster, n
+
+
+def _uses_gpu(device):
+    import torch
+    return (device is None or str(device).startswith("cuda")) and torch.cuda.is_available()
 
 
 def _default_workers(device):
     import torch
-    if (device is None or str(device).startswith("cuda")) and torch.cuda.is_available():
+    if _uses_gpu(device):
         return torch.cuda.device_count()
     return max(1, min(4, (os.cpu_count() or 2) // 2))
 
@@ -444,22 +452,24 @@ def _predict_block(block, volume, models, store, params):
 
     from emseg.infer import predict, predict_ensemble
 
-    with _WORKER["lock"]:  # one prediction at a time per worker process (GPU / CPU threads)
+    region = _read(volume, block.region, params["squeeze_z"])  # reading overlaps others' predicting
+    image = region.astype(np.float32)  # as emseg.data.zscore: float32, then - mean, / std
+    del region
+    if params["stats"] is not None:
+        mean, std = params["stats"]
+        image -= np.float32(mean)
+        image /= np.float32(std)
+    with _WORKER["lock"]:  # one prediction at a time per worker process (its GPU / CPU threads)
         if params["threads"] and not _WORKER["threads_set"]:
             torch.set_num_threads(params["threads"])
             _WORKER["threads_set"] = True
         device = _worker_device(params["device"])
         nets = _worker_models(models, device)
-        region = _read(volume, block.region, params["squeeze_z"])
-        image = region.astype(np.float32)  # as emseg.data.zscore: float32, then - mean, / std
-        if params["stats"] is not None:
-            mean, std = params["stats"]
-            image -= np.float32(mean)
-            image /= np.float32(std)
         opts = dict(window=params["window"], overlap=params["overlap"], blending=params["blending"],
                     batch_size=params["batch_size"], output=params["output"], tta=params["tta"],
                     device=device, progress=False)
         result = predict(nets[0], image, **opts) if len(nets) == 1 else predict_ensemble(nets, image, **opts)
+    del image
     if params["output"] == "labels":
         data = result[block.crop]
     else:
