@@ -184,3 +184,17 @@ def test_real_vnc_extracellular_labels(shared_data):
     assert stats["n_components"].min() >= 1
     w = shape_weight_map(mask[0])
     assert w.shape == mask[0].shape and np.isfinite(w).all() and w[mask[0]].mean() > w[~mask[0]].mean()
+
+
+def test_weight_map_and_prediction_figures(tmp_path):
+    from emseg.ecs import plot_ecs_prediction, plot_weight_map
+    m = two_sheets()
+    img = m.astype(np.float32) + 0.1
+    assert plot_weight_map(img, m, tmp_path / "w.png").stat().st_size > 1000
+    prob = np.clip(m + 0.2 * np.random.default_rng(0).standard_normal(m.shape), 0, 1)
+    out = plot_ecs_prediction(img, m, prob, tmp_path / "p.png", crop=(20, 20))
+    assert out.stat().st_size > 1000
+    with pytest.raises(ValueError, match="same shape"):
+        plot_ecs_prediction(img, m, prob[:10])
+    with pytest.raises(ValueError, match="does not match"):
+        plot_weight_map(img[:5], m)

@@ -36,8 +36,8 @@ from scipy import ndimage as ndi
 from emseg._atomic import atomic_path
 
 __all__ = ["check_mask", "area_fraction", "gap_width_map", "skeleton_length",
-           "component_stats", "quantify_ecs", "write_ecs_csv", "plot_ecs", "write_results",
-           "CSV_COLUMNS"]
+           "component_stats", "quantify_ecs", "write_ecs_csv", "plot_ecs", "plot_weight_map",
+           "plot_ecs_prediction", "write_results", "CSV_COLUMNS"]
 
 CSV_COLUMNS = ("z", "ecs_fraction", "ecs_area_um2", "section_area_um2", "skeleton_length_um",
                "length_density_per_um", "gap_width_mean_nm", "gap_width_median_nm",
@@ -424,6 +424,105 @@ def plot_ecs(mask, path=None, *, voxel_size, image=None, stats=None, z=None, tit
         if wide:
             axes[3].set_xscale("log")
     axes[3].set(title="components per section", xlabel="area (µm²)", ylabel="count")
+    fig.suptitle(title)
+    fig.tight_layout()
+    if path is not None:
+        return save_figure(fig, path)
+    return fig
+
+
+def plot_weight_map(image, mask, path=None, *, weights=None, classes=None, title="Shape-aware weights"):
+    """ECS-Net's shape-aware weight map of one section: image, mask, pixel classes, weights.
+
+    Parameters
+    ----------
+    image, mask : array_like
+        One (y, x) section and its binary ECS mask.
+    path : str or Path, optional
+        Save the figure (PNG) and return the path; otherwise return the figure.
+    weights, classes : array_like, optional
+        :func:`emseg.losses.shape_weight_map` of ``mask`` (``return_classes=True``);
+        computed when not given.
+    """
+    from matplotlib.colors import ListedColormap
+
+    from emseg.losses._ecs import SHAPE_CLASSES, shape_weight_map
+    from emseg.plot import save_figure
+
+    m = check_mask(mask, ndim=(2,))
+    if np.shape(image) != m.shape:
+        raise ValueError(f"image shape {np.shape(image)} does not match the mask shape {m.shape}")
+    if weights is None or classes is None:
+        weights, classes = shape_weight_map(m, return_classes=True)
+    fig, axes = _figure(path, nrows=1, ncols=4, figsize=(15, 4))
+    axes[0].imshow(image, cmap="gray")
+    axes[0].set_title("image", fontsize=9)
+    axes[1].imshow(m, cmap="gray")
+    axes[1].set_title("ECS mask (white)", fontsize=9)
+    cmap = ListedColormap(["#202020", "#ff7f0e", "#1f77b4", "#2ca02c"])
+    im = axes[2].imshow(classes, cmap=cmap, vmin=-0.5, vmax=3.5, interpolation="nearest")
+    cb = fig.colorbar(im, ax=axes[2], fraction=0.046, ticks=range(4))
+    cb.ax.set_yticklabels(SHAPE_CLASSES, fontsize=8)
+    axes[2].set_title("pixel classes", fontsize=9)
+    im = axes[3].imshow(weights, cmap="magma", interpolation="nearest")
+    fig.colorbar(im, ax=axes[3], fraction=0.046, label="S (training weight 1 + S)")
+    axes[3].set_title("shape weight S", fontsize=9)
+    for ax in axes:
+        ax.set_axis_off()
+    fig.suptitle(title)
+    fig.tight_layout()
+    if path is not None:
+        return save_figure(fig, path)
+    return fig
+
+
+def plot_ecs_prediction(image, true, probability, path=None, *, z=None, threshold=0.5,
+                        crop=None, title="ECS prediction"):
+    """Image, ground truth, ECS probability and the errors of the thresholded prediction.
+
+    Parameters
+    ----------
+    image, true, probability : array_like
+        (y, x) or (z, y, x): the image, the binary ECS mask, the ECS probability.
+    path : str or Path, optional
+        Save the figure (PNG) and return the path; otherwise return the figure.
+    z : int, optional
+        Section to show (default: the middle one).
+    threshold : float
+        Probability above which a pixel is ECS.
+    crop : tuple of int, optional
+        Show only the first (y, x) pixels (details of a large section).
+    """
+    from emseg.plot import save_figure
+
+    t = _sections(check_mask(true, name="true"))
+    p = _sections(np.asarray(probability, dtype=np.float32))
+    img = _sections(np.asarray(image))
+    if p.shape != t.shape or img.shape != t.shape:
+        raise ValueError(f"image {img.shape}, true {t.shape} and probability {p.shape} must have "
+                         f"the same shape")
+    k = len(t) // 2 if z is None else int(z)
+    if not 0 <= k < len(t):
+        raise ValueError(f"z must be in 0..{len(t) - 1}, got {z}")
+    box = (slice(None), slice(None)) if crop is None else (slice(0, int(crop[0])), slice(0, int(crop[1])))
+    ti, pi, ii = t[k][box], p[k][box], img[k][box]
+    pred = pi > threshold
+    errors = np.zeros(ti.shape + (3,), np.float32)
+    errors[ti & pred] = (1, 1, 1)        # true positives: white
+    errors[~ti & pred] = (1, 0.3, 0.3)   # false positives: red
+    errors[ti & ~pred] = (0.3, 0.6, 1)   # false negatives: blue
+    fig, axes = _figure(path, nrows=1, ncols=4, figsize=(15, 4))
+    axes[0].imshow(ii, cmap="gray")
+    axes[0].set_title(f"image (z={k})", fontsize=9)
+    axes[1].imshow(ti, cmap="gray")
+    axes[1].set_title("ground truth ECS", fontsize=9)
+    im = axes[2].imshow(pi, cmap="viridis", vmin=0, vmax=1)
+    fig.colorbar(im, ax=axes[2], fraction=0.046, label="ECS probability")
+    axes[2].set_title("probability", fontsize=9)
+    axes[3].imshow(errors, interpolation="nearest")
+    axes[3].set_title(f"p > {threshold}: white TP, red FP, blue FN", fontsize=9)
+    for ax in axes:
+        ax.set_axis_off()
     fig.suptitle(title)
     fig.tight_layout()
     if path is not None:
