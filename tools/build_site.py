@@ -19,8 +19,11 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "site" / "mkdocs.yml"
 
 
-def build(output=None, *, strict=True, quiet=False):
-    """Build the site into ``output`` (default ``build/site``); return its path."""
+def build(output=None, *, strict=True, quiet=False, config_file=CONFIG):
+    """Build the site into ``output`` (default ``build/site``); return its path.
+
+    ``config_file`` is the site's ``mkdocs.yml``; the repository it documents is the
+    folder above the one that holds it."""
     import logging
 
     from mkdocs.commands.build import build as mkdocs_build
@@ -31,7 +34,7 @@ def build(output=None, *, strict=True, quiet=False):
     overrides = {"strict": strict}
     if output is not None:
         overrides["site_dir"] = str(Path(output).resolve())
-    config = load_config(config_file=str(CONFIG), **overrides)
+    config = load_config(config_file=str(config_file), **overrides)
     try:
         mkdocs_build(config)
     finally:

@@ -33,11 +33,10 @@ class Example:
 
     @property
     def title(self):
-        """The notebook's title (metadata ``emseg.title``, else its first H1)."""
-        title = self.nb.get("metadata", {}).get("emseg", {}).get("title")
-        if not title:
-            title = next((h for _, h in _headings(self.nb) if h), None) or self.folder.name
-        return title
+        """The notebook's title: its first H1 (what its page shows), else the metadata's
+        ``emseg.title``, else the folder's name."""
+        h1 = next((h for level, h in _headings(self.nb) if level == 1 and h), None)
+        return h1 or self.nb.get("metadata", {}).get("emseg", {}).get("title") or self.folder.name
 
     @property
     def short_title(self):

@@ -184,16 +184,21 @@ def include(root, rel_path, heading=None, level=None):
         else:
             raise MarkerError(f"include: no heading matching {heading!r} in {rel_path}")
     if level is not None:
-        top = min((len(m[1]) for m in map(_HEADING.match, out) if m), default=level)
-        shift = level - top
-        fence, shifted = False, []
-        for line in out:
-            if line.lstrip().startswith(("```", "~~~")):
-                fence = not fence
-            m = None if fence else _HEADING.match(line)
-            shifted.append(("#" * min(6, max(1, len(m[1]) + shift)) + " " + m[2]) if m else line)
-        out = shifted
+        matches = _heading_matches(out)
+        shift = level - min((len(m[1]) for m in matches if m), default=level)
+        out = [("#" * min(6, max(1, len(m[1]) + shift)) + " " + m[2]) if m else line
+               for line, m in zip(out, matches)]
     return "\n".join(out).strip("\n")
+
+
+def _heading_matches(lines):
+    """The heading match of each line (None for other lines and inside code fences)."""
+    fence, matches = False, []
+    for line in lines:
+        if line.lstrip().startswith(("```", "~~~")):
+            fence = not fence
+        matches.append(None if fence else _HEADING.match(line))
+    return matches
 
 
 # --- API ---------------------------------------------------------------------------------------
