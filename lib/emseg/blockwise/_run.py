@@ -204,7 +204,7 @@ def predict_large(model, image, target, *, output="probabilities", dtype="float3
                   "dtype": dtype, "stats": stats, "squeeze_z": squeeze_z, "device": device,
                   "threads": threads}
         t0 = time.perf_counter()
-        voxels = _run_blocks(own_client, todo, vol_f, refs, store, params, progress,
+        voxels = _run_blocks(own_client, todo, vol_f, refs, settings["models"], store, params, progress,
                              skipped=len(plan) - len(todo))
         seconds = time.perf_counter() - t0
     finally:
@@ -366,14 +366,17 @@ def _torch_threads(cluster, n_workers):
     return max(1, (os.cpu_count() or 1) // max(1, n_workers))
 
 
-def _run_blocks(client, todo, vol_f, refs, store, params, progress, *, skipped):
+def _run_blocks(client, todo, vol_f, refs, fingerprints, store, params, progress, *, skipped):
     from distributed import as_completed
     from tqdm.auto import tqdm
 
     if not todo:
         return 0
     objects = [r for r in refs if not isinstance(r, (str, Path))]
-    models = [str(r) if isinstance(r, (str, Path)) else r for r in refs]
+    # paths travel with their weights' hash: a worker of a long-lived cluster reloads a
+    # checkpoint that changed since it last loaded it
+    models = [(str(r), f["sha256"]) if isinstance(r, (str, Path)) else r
+              for r, f in zip(refs, fingerprints)]
     if objects:  # network objects: sent to every worker once, not with every task
         models = client.scatter(models, broadcast=True, hash=False)
     futures = [client.submit(_predict_block, b, vol_f, models, store, params, pure=False,
@@ -436,10 +439,10 @@ def _worker_models(models, device):
 
     nets = []
     for ref in models:
-        if isinstance(ref, str):
-            key = (ref, str(device))
+        if isinstance(ref, tuple):  # (path or pretrained name, hash of the weights)
+            key = (*ref, str(device))
             if key not in _WORKER["models"]:
-                _WORKER["models"][key] = load_pretrained(ref, device=device, progress=False)
+                _WORKER["models"][key] = load_pretrained(ref[0], device=device, progress=False)
             nets.append(_WORKER["models"][key])
         else:
             nets.append(ref)
