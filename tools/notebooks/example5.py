@@ -37,8 +37,9 @@ Methods 184:169 (2009). The original code ships neither the tracer nor trained w
 > with this notebook's default parameters: `source="phantom"` (**synthetic** procedural
 > neurons rendered with the library's light-microscopy model: the ground truth is exact),
 > `preset="cpu"` (`voxresnet-cpu`: width 8/16, one residual block per stage, 81 k
-> parameters, 400 iterations on 32×64×64 windows), on a **2-core CPU with no GPU**. The
-> original network (`preset="original"`, 1.7 M parameters, 120³ windows) needs a GPU.
+> parameters, 400 iterations on 32×64×64 windows), on a **2-core CPU with no GPU**; the
+> whole run took about 8 minutes. The original network (`preset="original"`, 1.7 M
+> parameters, 120³ windows) needs a GPU.
 > The final table states the data and device that produced it.
 """), ("md", r"""
 ## Setup
@@ -278,6 +279,13 @@ display(Markdown(markdown_table(["signal", "method", "ESA", "DSA", "PDS", "preci
 print(f"means over {n_test} test neuron(s); ESA/DSA in voxels, threshold 2 voxels")
 fig = plot_quality_vs_signal(results, title=f"Tracing quality under decreasing signal ({data_kind})")
 plt.show()
+"""), ("md", r"""
+**How to read it.** The claim holds where the pipeline's F1 stays high and its number of
+trees stays near one while the signal drops, and the baseline's recall (and with it F1)
+falls and its trace breaks into pieces (or vanishes: a dash means it found no foreground
+at all). "Threshold + scooping" tells whether the gain comes from the tracer or from the
+probability map: when it tracks the baseline, the CNN makes the difference. Where precision
+stays high and recall drops, the losses are missed neurites, not false ones.
 """), ("md", r"""
 ## 6. What the traces look like
 

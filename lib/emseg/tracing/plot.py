@@ -133,6 +133,12 @@ def plot_tree_3d(trees, path=None, *, title="", elev=25, azim=-60):
     return fig
 
 
+def _finite_mean(values):
+    """Mean of the finite values; NaN (not plotted) when there is none (nothing traced)."""
+    v = np.asarray(values, float)
+    return float(v[np.isfinite(v)].mean()) if np.isfinite(v).any() else float("nan")
+
+
 def plot_quality_vs_signal(rows, path=None, *, title="Tracing quality under decreasing signal",
                            metrics=("f1", "esa", "pds")):
     """Tracing scores against the signal level, one line per method.
@@ -162,8 +168,8 @@ def plot_quality_vs_signal(rows, path=None, *, title="Tracing quality under decr
     for ax, key in zip(axes[0], metrics):
         for method, colour in zip(methods, _COLOURS):
             levels = sorted({r["intensity"] for r in rows if r["method"] == method})
-            means = [np.nanmean([r[key] for r in rows if r["method"] == method
-                                 and r["intensity"] == lv]) for lv in levels]
+            means = [_finite_mean([r[key] for r in rows if r["method"] == method
+                                   and r["intensity"] == lv]) for lv in levels]
             ax.plot(levels, means, "o-", color=colour, label=method)
         ax.set_xscale("log", base=2)
         ax.set_xlabel("signal scale (× the 1× stack)")
