@@ -88,6 +88,21 @@ def test_labels_uint8_and_2d_image(tmp_path, client):
     assert np.abs(q / 255.0 - ref).max() <= 0.5 / 255 + 1e-6
 
 
+def test_ensemble_on_a_cluster_given_by_its_scheduler_address(tmp_path):
+    """A list of nets is an ensemble (mean of probabilities), as predict_ensemble; the
+    cluster is reached through its address, as with --scheduler."""
+    from emseg.infer import predict_ensemble
+
+    nets, vol = [unet(0), unet(1)], volume((3, 50, 60), seed=2)
+    ref = predict_ensemble(nets, zscore(vol), window=(32, 32), progress=False)
+    with distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=1,
+                                  dashboard_address=":0") as cluster:
+        info = predict_large(nets, vol, tmp_path / "e.zarr", window=(32, 32), block_size=(1, 24, 24),
+                             scheduler=cluster.scheduler_address, progress=False)
+        assert info["workers"] == 1 and info["blocks"] == 3 * 3 * 3
+    np.testing.assert_allclose(read(tmp_path / "e.zarr"), ref, atol=1e-5)
+
+
 # --------------------------------------------------------------------------- inputs
 
 def test_tiff_memmap_zarr_inputs_give_the_same_result(tmp_path, client):
