@@ -333,10 +333,15 @@ def _connect(client, scheduler, n_workers, device):
     """(client, cluster we started or None, number of workers)."""
     from distributed import Client, LocalCluster
 
-    if client is not None:
-        return client, None, len(client.scheduler_info().get("workers", {}))
-    if scheduler is not None:
-        c = Client(scheduler)
+    if client is not None or scheduler is not None:
+        c = client if client is not None else Client(scheduler)
+        try:
+            c.wait_for_workers(1, timeout=60)
+        except Exception as exc:  # TimeoutError (distributed versions differ in its type)
+            if client is None:
+                c.close()
+            raise ValueError(f"the dask cluster at {c.scheduler.address} has no workers after 60 s; "
+                             "start some (dask worker ADDRESS) and try again") from exc
         return c, None, len(c.scheduler_info().get("workers", {}))
     n = n_workers or _default_workers(device)
     # GPU workers get a second thread, so that one block is read and written while another

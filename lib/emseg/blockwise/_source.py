@@ -5,6 +5,8 @@ A :class:`ChunkedVolume` is a small picklable description (a path, a URL, or the
 array itself for in-memory inputs) that opens its file lazily in whichever process
 reads from it, so a dask worker opens each file once and keeps it open.
 """
+import hashlib
+import os
 import threading
 from pathlib import Path
 
@@ -39,10 +41,21 @@ class ChunkedVolume:
         return len(self.shape)
 
     def describe(self):
-        """A short JSON-able identity (kind, path, dataset, shape, dtype) used to refuse resuming
-        a prediction with another input."""
-        return {"kind": self.kind, "path": None if self.path is None else str(self.path),
+        """A short JSON-able identity used to refuse resuming a prediction with another input:
+        kind, path, dataset, shape, dtype, plus a hash of the data for in-memory arrays and
+        the size and modification time of files (zarr folders: their path only)."""
+        info = {"kind": self.kind, "path": None if self.path is None else str(self.path),
                 "dataset": self.dataset, "shape": list(self.shape), "dtype": self.dtype.str}
+        if self.kind == "numpy":
+            h = hashlib.sha1()
+            for plane in self._array.reshape((-1,) + self.shape[-2:]):  # no copy of the whole
+                h.update(np.ascontiguousarray(plane).data)
+            info["sha1"] = h.hexdigest()
+        elif self.kind in ("memmap", "tiff", "tiff-memmap"):
+            stat = os.stat(self._memmap[0] if self.kind == "memmap" else self.path)
+            info.update(file=self._memmap[0] if self.kind == "memmap" else str(self.path),
+                        bytes=stat.st_size, mtime_ns=stat.st_mtime_ns)
+        return info
 
     def __getitem__(self, box):
         return np.array(self._open()[box], copy=True)
