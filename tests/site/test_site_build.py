@@ -102,6 +102,13 @@ def test_home_has_one_card_per_example_and_the_zips_exist(built_site, examples):
         assert zipfile.is_zipfile(built_site / href)
     assert text.count("View notebook") == len(examples)
     assert zipfile.is_zipfile(built_site / "downloads" / "emseg-examples.zip")
+    # every page in the navigation has a title, and the Templates pages are there
+    nav = re.findall(r'class="md-nav__link[^"]*"[^>]*>\s*<span class="md-ellipsis">\s*(.*?)\s*</span>',
+                     (built_site / "setup" / "index.html").read_text(encoding="utf-8"), re.S)
+    assert len(nav) > 10 and "None" not in nav and "" not in nav
+    for template in sorted((REPO / "site" / "docs" / "templates").glob("*.md")):
+        stem = "" if template.stem == "index" else template.stem + "/"
+        assert (built_site / "templates" / stem / "index.html").is_file(), template
     # the generated pages are there too
     for page in ("setup", "data", "results", "cite", "api", "api/emseg.infer"):
         assert (built_site / page / "index.html").is_file(), page

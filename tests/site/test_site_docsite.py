@@ -54,7 +54,7 @@ def test_discover_orders_by_number_and_ignores_folders_without_notebooks(tmp_pat
 def test_notebook_markdown_renders_every_kind_of_output(tmp_path):
     png = _png()
     cells = [
-        _md("# Example 7: a toy\n\nIntro paragraph.\n\n**Paper**: Someone et al. (2020).\n\n"
+        _md("# Example 7: a toy\n\nIntro paragraph.\n\n**Paper**: Someone et al. (2020). The code did not run.\n\n"
             "See [example 2](../example2_small/a.ipynb), [the bench](../bench/README.md) "
             "and [the web](https://example.org)."),
         _code("x = 1", tags=["parameters"]),

@@ -63,7 +63,11 @@ class Example:
                 continue
             m = re.search(r"\*\*Papers?\*\*:?\s*(.*?)(?:\n\s*\n|\Z)", _source(cell), re.S)
             if m:
-                return " ".join(m[1].split())
+                text = " ".join(m[1].split())
+                # the citation(s) only: stop where a sentence follows a citation's end
+                # ("... (2021). The released code ..."), which the notebook page keeps
+                head = re.split(r"(?<=[\d)])\.\s+(?=[A-Z])", text, maxsplit=1)
+                return head[0] + "." if len(head) > 1 else text
         return ""
 
     @property

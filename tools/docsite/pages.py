@@ -103,7 +103,7 @@ def datasets_markdown():
             z, y, x = entry["voxel_size"]
             facts.append(("Voxel size (z, y, x)", f"{z} × {y} × {x} nm "
                           f"({entry.get('voxel_size_source', 'source not recorded')})"))
-        out.append("| | |\n|---|---|\n" + "\n".join(f"| {k} | {_cell(v)} |" for k, v in facts))
+        out.append("\n".join(f"- **{k}**: {_cell(v)}" for k, v in facts))
         files = entry.get("files") or {}
         rows = []
         for fname, spec in files.items():
