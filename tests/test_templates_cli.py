@@ -218,3 +218,16 @@ def test_named_template_paths_start_in_the_current_folder(tmp_path, monkeypatch)
     cfg = load_config("unet3d")
     assert cfg.resolve(cfg.data.folder) == tmp_path / "data"
     assert cfg.resolve(cfg.train.output) == tmp_path / "runs" / "unet3d"
+
+
+@pytest.mark.parametrize("model, preset, anisotropy, depth", [
+    ("unet3d", "cpu", 10.0, 3), ("reisoseg", "cpu", 1.0, 4), ("reisoseg", "original", 8.0, 4)])
+def test_anisotropy_without_a_config(model, preset, anisotropy, depth):
+    """``train --model unet3d|reisoseg --anisotropy R``: the preset's net with R's pools."""
+    from emseg.cli import _model_and_config, _parser
+
+    args = _parser().parse_args(["train", "--model", model, "--preset", preset, "--output", "x",
+                                 "--anisotropy", str(anisotropy), "--n-classes", "2"])
+    net, _ = _model_and_config(args)
+    assert net.pools == pooling_plan(anisotropy, depth)
+    assert net.spec()["kwargs"]["anisotropy"] == anisotropy
