@@ -71,7 +71,7 @@ def main(argv=None):
         t0 = time.perf_counter()
         model, history = train_ecs(train, None, preset=args.preset, variant=variant,
                                    iterations=iterations, seed=args.seed,
-                                   output_dir=args.output / variant, device=dev)
+                                   output_dir=args.output / variant, overwrite=True, device=dev)
         train_s = time.perf_counter() - t0
         t1 = time.perf_counter()
         prob = predict_ecs(model, test.image, device=dev)

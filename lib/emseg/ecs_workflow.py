@@ -65,7 +65,7 @@ def with_shape_weights(volumes):
 
 
 def train_ecs(train, val=None, *, preset="cpu", variant="ecsnet", iterations=None, seed=0,
-              output_dir=None, overwrite=True, device=None, progress=False, **model_options):
+              output_dir=None, overwrite=False, device=None, progress=False, **model_options):
     """Train one ECS-Net variant with the one training loop.
 
     Parameters
@@ -87,7 +87,8 @@ def train_ecs(train, val=None, *, preset="cpu", variant="ecsnet", iterations=Non
         Checkpoints and history (see :func:`emseg.train.fit`); with ``val``, the best
         checkpoint (highest validation MIoU of background and ECS) is returned.
     overwrite : bool
-        Replace an earlier run in ``output_dir`` (default True, as in the notebook).
+        Replace an earlier run in ``output_dir`` (by default that is refused, so no
+        trained network is lost; the notebook passes True to re-run).
     device : str, optional
         None: CUDA if available, else CPU.
     progress : bool

@@ -188,7 +188,8 @@ for k, name in enumerate(("background", "gap", "interior", "edge")):
 ## 3. Train ECS-Net
 
 `train_ecs` builds the preset's network with the variant's switches and trains it with
-`emseg.train.fit`, the one training loop of `emseg` (windows on a jittered grid, flips,
+`emseg.train.fit`, the one training loop of `emseg` (re-running the notebook replaces the
+run in `output_dir`; windows on a jittered grid, flips,
 elastic warps and intensity jitter, Adam, validation every `eval_every` iterations, best
 and last checkpoints). The loss is ECS-Net's:
 `0.1 · contrastive + 0.5 · focal-shape(stage 2) + 0.5 · focal-shape(stage 1)`
@@ -197,7 +198,7 @@ and easy ECS pixels and a 2-px background ring, sampled from stage 1's embedding
 """), ("code", r"""
 t0 = time.perf_counter()
 model, history = train_ecs(train, val, preset=preset, variant="ecsnet", iterations=config.iterations,
-                           seed=seed, output_dir=out / "ecsnet", device=dev)
+                           seed=seed, output_dir=out / "ecsnet", overwrite=True, device=dev)
 print(f"ECS-Net: {count_parameters(model):,} parameters, {len(history['loss'])} iterations in "
       f"{history['seconds_total']:.0f} s")
 for v in history["val"]:
@@ -265,7 +266,7 @@ ablation_scores = {"ecsnet": {**scores, "parameters": count_parameters(model),
 if ablation:
     for variant in ("unet", "shape", "contrastive"):
         net, hist = train_ecs(train, val, preset=preset, variant=variant, iterations=config.iterations,
-                              seed=seed, output_dir=out / variant, device=dev)
+                              seed=seed, output_dir=out / variant, overwrite=True, device=dev)
         s, _ = segment_and_score(net, ABLATION_LABELS[variant])
         ablation_scores[variant] = {**s, "parameters": count_parameters(net), "seconds": hist["seconds_total"]}
         print(f"{ABLATION_LABELS[variant]}: trained in {hist['seconds_total']:.0f} s, test IoU {s['iou']:.4f}")

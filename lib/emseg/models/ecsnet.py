@@ -28,6 +28,9 @@ Differences from the original (see the reference sheet, ``ecs-net.md``):
 * The unused projector/predictor built inside the original ``SeqNet`` are not built.
 * Any window whose sides are multiples of ``2**depth`` works (the original resized
   every tile to 512 x 512); tiled prediction replaces resizing and stitching.
+* Ablation switches (``cascade``, ``shape_loss``, ``contrastive_weight``; the four
+  variants in :data:`ABLATIONS`) so that U-Net, + shape-aware loss, + contrastive loss
+  and the full ECS-Net train through the same code with the same budget.
 * PyTorch's default initialisation; no pretrained encoder (the original's CEM500K
   hook loaded nothing, so it trained from scratch too).
 """
