@@ -128,6 +128,21 @@ def test_tiff_memmap_zarr_inputs_give_the_same_result(tmp_path, client):
         np.testing.assert_allclose(read(tmp_path / f"{name}.out.zarr"), ref, atol=1e-5, err_msg=name)
 
 
+def test_compressed_tiff_without_a_zarr_view_is_read_page_by_page(tmp_path, monkeypatch):
+    """tifffile's zarr view needs zarr 3; with zarr 2 (Python < 3.11) the pages are decoded."""
+    vol = np.random.default_rng(0).random((6, 20, 30)).astype(np.float32)
+    tifffile.imwrite(tmp_path / "z.tif", vol, photometric="minisblack", compression="zlib")
+
+    def no_zarr_view(*args, **kwargs):
+        raise ValueError("zarr 2.18 < 3 is not supported")
+
+    monkeypatch.setattr(tifffile, "imread", no_zarr_view)
+    source = open_volume(tmp_path / "z.tif")
+    assert source.kind == "tiff"
+    np.testing.assert_array_equal(source[1:4, 2:9, 5:7], vol[1:4, 2:9, 5:7])
+    np.testing.assert_array_equal(source[5:6], vol[5:6])
+
+
 def test_zarr_group_without_dataset_is_refused_with_the_names(tmp_path):
     group = zarr.open_group(str(tmp_path / "g.zarr"), mode="w")
     (group.create_array if hasattr(group, "create_array") else group.create_dataset)(

@@ -94,7 +94,10 @@ class ChunkedVolume:
         if self.kind == "tiff":
             import tifffile
             import zarr
-            arr = zarr.open(tifffile.imread(self.path, aszarr=True), mode="r")
+            try:  # tifffile's zarr view decodes only the tiles a box needs
+                arr = zarr.open(tifffile.imread(self.path, aszarr=True), mode="r")
+            except (ImportError, ValueError, TypeError):  # a tifffile/zarr pair that do not fit
+                return _TiffPages(self.path, self.shape)
             return arr if tuple(arr.shape) == self.shape else _Reshaped(arr, self.shape)
         if self.kind == "zarr":
             if self._array is not None:
@@ -114,6 +117,23 @@ class _Reshaped:
         for size in self.arr.shape:
             index.append(0 if size == 1 else box.pop(0))
         return self.arr[tuple(index)]
+
+
+class _TiffPages:
+    """Boxes of a compressed multi-page TIFF, decoding only the pages (z slices) they need."""
+
+    def __init__(self, path, shape):
+        import tifffile
+        self.tif, self.shape, self.lock = tifffile.TiffFile(path), shape, threading.Lock()
+
+    def __getitem__(self, box):
+        if len(self.shape) == 2:
+            with self.lock:
+                return self.tif.asarray().reshape(self.shape)[box]
+        keys = list(range(*box[0].indices(self.shape[0])))
+        with self.lock:
+            pages = self.tif.asarray(key=keys)
+        return pages.reshape((len(keys),) + self.shape[1:])[(slice(None),) + tuple(box[1:])]
 
 
 def open_volume(image, *, dataset=None, storage_options=None):
