@@ -58,6 +58,8 @@ class ChunkedVolume:
         return info
 
     def __getitem__(self, box):
+        box = box if isinstance(box, tuple) else (box,)
+        box = box + (slice(None),) * (self.ndim - len(box))
         return np.array(self._open()[box], copy=True)
 
     def __repr__(self):
