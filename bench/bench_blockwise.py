@@ -36,7 +36,7 @@ def make_volume(path, n_bytes, *, yx=2048, slab=8, seed=0):
 
     z = max(slab, -(-(-(-int(n_bytes) // (4 * yx * yx))) // slab) * slab)
     group = zarr.open_group(str(path), mode="w")
-    kwargs = dict(shape=(z, yx, yx), chunks=(slab, 1024, 1024), dtype="float32")
+    kwargs = dict(shape=(z, yx, yx), chunks=(slab, min(yx, 1024), min(yx, 1024)), dtype="float32")
     if hasattr(group, "create_array"):
         arr = group.create_array("raw", compressors=None, **kwargs)
     else:
@@ -67,7 +67,7 @@ def predict_one(src, dst, net_path, args):
     from emseg.blockwise import predict_large
 
     with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
         t0 = time.perf_counter()
         info = predict_large(str(net_path), str(src), str(dst), dataset="raw", output="labels",
                              window=tuple(args.window), block_size=tuple(args.block),
