@@ -128,6 +128,21 @@ def test_tiff_memmap_zarr_inputs_give_the_same_result(tmp_path, client):
         np.testing.assert_allclose(read(tmp_path / f"{name}.out.zarr"), ref, atol=1e-5, err_msg=name)
 
 
+def test_fsspec_urls_for_input_and_output(client):
+    """Any fsspec URL works (here fsspec's in-memory file system, shared by the threads of the
+    in-process cluster; s3://, gs://, https:// work alike with their packages)."""
+    pytest.importorskip("fsspec")
+    net, vol = unet(), volume((3, 40, 50), seed=4).astype(np.float32)
+    group = zarr.open_group("memory://emseg-test/in.zarr", mode="w")
+    arr = (group.create_array if hasattr(group, "create_array") else group.create_dataset)(
+        "raw", shape=vol.shape, chunks=(1, 20, 25), dtype="float32")
+    arr[...] = vol
+    predict_large(net, "memory://emseg-test/in.zarr", "memory://emseg-test/out.zarr", dataset="raw",
+                  window=(32, 32), block_size=(1, 24, 24), client=client, progress=False)
+    ref = predict(net, zscore(vol), window=(32, 32), progress=False)
+    np.testing.assert_allclose(read("memory://emseg-test/out.zarr"), ref, atol=1e-5)
+
+
 def test_compressed_tiff_without_a_zarr_view_is_read_page_by_page(tmp_path, monkeypatch):
     """tifffile's zarr view needs zarr 3; with zarr 2 (Python < 3.11) the pages are decoded."""
     vol = np.random.default_rng(0).random((6, 20, 30)).astype(np.float32)
