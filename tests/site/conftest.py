@@ -8,7 +8,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 TOOLS = REPO / "tools"
 if str(TOOLS) not in sys.path:
-    sys.path.insert(0, str(TOOLS))
+    sys.path.append(str(TOOLS))
 
 
 def _require(module, what):

@@ -106,6 +106,13 @@ def test_home_has_one_card_per_example_and_the_zips_exist(built_site, examples):
     nav = re.findall(r'class="md-nav__link[^"]*"[^>]*>\s*<span class="md-ellipsis">\s*(.*?)\s*</span>',
                      (built_site / "setup" / "index.html").read_text(encoding="utf-8"), re.S)
     assert len(nav) > 10 and "None" not in nav and "" not in nav
+    for guide in sorted((REPO / "site" / "docs").glob("*.md")):
+        built = built_site / ("" if guide.stem == "index" else guide.stem) / "index.html"
+        assert built.is_file(), guide
+        if guide.name in ("index.md", "setup.md", "data.md", "results.md", "cite.md"):
+            continue
+        first = next(l for l in guide.read_text(encoding="utf-8").splitlines() if l.startswith("# "))
+        assert first[2:].strip().replace("`", "") in " ".join(nav).replace("<code>", "").replace("</code>", ""), first
     for template in sorted((REPO / "site" / "docs" / "templates").glob("*.md")):
         stem = "" if template.stem == "index" else template.stem + "/"
         assert (built_site / "templates" / stem / "index.html").is_file(), template

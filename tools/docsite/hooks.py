@@ -2,8 +2,8 @@
 
 * ``on_config``: finds the examples (every ``exampleN_*/`` folder with a notebook) and
   the public modules of ``lib/emseg``, and writes the navigation: Home, Setup, one page
-  per example, Data, Results, Templates (every page in ``docs/templates/``), API
-  reference, How to cite.
+  per example, Data, Results, Guides (any other page at the top of ``docs/``),
+  Templates (every page in ``docs/templates/``), API reference, How to cite.
 * ``on_files``: adds the generated files: each example page (its committed notebook as
   Markdown) with its figures, one API page per module, and the source zips in
   ``downloads/``.
@@ -21,13 +21,14 @@ from pathlib import Path, PurePosixPath
 
 _TOOLS = Path(__file__).resolve().parents[1]
 if str(_TOOLS) not in sys.path:
-    sys.path.insert(0, str(_TOOLS))
+    sys.path.append(str(_TOOLS))
 
 from mkdocs.structure.files import File  # noqa: E402
 
 from docsite import notebooks, pages, zips  # noqa: E402
 
 log = logging.getLogger("mkdocs.plugins.emseg")
+_OWN_PAGES = {"index.md", "setup.md", "data.md", "results.md", "cite.md"}
 STATE = {}
 
 
@@ -77,6 +78,9 @@ def on_config(config):
         nav.append({"Examples": [{f"{ex.number}. {_capital(ex.short_title)}": _example_page(ex)}
                                  for ex in examples]})
     nav += [{"Data and offline use": "data.md"}, {"Results": "results.md"}]
+    guides = sorted(p.name for p in docs.glob("*.md") if p.name not in _OWN_PAGES)
+    if guides:  # any other hand-written page at the top of docs/
+        nav.append({"Guides": guides})
     if templates:
         nav.append({"Templates": [f"templates/{p.name}" for p in templates]})
     nav.append({"API reference": ["api/index.md"] + [{m: f"api/{m}.md"} for m, _ in modules]})
