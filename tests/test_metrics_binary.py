@@ -69,3 +69,20 @@ def test_hd95_bad_spacing_and_dimensionality():
         hd95(np.ones((4, 4)), np.ones((4, 4)), spacing=(1.0, 0.0))
     with pytest.raises(ValueError, match=r"\(y, x\) or \(z, y, x\)"):
         hd95(np.ones(4), np.ones(4))
+
+
+def test_average_precision_by_hand_and_against_scikit_learn():
+    from emseg.metrics import average_precision
+    sklearn = pytest.importorskip("sklearn.metrics")
+    t = np.array([0, 1, 1, 0, 1])
+    s = np.array([0.1, 0.9, 0.4, 0.5, 0.4])     # a tie between a positive pair
+    # ranks: 0.9 (P 1/1, R 1/3), 0.5 (neg), 0.4 x2 (P 3/4, R 3/3), 0.1
+    assert average_precision(t, s) == pytest.approx(1 / 3 * 1 + 2 / 3 * 3 / 4)
+    rng = np.random.default_rng(0)
+    t = rng.random((50, 40)) < 0.1
+    s = np.round(rng.random((50, 40)) + t * 0.5, 2)
+    assert average_precision(t, s) == pytest.approx(sklearn.average_precision_score(t.ravel(), s.ravel()))
+    assert average_precision(t, t.astype(float)) == 1.0
+    assert np.isnan(average_precision(np.zeros(4), np.ones(4)))
+    with pytest.raises(ValueError, match="does not match"):
+        average_precision(t, s[:10])

@@ -32,6 +32,7 @@ __all__ = [
     "compare_reports",
     "hd95",
     "binary_metrics",
+    "average_precision",
     "BINARY_METRICS",
 ]
 
@@ -672,3 +673,34 @@ def binary_metrics(true, pred, *, spacing=(1.0, 1.0)):
     return {"dice": ratio(2 * tp, 2 * tp + fp + fn), "iou": ratio(tp, tp + fp + fn),
             "precision": ratio(tp, tp + fp), "recall": ratio(tp, tp + fn),
             "hd95": hd95(t, p, spacing=spacing), "tp": tp, "fp": fp, "fn": fn, "tn": tn}
+
+
+def average_precision(true, score):
+    """Average precision of a per-pixel score for a binary mask (threshold-free).
+
+    The area under the precision-recall curve as a step function,
+    ``sum_k (R_k - R_{k-1}) P_k`` over the distinct score values from high to low (as
+    scikit-learn's ``average_precision_score``). 1 for a perfect ranking; the
+    foreground fraction for a random one. NaN without foreground.
+
+    Examples
+    --------
+    >>> average_precision(np.array([0, 1, 1, 0]), np.array([0.1, 0.9, 0.4, 0.5]))
+    0.8333333333333333
+    """
+    t = _as_binary(true, "true").ravel()
+    sc = np.asarray(score, dtype=np.float64).ravel()
+    if sc.shape != t.shape:
+        raise ValueError(f"score shape {np.shape(score)} does not match true shape {np.shape(true)}")
+    if not np.all(np.isfinite(sc)):
+        raise ValueError("score contains NaN or infinite values")
+    n_pos = int(t.sum())
+    if n_pos == 0:
+        return float("nan")
+    order = np.argsort(-sc, kind="stable")
+    sc, t = sc[order], t[order]
+    last = np.r_[np.flatnonzero(np.diff(sc)), len(sc) - 1]   # end of each run of equal scores
+    tp = np.cumsum(t)[last]
+    precision = tp / (last + 1)
+    recall = tp / n_pos
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
