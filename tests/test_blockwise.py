@@ -158,6 +158,25 @@ def test_compressed_tiff_without_a_zarr_view_is_read_page_by_page(tmp_path, monk
     np.testing.assert_array_equal(source[5:6], vol[5:6])
 
 
+def test_a_worker_opens_the_input_and_output_once_per_run(tmp_path, client, monkeypatch):
+    from emseg.blockwise._source import ChunkedVolume
+    from emseg.blockwise._store import PredictionStore
+
+    opened = []
+    for cls, name in ((ChunkedVolume, "_open_handle"), (PredictionStore, "_open_arrays")):
+        real = getattr(cls, name)
+        monkeypatch.setattr(cls, name, lambda self, real=real, name=name: opened.append(name)
+                            or real(self))
+    vol = volume((4, 40, 60), seed=1)
+    tifffile.imwrite(tmp_path / "v.tif", vol, photometric="minisblack")
+    info = predict_large(unet(), tmp_path / "v.tif", tmp_path / "o.zarr", window=(32, 32),
+                         block_size=(1, 24, 24), client=client, progress=False)
+    assert info["blocks"] == 4 * 2 * 3
+    # one worker process (in-process cluster): the statistics pass and all 24 blocks share one
+    # open TIFF; the client and the worker share one opened output
+    assert opened.count("_open_handle") == 1 and opened.count("_open_arrays") == 1
+
+
 def test_zarr_group_without_dataset_is_refused_with_the_names(tmp_path):
     group = zarr.open_group(str(tmp_path / "g.zarr"), mode="w")
     (group.create_array if hasattr(group, "create_array") else group.create_dataset)(

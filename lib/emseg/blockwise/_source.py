@@ -7,6 +7,7 @@ reads from it, so a dask worker opens each file once and keeps it open.
 """
 import hashlib
 import os
+import secrets
 import threading
 from pathlib import Path
 
@@ -34,6 +35,7 @@ class ChunkedVolume:
         self._array = array          # numpy inputs (and zarr Array objects) travel with the object
         self._memmap = memmap        # (filename, offset, order) of a numpy memmap: reopened, not copied
         self._handle = None
+        self._token = secrets.token_hex(8)  # one per opened volume: worker caches key on it
         self._lock = threading.Lock()
 
     @property
@@ -80,7 +82,11 @@ class ChunkedVolume:
         if self._handle is None:
             with self._lock:
                 if self._handle is None:
-                    self._handle = self._open_handle()
+                    if self.kind == "numpy" or self._array is not None:
+                        self._handle = self._open_handle()
+                    else:  # files: opened once per process for all tasks of a run
+                        from emseg.blockwise._cache import shared
+                        self._handle = shared(("volume", self._token), self._open_handle)
         return self._handle
 
     def _open_handle(self):

@@ -15,6 +15,7 @@ makes any store safe, since a half-written block never has one.) 2D inputs give
 (C, y, x) / (y, x) arrays.
 """
 import json
+import secrets
 import threading
 from pathlib import Path
 
@@ -32,6 +33,7 @@ class PredictionStore:
     def __init__(self, url, *, name, squeeze_z, storage_options=None):
         self.url, self.name, self.squeeze_z = str(url), name, bool(squeeze_z)
         self.storage_options = storage_options
+        self._token = secrets.token_hex(8)  # one per run: worker caches key on it
         self._arrays = None
         self._lock = threading.Lock()
 
@@ -129,9 +131,13 @@ class PredictionStore:
         if self._arrays is None:
             with self._lock:
                 if self._arrays is None:
-                    group = _open_group(self.url, "r+", self.storage_options)
-                    self._arrays = {"done": group["done"], self.name: group[self.name]}
+                    from emseg.blockwise._cache import shared
+                    self._arrays = shared(("store", self._token), self._open_arrays)
         return self._arrays
+
+    def _open_arrays(self):
+        group = _open_group(self.url, "r+", self.storage_options)
+        return {"done": group["done"], self.name: group[self.name]}
 
 
 def _open_group(url, mode, storage_options):
