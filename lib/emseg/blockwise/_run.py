@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from emseg.blockwise._plan import BlockPlan
-from emseg.blockwise._source import ChunkedVolume, open_volume
+from emseg.blockwise._source import open_volume
 from emseg.blockwise._store import PredictionStore
 
 __all__ = ["predict_large", "volume_statistics"]
