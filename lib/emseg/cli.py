@@ -450,6 +450,9 @@ def _cmd_train(args):
           f"{config.iterations} iterations -> {out}")
     history = fit(model, train, val, config=config, output_dir=out, resume=args.resume,
                   overwrite=args.overwrite, device=args.device, progress=not args.quiet)
+    import os
+    if int(os.environ.get("RANK", "0")) != 0:
+        return  # torchrun: rank 0 writes the curve and reports (fit wrote its checkpoints)
     plot_history(history, out / "training-curve.png")
     if history["val"]:
         last = dict(history["val"][-1])
