@@ -227,18 +227,26 @@ print(f"{info['blocks']} block(s) of {info['block_size']} with halo {info['halo'
       f"{info['workers']} workers: {info['voxels_per_second']:,.0f} voxels/s")
 print(f"largest difference to the in-memory prediction: {blockwise_diff:.1e}")
 """), ("code", r"""
-z = test.shape[0] // 2
-fig, ax = plt.subplots(1, 2, figsize=(10, 5))
-ax[0].imshow(test.image[z], cmap="gray")
-ax[1].imshow(blockwise[:, z].argmax(0), cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
-for a, title in zip(ax, ("image", "blockwise labels")):
-    for y in range(block[1], test.shape[1], block[1]):
-        a.axhline(y - 0.5, color="w", lw=1, ls="--")
-    for x in range(block[2], test.shape[2], block[2]):
-        a.axvline(x - 0.5, color="w", lw=1, ls="--")
-    a.set_title(title)
-    a.axis("off")
-fig.suptitle(f"Blockwise prediction ({first}), slice z={z}; dashed: block edges in y, x")
+z, y = test.shape[0] // 2, test.shape[1] // 2
+labels_bw = blockwise.argmax(0)
+edges = [range(b, n, b) for b, n in zip(info["block_size"], test.shape)]  # block edges per axis
+fig, ax = plt.subplots(1, 2, figsize=(11, 4.5), gridspec_kw={"width_ratios": [1, 1.4]})
+ax[0].imshow(labels_bw[z], cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
+ax[0].set_title(f"labels, slice z={z} (y, x)")
+ax[1].imshow(labels_bw[:, y], cmap="tab10", vmin=0, vmax=9, interpolation="nearest", aspect="auto")
+ax[1].set_title(f"labels, section y={y} (z, x)")
+for e in edges[1]:
+    ax[0].axhline(e - 0.5, color="w", lw=1.5, ls="--")
+for e in edges[2]:
+    ax[0].axvline(e - 0.5, color="w", lw=1.5, ls="--")
+    ax[1].axvline(e - 0.5, color="w", lw=1.5, ls="--")
+for e in edges[0]:
+    ax[1].axhline(e - 0.5, color="w", lw=1.5, ls="--")
+for a in ax:
+    a.set_xticks([])
+    a.set_yticks([])
+fig.suptitle(f"Blockwise prediction ({first}): dashed lines are block edges "
+             f"(blocks {info['block_size']}); no seams")
 plt.show()
 """), ("md", r"""
 ## Results
