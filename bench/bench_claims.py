@@ -31,9 +31,8 @@ import numpy as np
 import torch
 
 from emseg.checkpoint import load_model
-from emseg.data import CLASS_NAMES, ORGANELLE_CLASSES, Volume, error_weights, load_platelet
-from emseg.data import render_image, zscore
-from emseg.data.platelet import read_platelet_labels
+from emseg.data import CLASS_NAMES, ORGANELLE_CLASSES, load_platelet
+from emseg.data.platelet import render_real_geometry
 from emseg.device import describe, pick_device
 from emseg.infer import predict
 from emseg.metrics import compare_reports, segmentation_report
@@ -45,12 +44,8 @@ SPLIT_SEEDS = {"train": 0, "eval": 1, "test": 2}
 
 def real_geometry(split, shared):
     """A centre crop of the real labels of ``split``, rendered by the phantom renderer."""
-    labels = read_platelet_labels(Path(shared) / "platelet" / f"{split}-labels.tif")
-    start = [(s - c) // 2 for s, c in zip(labels.shape, CROP)]
-    labels = np.ascontiguousarray(labels[tuple(slice(a, a + c) for a, c in zip(start, CROP))])
-    image = zscore(render_image(labels, seed=SPLIT_SEEDS[split]))
-    weights = error_weights(labels).astype(np.float32) if split == "train" else None
-    return Volume(image, labels, weights, source="real-geometry", name=split)
+    return render_real_geometry(Path(shared) / "platelet" / f"{split}-labels.tif", crop=CROP,
+                                seed=SPLIT_SEEDS[split], weights=split == "train")
 
 
 def volumes(setting, shared):

@@ -47,9 +47,8 @@ import torch
 from emseg.checkpoint import load_model
 from emseg.config import (apply_overrides, load_config, predict_from_config,
                           train_from_config)
-from emseg.data import (CLASS_NAMES, ORGANELLE_CLASSES, Volume, error_weights, load_platelet,
-                        load_vnc, render_image, write_volume, zscore)
-from emseg.data.platelet import read_platelet_labels
+from emseg.data import CLASS_NAMES, ORGANELLE_CLASSES, load_platelet, load_vnc, write_volume
+from emseg.data.platelet import render_real_geometry
 from emseg.device import describe, pick_device
 from emseg.infer import predict
 from emseg.metrics import segmentation_report
@@ -70,13 +69,9 @@ VNC_OVERRIDES = ["model.width=16", "model.depth=4", 'model.padding="same"',
 
 
 def real_geometry(split, shared):
-    """A centre crop of the real platelet labels of ``split``, rendered as an image."""
-    labels = read_platelet_labels(Path(shared) / "platelet" / f"{split}-labels.tif")
-    start = [(s - c) // 2 for s, c in zip(labels.shape, CROP)]
-    labels = np.ascontiguousarray(labels[tuple(slice(a, a + c) for a, c in zip(start, CROP))])
-    image = zscore(render_image(labels, seed=SPLIT_SEEDS[split]))
-    weights = error_weights(labels).astype(np.float32) if split == "train" else None
-    return Volume(image, labels, weights, source="real-geometry", name=split)
+    """A centre crop of the real labels of ``split``, rendered by the phantom renderer."""
+    return render_real_geometry(Path(shared) / "platelet" / f"{split}-labels.tif", crop=CROP,
+                                seed=SPLIT_SEEDS[split], weights=split == "train")
 
 
 def platelet_volumes(part, shared):
@@ -239,7 +234,7 @@ def print_platelet(result):
               f"{_ratio(b['iou'][k], a['iou'][k])} |")
     for key, label in (("miou_all", "MIoU (all classes)"), ("miou_organelle", "MIoU (organelles 2-6)")):
         print(f"| **{label}** | | {_fmt(a[key])} | {_fmt(b[key])} | {_ratio(b[key], a[key])} |")
-    print(f"\n| | UNet3D | ReIsoSeg | ratio |\n|---|---:|---:|---:|")
+    print("\n| | UNet3D | ReIsoSeg | ratio |\n|---|---:|---:|---:|")
     print(f"| parameters (training) | {a['parameters']:,} | {b['parameters']:,} | "
           f"{b['parameters'] / a['parameters']:.2f} |")
     print(f"| parameters (inference) | {a['inference_parameters']:,} | "

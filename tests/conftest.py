@@ -201,3 +201,13 @@ def genenet_tf_tensors(model, scope="2D3D", *, slots=True):
 def genenet_tensors():
     """The function ``genenet_tf_tensors(model, scope="2D3D", *, slots=True)``."""
     return genenet_tf_tensors
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Run a module on one torch thread: tiny convolutions run fastest on one thread, and
+    the test machine is shared. Use with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

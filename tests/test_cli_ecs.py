@@ -4,20 +4,12 @@ import csv
 import numpy as np
 import pytest
 import tifffile
-import torch
 
-from emseg.checkpoint import save_model
 from emseg.cli import main
 from emseg.data import ecs_phantom
-from emseg.models.ecsnet import ECSNet
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_quantify_a_mask(tmp_path, capsys):

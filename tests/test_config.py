@@ -3,7 +3,6 @@ import json
 import numpy as np
 import pytest
 import tifffile
-import torch
 
 from emseg.config import (TEMPLATES, ConfigError, build_from_config, dump_config, load_config,
                           predict_from_config, read_folder_pair, template_path,
@@ -11,13 +10,7 @@ from emseg.config import (TEMPLATES, ConfigError, build_from_config, dump_config
 from emseg.models import window_geometry
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny 3D convs run fastest on one thread, and the test machine is shared."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _write(path, text):

@@ -12,12 +12,7 @@ from emseg.models.ecsnet import ECSNet
 TINY = dict(width=4, depth=2, proj_dim=8)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

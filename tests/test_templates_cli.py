@@ -11,7 +11,6 @@ import json
 import numpy as np
 import pytest
 import tifffile
-import torch
 
 from emseg.checkpoint import load_checkpoint
 from emseg.cli import main
@@ -22,13 +21,7 @@ from emseg.models.unet3d import pooling_plan
 SHAPE = (8, 64, 64)  # every split: 8 sections of 64 x 64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny convs run fastest on one thread, and the test machine is shared."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _blobs(rng):

@@ -26,7 +26,7 @@ def save_figure(fig, path, *, dpi=100):
     return Path(path)
 
 
-def plot_history(history, path=None, *, title="Training"):
+def plot_history(history, path=None, *, title="Training", loss_label="training loss"):
     """Training loss (and its running mean) and validation MIoU against iterations.
 
     Parameters
@@ -35,6 +35,9 @@ def plot_history(history, path=None, *, title="Training"):
         As returned by :func:`emseg.train.fit`.
     path : str or Path, optional
         Save the figure there (PNG) and close it; otherwise return the figure.
+    loss_label : str
+        y-axis label of the loss panel (the loss is the model's own ``training_loss``:
+        weighted cross-entropy for the platelet nets, focal + contrastive for ECS-Net, ...).
     """
     fig, (ax1, ax2) = _figure(path, nrows=1, ncols=2, figsize=(8, 3.2))
     it, loss = np.asarray(history["iteration"]), np.asarray(history["loss"], dtype=float)
@@ -43,7 +46,7 @@ def plot_history(history, path=None, *, title="Training"):
         k = max(5, len(loss) // 20)
         ax1.plot(it[k - 1:], np.convolve(loss, np.ones(k) / k, mode="valid"), lw=1.5,
                  label=f"running mean ({k})")
-    ax1.set(title=f"{title}: loss", xlabel="iteration", ylabel="weighted cross-entropy")
+    ax1.set(title=f"{title}: loss", xlabel="iteration", ylabel=loss_label)
     ax1.legend(fontsize=8)
     val = history.get("val") or []
     if val:

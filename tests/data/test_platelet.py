@@ -134,3 +134,25 @@ def test_real_loader_reads_a_fetched_folder(monkeypatch, tmp_path):
     assert float(vol.image.std()) == pytest.approx(1.0, abs=1e-5)
     assert vol.labels.dtype == np.uint8 and vol.labels[1, 2, 4] == 29 % 7
     assert vol.weights.dtype == np.float32 and vol.weights[1, 2, 4] == pytest.approx(25.0)
+
+
+def test_render_real_geometry_is_a_centre_crop_with_a_rendered_image(tmp_path):
+    from emseg.data import write_volume
+    from emseg.data.platelet import render_real_geometry
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 7, size=(10, 40, 50), dtype=np.uint8)
+    path = tmp_path / "train-labels.tif"
+    write_volume(path, labels)
+    vol = render_real_geometry(path, crop=(4, 20, 30), seed=3, weights=True)
+    np.testing.assert_array_equal(vol.labels, labels[3:7, 10:30, 10:40])
+    assert vol.image.shape == (4, 20, 30) and vol.image.dtype == np.float32
+    assert abs(float(vol.image.mean())) < 1e-3 and vol.weights.shape == (4, 20, 30)
+    assert vol.source == "real-geometry" and vol.name == "train"
+    again = render_real_geometry(path, crop=(4, 20, 30), seed=3)
+    np.testing.assert_array_equal(again.image, vol.image)
+    assert again.weights is None
+    big = render_real_geometry(path, crop=(99, 99, 99))
+    assert big.labels.shape == labels.shape
+    with pytest.raises(ValueError, match="three positive sizes"):
+        render_real_geometry(path, crop=(0, 10, 10))

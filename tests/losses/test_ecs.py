@@ -11,13 +11,7 @@ from emseg.losses._ecs import (_info_nce, _sample_groups, ecs_loss, focal_shape_
 from emseg.models.ecsnet import ECSNet
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread avoids OpenMP spin-waiting on a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # --------------------------------------------------------------------------- weight map

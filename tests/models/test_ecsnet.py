@@ -8,14 +8,7 @@ from emseg.models import count_parameters, window_geometry
 from emseg.models.ecsnet import ContrastiveHeads, ECSNet, ECSOutput, _Stage
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread avoids OpenMP spin-waiting on a shared 2-core machine
-    (seconds instead of milliseconds per step)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny(**kwargs):

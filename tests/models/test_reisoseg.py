@@ -13,13 +13,7 @@ A, B = (1, 2, 2), (2, 2, 2)
 TINY = (4, 4, 8, 8, 8)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny 3D convs run fastest on one thread, and the test machine is shared."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("ani_scale, pools", [  # the reference sheet's trainer table

@@ -13,13 +13,7 @@ from emseg.train import TrainConfig, fit
 A, B = (1, 2, 2), (2, 2, 2)  # in-plane-only and isotropic pools
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny 3D convs run fastest on one thread, and the test machine is shared."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("anisotropy, depth, plan", [

@@ -12,13 +12,7 @@ from emseg.train._loop import scheduled_lr
 from emseg.tracing import normalize_stack, probability_map
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny 3D convs run fastest on one thread, and the test machine is shared."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from emseg.data.io import read_volume
 from emseg.data.registry import DATASETS
 
 __all__ = ["CLASS_NAMES", "ORGANELLE_CLASSES", "N_CLASSES", "VOXEL_SIZE", "SPLITS",
-           "SyntheticDataWarning", "load_platelet", "read_platelet_labels"]
+           "SyntheticDataWarning", "load_platelet", "read_platelet_labels", "render_real_geometry"]
 
 CLASS_NAMES = ("background", "cell", "mitochondrion", "alpha granule", "canalicular vessel",
                "dense granule", "dense granule core")
@@ -128,6 +128,44 @@ def read_platelet_labels(path):
         raise ValueError(f"{err}; platelet labels are class ids 0..{N_CLASSES - 1} "
                          f"({', '.join(CLASS_NAMES)}): is this a platelet label file?") from None
     return labels.astype(np.uint8)
+
+
+def render_real_geometry(labels_path, *, crop=(24, 256, 256), seed=0, weights=False):
+    """The real platelet label geometry with a synthetic image: exact labels, real shapes.
+
+    A centre crop of a real label volume rendered by the phantom renderer
+    (:func:`emseg.data.render_image`), for experiments that need real organelle shapes
+    and exact ground truth where the real images cannot be used or downloaded.
+
+    Parameters
+    ----------
+    labels_path : str or Path
+        A platelet label TIFF such as ``train-labels.tif``.
+    crop : tuple of int
+        (z, y, x) size of the centre crop (clipped to the volume).
+    seed : int
+        Seed of the renderer's noise and texture.
+    weights : bool
+        Also compute the boundary error weights (as the train split has).
+
+    Returns
+    -------
+    Volume
+        z-scored rendered image, the cropped labels, the weights or None;
+        ``source="real-geometry"``.
+    """
+    from emseg.data.phantom import render_image
+    from emseg.data.weights import error_weights
+
+    if len(crop) != 3 or any(int(c) < 1 for c in crop):
+        raise ValueError(f"crop must be three positive sizes (z, y, x), got {crop!r}")
+    labels = read_platelet_labels(labels_path)
+    size = [min(int(c), s) for c, s in zip(crop, labels.shape)]
+    start = [(s - c) // 2 for s, c in zip(labels.shape, size)]
+    labels = np.ascontiguousarray(labels[tuple(slice(a, a + c) for a, c in zip(start, size))])
+    image = zscore(render_image(labels, seed=seed))
+    w = error_weights(labels).astype(np.float32) if weights else None
+    return Volume(image, labels, w, source="real-geometry", name=Path(labels_path).stem.replace("-labels", ""))
 
 
 def _load_real(split, data_dir):
