@@ -72,13 +72,13 @@ t_start = time.perf_counter()
 ## Parameters
 
 `source="phantom"` tests on procedural neurons; `source="swc"` renders the SWC files in
-`swc_dir` instead (real morphologies, e.g. the five hemibrain neurons the team keeps in
-`../shared/data/neurons`; `swc_scale` converts their unit to µm: 0.008 for 8 nm). Training
+`swc_dir` instead (your folder of real morphologies, e.g. hemibrain neurons downloaded as
+SWC; `swc_scale` converts their unit to µm: 0.008 for 8 nm). Training
 always uses phantoms, so real neurons stay unseen. `preset="cpu"` is a small VoxResNet for
 a laptop CPU; `preset="original"` is the paper's network (use a GPU).
 """), ("params", r"""
 source = "phantom"         # "phantom" (procedural neurons) | "swc" (render the files in swc_dir)
-swc_dir = "../shared/data/neurons"  # SWC files, used when source is swc
+swc_dir = None             # folder of SWC files, used when source is "swc"
 swc_scale = 0.008          # SWC unit -> um (hemibrain files: 8 nm)
 preset = "cpu"             # "cpu" (small, for a laptop) | "original" (the paper's; use a GPU)
 iterations = None          # None: the preset's number of training iterations
@@ -194,7 +194,7 @@ network uses); voxel scooping then traces the map at probability 0.5. Each test 
 rendered at every signal level with the same noise seed, so only the signal changes.
 """), ("code", r"""
 if source == "swc":
-    files = sorted(Path(swc_dir).glob("*.swc"))[:n_test]
+    files = sorted(Path(swc_dir).glob("*.swc"))[:n_test] if swc_dir else []
     if not files:
         raise FileNotFoundError(f"no SWC files in {swc_dir}; set swc_dir or source='phantom'")
     swc_trees = [read_swc(f).scaled(swc_scale) for f in files]
