@@ -349,16 +349,6 @@ def write_ecs_csv(path, stats):
     return Path(path)
 
 
-def _figure(path, **kwargs):
-    """New figure + axes; a bare matplotlib Figure when saving (pyplot state untouched)."""
-    if path is None:
-        import matplotlib.pyplot as plt
-        return plt.subplots(**kwargs)
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=kwargs.pop("figsize", None))
-    return fig, fig.subplots(**kwargs)
-
-
 def plot_ecs(mask, path=None, *, voxel_size, image=None, stats=None, z=None, title="ECS"):
     """One figure of the ECS measures: section with skeleton widths, fraction per
     section, gap-width and component-size histograms.
@@ -381,7 +371,7 @@ def plot_ecs(mask, path=None, *, voxel_size, image=None, stats=None, z=None, tit
     """
     from matplotlib.ticker import MaxNLocator
 
-    from emseg.plot import save_figure
+    from emseg.plot import _figure, finish_figure
 
     arr = check_mask(mask)
     if image is not None and np.shape(image) != arr.shape:
@@ -424,11 +414,7 @@ def plot_ecs(mask, path=None, *, voxel_size, image=None, stats=None, z=None, tit
         if wide:
             axes[3].set_xscale("log")
     axes[3].set(title="components per section", xlabel="area (µm²)", ylabel="count")
-    fig.suptitle(title)
-    fig.tight_layout()
-    if path is not None:
-        return save_figure(fig, path)
-    return fig
+    return finish_figure(fig, path, title=title)
 
 
 def plot_weight_map(image, mask, path=None, *, weights=None, classes=None, title="Shape-aware weights"):
@@ -447,7 +433,7 @@ def plot_weight_map(image, mask, path=None, *, weights=None, classes=None, title
     from matplotlib.colors import ListedColormap
 
     from emseg.losses._ecs import SHAPE_CLASSES, shape_weight_map
-    from emseg.plot import save_figure
+    from emseg.plot import _figure, finish_figure
 
     m = check_mask(mask, ndim=(2,))
     if np.shape(image) != m.shape:
@@ -469,11 +455,7 @@ def plot_weight_map(image, mask, path=None, *, weights=None, classes=None, title
     axes[3].set_title("shape weight S", fontsize=9)
     for ax in axes:
         ax.set_axis_off()
-    fig.suptitle(title)
-    fig.tight_layout()
-    if path is not None:
-        return save_figure(fig, path)
-    return fig
+    return finish_figure(fig, path, title=title)
 
 
 def plot_ecs_prediction(image, true, probability, path=None, *, z=None, threshold=0.5,
@@ -493,7 +475,7 @@ def plot_ecs_prediction(image, true, probability, path=None, *, z=None, threshol
     crop : tuple of int, optional
         Show only the first (y, x) pixels (details of a large section).
     """
-    from emseg.plot import save_figure
+    from emseg.plot import _figure, finish_figure
 
     t = _sections(check_mask(true, name="true"))
     p = _sections(np.asarray(probability, dtype=np.float32))
@@ -523,11 +505,7 @@ def plot_ecs_prediction(image, true, probability, path=None, *, z=None, threshol
     axes[3].set_title(f"p > {threshold}: white TP, red FP, blue FN", fontsize=9)
     for ax in axes:
         ax.set_axis_off()
-    fig.suptitle(title)
-    fig.tight_layout()
-    if path is not None:
-        return save_figure(fig, path)
-    return fig
+    return finish_figure(fig, path, title=title)
 
 
 def write_results(folder, probability, *, threshold=0.5, name="ecs"):

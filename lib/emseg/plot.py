@@ -5,7 +5,8 @@ import numpy as np
 
 from emseg._atomic import atomic_path
 
-__all__ = ["plot_history", "plot_prediction", "plot_data", "plot_probabilities", "save_figure"]
+__all__ = ["plot_history", "plot_prediction", "plot_data", "plot_probabilities", "save_figure",
+           "finish_figure"]
 
 
 def _figure(path, **kwargs):
@@ -17,6 +18,17 @@ def _figure(path, **kwargs):
     from matplotlib.figure import Figure
     fig = Figure(figsize=kwargs.pop("figsize", None))
     return fig, fig.subplots(**kwargs)
+
+
+def finish_figure(fig, path=None, *, title=None):
+    """Give ``fig`` its title and a tight layout; save it to ``path`` (atomically, then
+    return the path) or, without a path, return the figure."""
+    if title is not None:
+        fig.suptitle(title)
+    fig.tight_layout()
+    if path is not None:
+        return save_figure(fig, path)
+    return fig
 
 
 def save_figure(fig, path, *, dpi=100):
@@ -56,10 +68,7 @@ def plot_history(history, path=None, *, title="Training", loss_label="training l
                 ax2.plot(vi, [v[key] for v in val], "o-", label=label)
         ax2.legend(fontsize=8)
     ax2.set(title=f"{title}: validation", xlabel="iteration", ylabel="MIoU", ylim=(0, 1))
-    fig.tight_layout()
-    if path is not None:
-        return save_figure(fig, path)
-    return fig
+    return finish_figure(fig, path)
 
 
 def plot_prediction(image, labels, prediction, path=None, *, z=None, n_classes=7, title=""):
@@ -73,10 +82,7 @@ def plot_prediction(image, labels, prediction, path=None, *, z=None, n_classes=7
         ax.set_title(name)
     for ax in axes:
         ax.set_axis_off()
-    fig.tight_layout()
-    if path is not None:
-        return save_figure(fig, path)
-    return fig
+    return finish_figure(fig, path)
 
 
 def plot_data(volumes, path=None, *, z=None, n_classes=7, title="Data"):
@@ -112,11 +118,7 @@ def plot_data(volumes, path=None, *, z=None, n_classes=7, title="Data"):
                         va="center", fontsize=9)
         for ax in row:
             ax.set_axis_off()
-    fig.suptitle(title)
-    fig.tight_layout()
-    if path is not None:
-        return save_figure(fig, path)
-    return fig
+    return finish_figure(fig, path, title=title)
 
 
 def plot_probabilities(probabilities, path=None, *, z=None, class_names=None, title=""):
@@ -146,7 +148,4 @@ def plot_probabilities(probabilities, path=None, *, z=None, class_names=None, ti
             ax.imshow(probs[c, k], cmap="viridis", vmin=0, vmax=1)
             ax.set_title(names[c], fontsize=9)
     fig.suptitle(f"{title} class probabilities, z={k}".strip())
-    fig.tight_layout()
-    if path is not None:
-        return save_figure(fig, path)
-    return fig
+    return finish_figure(fig, path)

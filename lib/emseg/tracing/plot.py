@@ -6,7 +6,7 @@ voxel size, after subtracting ``offset``), so they lie on the projections.
 """
 import numpy as np
 
-from emseg.plot import _figure, save_figure
+from emseg.plot import _figure, finish_figure, save_figure
 from emseg.tracing.swc import SwcTree, _triple
 
 __all__ = ["plot_trace_mip", "plot_tree_3d", "plot_quality_vs_signal"]
@@ -176,8 +176,4 @@ def plot_quality_vs_signal(rows, path=None, *, title="Tracing quality under decr
         ax.set_title(labels.get(key, key))
         ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
-    if path is not None:
-        return save_figure(fig, path)
-    return fig
+    return finish_figure(fig, path, title=title)
