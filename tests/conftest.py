@@ -211,3 +211,22 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+def _blob_volume(shape, seed, *, radius=(2.0, 5.0, 5.0)):
+    """A tiny learnable 3D volume: six bright ellipsoids on a dark background, with noise.
+    Returns ``(image float32, labels uint8)``."""
+    rng = np.random.default_rng(seed)
+    z, y, x = np.indices(shape)
+    labels = np.zeros(shape, np.uint8)
+    for _ in range(6):
+        c = rng.uniform(0, shape)
+        labels[((z - c[0]) / radius[0]) ** 2 + ((y - c[1]) / radius[1]) ** 2
+               + ((x - c[2]) / radius[2]) ** 2 < 1] = 1
+    return (labels + 0.3 * rng.normal(size=shape)).astype(np.float32), labels
+
+
+@pytest.fixture
+def blob_volume():
+    """The function ``blob_volume(shape, seed, *, radius=(2, 5, 5))`` -> (image, labels)."""
+    return _blob_volume

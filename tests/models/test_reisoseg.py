@@ -176,22 +176,12 @@ def test_spec_rebuilds_the_same_network():
         copy.load_state_dict(net.state_dict())
 
 
-def _blobs(shape, seed):
-    rng = np.random.default_rng(seed)
-    z, y, x = np.indices(shape)
-    labels = np.zeros(shape, np.uint8)
-    for _ in range(6):
-        c = rng.uniform(0, shape)
-        labels[((z - c[0]) / 2.0) ** 2 + ((y - c[1]) / 6.0) ** 2 + ((x - c[2]) / 6.0) ** 2 < 1] = 1
-    return (labels + 0.3 * rng.normal(size=shape)).astype(np.float32), labels
-
-
-def test_fit_reduces_the_loss_and_predict_uses_the_ani_branch():
+def test_fit_reduces_the_loss_and_predict_uses_the_ani_branch(blob_volume):
     torch.manual_seed(0)
     net = ReIsoSeg(2, features=TINY, anisotropy=4)
     config = TrainConfig(iterations=20, batch_size=2, lr=1e-2, window=(4, 32, 32), augment=None,
                          eval_every=1000, amp=False)
-    image, labels = _blobs((8, 48, 48), 0)
+    image, labels = blob_volume((8, 48, 48), 0, radius=(2.0, 6.0, 6.0))
     history = fit(net, (image, labels), config=config, device="cpu", progress=False)
     loss = np.array(history["loss"])
     assert np.isfinite(loss).all() and loss[-4:].mean() < 0.8 * loss[:4].mean()
@@ -200,8 +190,8 @@ def test_fit_reduces_the_loss_and_predict_uses_the_ani_branch():
     assert probs.shape == (2, 8, 48, 48)
 
 
-def test_resumed_training_repeats_the_random_pi_choices(tmp_path):
-    image, labels = _blobs((4, 32, 32), 1)
+def test_resumed_training_repeats_the_random_pi_choices(tmp_path, blob_volume):
+    image, labels = blob_volume((4, 32, 32), 1, radius=(2.0, 6.0, 6.0))
     config = TrainConfig(iterations=4, batch_size=1, window=(4, 32, 32), augment=None,
                          eval_every=2, amp=False)
     torch.manual_seed(0)

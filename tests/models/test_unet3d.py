@@ -126,24 +126,12 @@ def test_tiled_prediction_of_a_volume_that_is_not_a_window_multiple():
     np.testing.assert_allclose(probs.sum(0), 1.0, atol=1e-5)
 
 
-def _blobs(shape, seed):
-    """A tiny learnable volume: bright blobs on a dark background, with noise."""
-    rng = np.random.default_rng(seed)
-    z, y, x = np.indices(shape)
-    labels = np.zeros(shape, np.uint8)
-    for _ in range(6):
-        c = rng.uniform(0, shape)
-        labels[((z - c[0]) / 2.0) ** 2 + ((y - c[1]) / 5.0) ** 2 + ((x - c[2]) / 5.0) ** 2 < 1] = 1
-    image = labels + 0.3 * rng.normal(size=shape)
-    return image.astype(np.float32), labels
-
-
-def test_a_few_fit_iterations_reduce_the_loss():
+def test_a_few_fit_iterations_reduce_the_loss(blob_volume):
     torch.manual_seed(0)
     net = UNet3D(2, width=4, depth=2, anisotropy=4)
     config = TrainConfig(iterations=30, batch_size=2, lr=1e-2, window=(4, 16, 16), augment=None,
                          eval_every=1000, amp=False)
-    history = fit(net, _blobs((8, 32, 32), 0), config=config, device="cpu", progress=False)
+    history = fit(net, blob_volume((8, 32, 32), 0), config=config, device="cpu", progress=False)
     loss = np.array(history["loss"])
     assert len(loss) == 30 and np.isfinite(loss).all()
     assert loss[-5:].mean() < 0.7 * loss[:5].mean()
