@@ -237,6 +237,22 @@ def test_targets_that_hold_something_else_are_never_overwritten(tmp_path, client
     info = predict_large(net, vol, tmp_path / "p.zarr", window=(32, 32), overlap=0.5, client=client,
                          overwrite=True, progress=False)
     assert info["skipped"] == 0 and info["predicted"] == info["blocks"]
+    # overwrite=True with the same settings resumes: the finished blocks are kept
+    again = predict_large(net, vol, tmp_path / "p.zarr", window=(32, 32), overlap=0.5,
+                          client=client, overwrite=True, progress=False)
+    assert again["skipped"] == again["blocks"] and again["predicted"] == 0
+
+
+def test_a_url_target_holding_something_else_is_never_overwritten(client):
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/emseg-keep/out.zarr/notes.txt", b"precious")
+    net, vol = unet(), volume((2, 40, 40))
+    with pytest.raises(ValueError, match="not a zarr group"):
+        predict_large(net, vol, "memory://emseg-keep/out.zarr", window=(32, 32), client=client,
+                      progress=False)
+    assert fs.cat("/emseg-keep/out.zarr/notes.txt") == b"precious"
 
 
 # --------------------------------------------------------------------------- resume

@@ -17,7 +17,8 @@ import torch
 
 from emseg._atomic import atomic_path
 
-__all__ = ["save_checkpoint", "load_checkpoint", "save_model", "load_model", "export_model"]
+__all__ = ["save_checkpoint", "load_checkpoint", "save_model", "load_model", "model_from_checkpoint",
+           "export_model"]
 
 
 def save_checkpoint(checkpoint, path):
@@ -72,10 +73,14 @@ def load_model(path, *, device=None):
     SegmentationNet
         The network in eval mode.
     """
+    return model_from_checkpoint(load_checkpoint(path), device=device)
+
+
+def model_from_checkpoint(ckpt, *, device=None):
+    """The network (in eval mode) of an already loaded checkpoint dict (see :func:`load_model`)."""
     from emseg.device import pick_device
     from emseg.models import build_model
 
-    ckpt = load_checkpoint(path)
     spec = ckpt["model_spec"]
     model = build_model(spec["name"], **spec["kwargs"])
     model.load_state_dict(ckpt["model_state"])

@@ -574,7 +574,7 @@ def _read_image(path):
         img = img[..., 0]
     if img.ndim != 2:
         raise ValueError(f"{path} has shape {img.shape}; expected a 2D greyscale image")
-    return (img.astype(np.uint8) if img.dtype == bool else img)[None]
+    return img[None]
 
 
 def _read_group(files):
@@ -596,6 +596,8 @@ def _read_group(files):
 
 def _to_class_ids(labels, name, label_values):
     """Integer class ids (uint8) from a label array, with clear errors."""
+    if labels.dtype == bool:
+        labels = labels.astype(np.uint8)
     if np.issubdtype(labels.dtype, np.floating):
         bad = labels[np.isfinite(labels) & (labels != np.round(labels))]
         if bad.size or not np.all(np.isfinite(labels)):
@@ -640,16 +642,10 @@ def _split_volumes(config, split, *, labels=True):
 
 # --------------------------------------------------------------------------- models
 
-def _model_classes():
-    from emseg.models import MODELS
-    from emseg.models.reisoseg import ReIsoSeg
-    from emseg.models.unet3d import UNet3D
-    return {**MODELS, "unet3d": UNet3D, "reisoseg": ReIsoSeg}
-
-
 def _model_class(name, config=None):
+    from emseg.models import MODELS as classes
+
     key = str(name).lower().replace("-", "").replace("_", "")
-    classes = _model_classes()
     if key not in classes:
         raise ConfigError(f"unknown model {name!r}; choose one of {sorted(classes)}",
                           path=getattr(config, "path", None))
@@ -701,17 +697,6 @@ def build_from_config(config):
             and config.data.n_classes != 7:
         changes["organelle_classes"] = None  # the presets' organelles are the platelet classes
     return model, base.replace(**changes)
-
-
-def _load_network(path, device):
-    from emseg.checkpoint import load_checkpoint
-    from emseg.device import pick_device
-
-    ckpt = load_checkpoint(path)
-    spec = ckpt["model_spec"]
-    model = _model_class(spec["name"])(**spec["kwargs"])
-    model.load_state_dict(ckpt["model_state"])
-    return model.to(pick_device(device)).eval()
 
 
 # --------------------------------------------------------------------------- train / predict
@@ -831,7 +816,8 @@ def predict_from_config(config, *, device=None, progress=True):
     from emseg._atomic import atomic_path
     from emseg.data import write_volume
     from emseg.infer import predict
-    from emseg.metrics import confusion_matrix, segmentation_report
+    from emseg.checkpoint import load_checkpoint, model_from_checkpoint
+    from emseg.metrics import segmentation_report
 
     config = _as_config(config)
     p = config.predict
@@ -842,7 +828,11 @@ def predict_from_config(config, *, device=None, progress=True):
     if not ckpt.exists():
         raise FileNotFoundError(f"no checkpoint at {ckpt}: train first (train_from_config) or "
                                 f"set [predict] checkpoint")
-    model = _load_network(ckpt, device)
+    saved = load_checkpoint(ckpt)
+    model = model_from_checkpoint(saved, device=device)
+    # by default, predict with the window the network was trained and validated with
+    trained = (saved.get("config") or {}).get("window")
+    window = p.window or (tuple(trained) if trained else None)
     split_dir = config.resolve(config.data.folder) / p.split
     vols = _split_volumes(config, p.split, labels=(split_dir / "y").is_dir())
     out = config.resolve(p.output) if p.output else run / "predictions"
@@ -850,7 +840,7 @@ def predict_from_config(config, *, device=None, progress=True):
     paths, reports, total = {}, {}, np.zeros((n, n), np.int64)
     t0 = time.perf_counter()
     for vol in vols:
-        probs = predict(model, vol.image, window=p.window, overlap=p.overlap,
+        probs = predict(model, vol.image, window=window, overlap=p.overlap,
                         blending=p.blending, batch_size=p.batch_size, tta=p.tta,
                         device=device, progress=progress)
         pred = np.argmax(probs, axis=0).astype(np.uint8)
@@ -860,7 +850,7 @@ def predict_from_config(config, *, device=None, progress=True):
         if vol.labels is not None:
             reports[vol.name] = segmentation_report(vol.labels, pred, n_classes=n,
                                                     class_names=names)
-            total += confusion_matrix(vol.labels, pred, n_classes=n)
+            total += np.asarray(reports[vol.name]["confusion"], dtype=np.int64)
     metrics = {"checkpoint": str(ckpt), "split": p.split, "seconds": time.perf_counter() - t0,
                "volumes": reports,
                "overall": _report_from_confusion(total, names) if reports else None}

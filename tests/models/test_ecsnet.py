@@ -112,6 +112,22 @@ def test_tiled_prediction_of_a_volume_is_the_stage_two_sigmoid():
     assert net.training is False
 
 
+def test_fit_gives_a_shape_loss_ecsnet_its_shape_weights_when_the_data_bring_none():
+    from emseg.losses import shape_weight_map
+    from emseg.train import TrainConfig, fit
+
+    rng = np.random.default_rng(0)
+    labels = np.zeros((1, 48, 48), np.uint8)
+    labels[:, 20:24, :] = 1
+    image = (labels + 0.3 * rng.standard_normal(labels.shape)).astype(np.float32)
+    net = tiny()
+    np.testing.assert_array_equal(net.default_weights(labels), shape_weight_map(labels))
+    assert tiny(shape_loss=False).default_weights(labels) is None
+    hist = fit(net, (image, labels), config=TrainConfig(iterations=2, window=(32, 32), augment=None),
+               device="cpu", progress=False)
+    assert len(hist["loss"]) == 2 and np.all(np.isfinite(hist["loss"]))
+
+
 def test_training_loss_hook_uses_the_heads():
     net = tiny().train()
     x = torch.randn(2, 1, 16, 16)

@@ -141,6 +141,10 @@ def test_fit_lowers_the_loss_on_a_tiny_phantom_and_resumes_exactly(stack, tmp_pa
     resumed = fit(VoxResNet(width=4, blocks=1), (image, labels), (image, labels), config=cfg,
                   output_dir=tmp_path / "b", progress=False, resume=True)
     np.testing.assert_allclose(resumed["loss"], loss, rtol=1e-6)
+    # more iterations would stretch the cosine and make the rate jump: refused
+    with pytest.raises(ValueError, match="cosine learning-rate schedule"):
+        fit(VoxResNet(width=4, blocks=1), (image, labels), config=cfg.replace(iterations=48),
+            output_dir=tmp_path / "b", progress=False, resume=True)
 
 
 def test_predict_round_trip_through_a_checkpoint(stack, tmp_path):

@@ -163,15 +163,15 @@ def predict_large(model, image, target, *, output="probabilities", dtype="float3
                 "normalize": norm if isinstance(norm, str) or norm is None else list(norm)}
     info = PredictionStore.existing(target, storage_options=storage_options)
     resume = False
-    if info is not None and not overwrite:
+    if info is not None:
         differ = [k for k in settings if _canon(info.get("settings", {}).get(k)) != _canon(settings[k])]
-        if differ:
+        if differ and not overwrite:
             k = differ[0]
             raise ValueError(
                 f"{target} holds a blockwise prediction made with other settings ({k}: was "
                 f"{info['settings'].get(k)!r}, now {settings[k]!r}); rerun with the same settings "
                 "to resume it, choose another target, or pass overwrite=True (CLI: --overwrite)")
-        resume = True
+        resume = not differ  # same settings: resume, also with overwrite=True
 
     own_client, own_cluster, workers = _connect(client, scheduler, n_workers, device)
     try:

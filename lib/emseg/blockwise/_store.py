@@ -56,7 +56,7 @@ class PredictionStore:
         that nothing a user made is overwritten."""
         group = _open_group(url, "r", storage_options)
         if group is None:
-            if "://" not in str(url) and Path(url).exists():
+            if _exists(url, storage_options):
                 raise ValueError(f"{url} exists and is not a zarr group; choose another output "
                                  "(nothing there is overwritten)")
             return None
@@ -164,3 +164,13 @@ def _create_array(group, name, *, shape, chunks, dtype):
 
 def _jsonable(value):
     return json.loads(json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+
+
+def _exists(url, storage_options):
+    """Whether anything (a file, a folder, an object prefix) is at ``url``."""
+    if "://" not in str(url):
+        return Path(url).exists()
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(str(url), **(storage_options or {}))
+    return fs.exists(path)

@@ -67,6 +67,14 @@ class SegmentationNet(nn.Module):
                              "constructor's keyword arguments in __init__")
         return {"name": type(self).__name__, "kwargs": dict(kwargs)}
 
+    def default_weights(self, labels):
+        """Per-voxel loss weights this network needs when the training data bring none.
+
+        ``None`` (the default): train without weights. :func:`emseg.train.fit` calls it for
+        each training volume without weights (``ECSNet`` returns its shape weights).
+        """
+        return None
+
     def training_loss(self, output, target, weights, *, config):
         """The training loss of a forward ``output``: ``(loss, main, auxiliary or None)``.
 

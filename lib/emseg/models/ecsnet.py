@@ -273,6 +273,14 @@ class ECSNet(SegmentationNet):
     def _two_class(logit):
         return torch.cat([torch.zeros_like(logit), logit], dim=1)
 
+    def default_weights(self, labels):
+        """The shape weights ``S`` of ``labels`` when ``shape_loss`` (else None), so that
+        :func:`emseg.train.fit` can train on volumes that bring no weights."""
+        if not self.shape_loss:
+            return None
+        from emseg.losses import shape_weight_map
+        return shape_weight_map(labels)
+
     def training_loss(self, output, target, weights=None, *, config=None, **options):
         """The ECS-Net loss of a training ``output``: see :func:`emseg.losses.ecs_loss`.
 

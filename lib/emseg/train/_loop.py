@@ -92,6 +92,9 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, o
     vals = [_as_volume(v, f"val[{i}]", model) for i, v in enumerate(_as_list(val))]
     if not trains:
         raise ValueError("train is empty: give at least one training volume")
+    if all(v.weights is None for v in trains):  # the network's own weights, if it needs any
+        trains = [v if (w := model.default_weights(v.labels)) is None
+                  else dataclasses.replace(v, weights=np.asarray(w, np.float32)) for v in trains]
     if len({v.weights is None for v in trains}) > 1:
         raise ValueError("some training volumes have error weights and some do not; give weights "
                          "for all of them (e.g. emseg.data.error_weights(labels)) or for none")
@@ -332,6 +335,11 @@ def _check_resumable(ckpt, model, cfg, path):
         if key not in _RESUMABLE_CHANGES and then[key] != now[key]:
             raise ValueError(f"cannot resume exactly: config.{key} was {then[key]!r} and is now "
                              f"{now[key]!r}; use the same settings or a new output_dir")
+    if now["lr_schedule"] == "cosine" and then["iterations"] != now["iterations"]:
+        raise ValueError(f"cannot resume exactly: the cosine learning-rate schedule spans "
+                         f"config.iterations, which was {then['iterations']} and is now "
+                         f"{now['iterations']} (the rate would jump); resume with the same "
+                         f"iterations, or start a new run in another output_dir")
 
 
 def _restore_rng(state, device):
