@@ -571,12 +571,19 @@ def _cmd_trace(args):
 
     from emseg.data import read_volume, write_volume
     from emseg.tracing import probability_map, raw_foreground, trace_voxel_scooping, write_swc
-    from emseg.tracing import trace_skeleton
 
-    if Path(args.output).exists() and not args.overwrite:
-        raise ValueError(f"{args.output} exists; pass --overwrite to replace it")
+    for path in (args.output, args.probabilities):
+        if path and Path(path).exists() and not args.overwrite:
+            raise ValueError(f"{path} exists; pass --overwrite to replace it")
     if args.model and args.baseline:
         raise ValueError("--model (the CNN pipeline) and --baseline exclude each other")
+    if args.baseline and args.threshold is not None:
+        raise ValueError("--baseline thresholds the raw stack itself (median + 5 MAD of the "
+                         "smoothed stack); --threshold applies to a map or the CNN's output only")
+    if args.probabilities and not args.model:
+        raise ValueError("--probabilities writes the network's probability map: it needs --model")
+    if args.probabilities and Path(args.probabilities).suffix.lower() not in (".tif", ".tiff"):
+        raise ValueError(f"--probabilities {args.probabilities}: give a .tif file name")
     image = read_volume(args.input)
     t0 = time.perf_counter()
     if args.model:
@@ -588,6 +595,7 @@ def _cmd_trace(args):
         tree = trace_voxel_scooping(image, threshold=args.threshold, voxel_size=args.voxel_size)
         how = "VoxResNet probability map + voxel scooping"
     elif args.baseline:
+        from emseg.tracing import trace_skeleton
         tree = trace_skeleton(raw_foreground(image), voxel_size=args.voxel_size)
         how = "baseline: threshold + skeletonisation"
     else:

@@ -5,7 +5,7 @@ import torch
 
 from emseg.checkpoint import save_model
 from emseg.cli import main
-from emseg.data import write_volume
+from emseg.data import read_volume, write_volume
 from emseg.data.neuron_phantom import neuron_phantom
 from emseg.models import VoxResNet
 from emseg.tracing import read_swc, skeleton_f1
@@ -41,6 +41,19 @@ def test_trace_a_mask_the_raw_stack_and_with_a_model(stack, tmp_path, capsys):
     code = main(["trace", "--input", str(tmp_path / "raw.tif"), "--model", str(tmp_path / "net.pt"),
                  "--output", str(tmp_path / "cnn.swc"), "--probabilities",
                  str(tmp_path / "prob.tif"), "--device", "cpu", *vs])
-    # an untrained net may find nothing above 0.5: then a clear error, never a crash
-    assert code in (0, 1)
-    assert (tmp_path / "prob.tif").is_file()
+    assert code == 0, capsys.readouterr().err
+    assert len(read_swc(tmp_path / "cnn.swc")) > 0
+    prob = read_volume(tmp_path / "prob.tif")
+    assert prob.shape == read_volume(tmp_path / "raw.tif").shape
+    assert prob.min() >= 0 and prob.max() <= 1
+    # the probability file is not replaced without --overwrite, and needs --model
+    assert main(["trace", "--input", str(tmp_path / "raw.tif"), "--model", str(tmp_path / "net.pt"),
+                 "--output", str(tmp_path / "cnn2.swc"), "--probabilities",
+                 str(tmp_path / "prob.tif"), *vs]) == 1
+    assert "prob.tif exists" in capsys.readouterr().err
+    assert main(["trace", "--input", str(tmp_path / "raw.tif"), "--baseline", "--output",
+                 str(tmp_path / "b2.swc"), "--probabilities", str(tmp_path / "p2.tif")]) == 1
+    assert "needs --model" in capsys.readouterr().err
+    assert main(["trace", "--input", str(tmp_path / "raw.tif"), "--baseline", "--output",
+                 str(tmp_path / "b2.swc"), "--threshold", "7"]) == 1
+    assert "--threshold applies" in capsys.readouterr().err

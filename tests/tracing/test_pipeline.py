@@ -70,6 +70,19 @@ def test_trace_and_score_moves_by_the_offset_and_survives_an_empty_foreground(st
     empty, row3 = trace_and_score(trace_skeleton, np.zeros((8, 8, 8), bool), stack.tree,
                                   voxel_size=VS)
     assert len(empty) == 0 and row3["f1"] == 0.0 and row3["trees"] == 0 and np.isnan(row3["esa"])
+    # what counts as a failed trace is the NothingToTrace error, whatever its words
+    from emseg.tracing import NothingToTrace
+
+    def finds_nothing(*args, **kwargs):
+        raise NothingToTrace("the skeleton is empty")
+
+    def breaks(*args, **kwargs):
+        raise ValueError("all background")  # a plain ValueError is a real error
+
+    _, row4 = trace_and_score(finds_nothing, stack.mask, stack.tree, voxel_size=VS)
+    assert row4["f1"] == 0.0 and row4["trees"] == 0
+    with pytest.raises(ValueError, match="all background"):
+        trace_and_score(breaks, stack.mask, stack.tree, voxel_size=VS)
     with pytest.raises(ValueError, match="3-D"):                # other errors still raise
         trace_and_score(trace_skeleton, np.zeros((8, 8), bool), stack.tree, voxel_size=VS)
 

@@ -17,13 +17,13 @@ import importlib
 
 from emseg.tracing.swc import (SwcTree, crop_tree, densest_box, read_swc, resample_tree, swc_to_voxel,
                                voxel_to_swc, write_swc)
-from emseg.tracing.scooping import foreground_mask, trace_voxel_scooping
+from emseg.tracing.scooping import NothingToTrace, foreground_mask, trace_voxel_scooping
 from emseg.tracing.metrics import distance_to_tree, neuron_distance, skeleton_f1, tracing_report
 from emseg.tracing.pipeline import normalize_stack, probability_map, raw_foreground, trace_and_score
 
 __all__ = ["SwcTree", "read_swc", "write_swc", "resample_tree", "crop_tree", "densest_box",
            "voxel_to_swc",
-           "swc_to_voxel", "foreground_mask", "trace_voxel_scooping", "trace_skeleton",
+           "swc_to_voxel", "foreground_mask", "trace_voxel_scooping", "trace_skeleton", "NothingToTrace",
            "neuron_distance", "skeleton_f1", "tracing_report", "distance_to_tree",
            "normalize_stack", "raw_foreground", "probability_map", "trace_and_score"]
 

@@ -17,7 +17,7 @@ from scipy.sparse.csgraph import breadth_first_order, connected_components
 from skimage.morphology import skeletonize
 
 from emseg.tracing._prune import prune_spurs, to_swc_tree
-from emseg.tracing.scooping import _OFFSETS, _STRUCT26, _check_count, _check_float, \
+from emseg.tracing.scooping import NothingToTrace, _OFFSETS, _STRUCT26, _check_count, _check_float, \
     foreground_mask
 from emseg.tracing.swc import _triple
 
@@ -66,14 +66,14 @@ def trace_skeleton(image, *, threshold=None, voxel_size=(1.0, 1.0, 1.0), min_com
     sizes = np.bincount(labels.ravel())
     sizes[0] = 0
     if sizes.max() < min_component:
-        raise ValueError(f"no foreground component has {min_component} voxels or more (largest "
+        raise NothingToTrace(f"no foreground component has {min_component} voxels or more (largest "
                          f"{sizes.max()}); lower min_component or check the threshold")
     mask = (sizes >= min_component)[labels] & mask
     skel = np.pad(skeletonize(mask) > 0, 1)
     edt = np.pad(ndi.distance_transform_edt(mask, sampling=vs), 1)
     vox = np.flatnonzero(skel)
     if vox.size == 0:
-        raise ValueError("the skeleton is empty; the foreground is too thin or too small")
+        raise NothingToTrace("the skeleton is empty; the foreground is too thin or too small")
     # 26-neighbour graph of the skeleton voxels
     strides = np.array([skel.shape[1] * skel.shape[2], skel.shape[2], 1])
     where = np.full(skel.size, -1, np.int64)

@@ -180,22 +180,22 @@ def trace_and_score(tracer, foreground, truth, *, voxel_size, offset=(0.0, 0.0, 
         (F1 0, recall 0; ESA/PDS NaN), so a broken-down trace still gets a row.
     """
     from emseg.tracing.metrics import tracing_report
+    from emseg.tracing.scooping import NothingToTrace
     from emseg.tracing.swc import SwcTree
 
     start = time.perf_counter()
     try:
         tree = tracer(foreground, voxel_size=voxel_size, **options)
-    except ValueError as err:
-        if "background" not in str(err) and "component" not in str(err):
-            raise
+    except NothingToTrace:
         tree = SwcTree.empty()
     seconds = time.perf_counter() - start
     row = {"seconds": seconds, "voxels_per_s": foreground.size / max(seconds, 1e-12),
            "nodes": len(tree), "trees": len(tree.roots) if len(tree) else 0}
-    if len(tree) >= 2:
+    if len(tree):
         xyz = tree.xyz + np.asarray(offset, float)[::-1]
         tree = SwcTree(id=tree.id, type=tree.type, x=xyz[:, 0], y=xyz[:, 1], z=xyz[:, 2],
                        radius=tree.radius, parent=tree.parent)
+    if len(tree) >= 2:
         row.update(tracing_report(tree, truth, threshold=threshold, voxel_size=voxel_size))
     else:
         row.update(esa=np.nan, dsa=np.nan, pds=np.nan, precision=np.nan, recall=0.0, f1=0.0)

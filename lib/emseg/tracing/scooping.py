@@ -89,7 +89,13 @@ from emseg._validate import check_image
 from emseg.tracing._prune import prune_spurs, to_swc_tree
 from emseg.tracing.swc import _is_real, _triple
 
-__all__ = ["trace_voxel_scooping", "foreground_mask"]
+__all__ = ["trace_voxel_scooping", "foreground_mask", "NothingToTrace"]
+
+
+class NothingToTrace(ValueError):
+    """The input holds nothing a tracer can follow (all background, no large enough
+    component, an empty skeleton). A ``ValueError``; :func:`trace_and_score` counts it as
+    a failed trace."""
 
 _STRUCT26 = np.ones((3, 3, 3), bool)
 _OFFSETS = np.array([(dz, dy, dx) for dz in (-1, 0, 1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
@@ -134,7 +140,7 @@ def foreground_mask(image, *, threshold=None):
         if image.size == 0:
             raise ValueError(f"image is empty (shape {image.shape})")
         if not image.any():
-            raise ValueError("the mask is all background (no True voxel); there is nothing "
+            raise NothingToTrace("the mask is all background (no True voxel); there is nothing "
                              "to trace")
         return image
     arr = check_image(image, ndim=(3,))
@@ -146,7 +152,7 @@ def foreground_mask(image, *, threshold=None):
         threshold = 0.5
     mask = arr >= threshold
     if not mask.any():
-        raise ValueError(f"no voxel of image is >= threshold {threshold} (max "
+        raise NothingToTrace(f"no voxel of image is >= threshold {threshold} (max "
                          f"{float(arr.max()):.4g}): the stack is all background; lower the "
                          f"threshold or check the probability map")
     return mask
@@ -508,7 +514,7 @@ def trace_voxel_scooping(image, *, threshold=None, voxel_size=(1.0, 1.0, 1.0),
     sizes[0] = 0
     kept = np.flatnonzero(sizes >= min_component)
     if kept.size == 0:
-        raise ValueError(f"no foreground component has {min_component} voxels or more (largest "
+        raise NothingToTrace(f"no foreground component has {min_component} voxels or more (largest "
                          f"{sizes.max()}); lower min_component or check the threshold")
     if kept.size < n:
         keep = np.zeros(n + 1, bool)
