@@ -47,7 +47,14 @@ def test_train_predict_evaluate(tmp_path, capsys):
     # again into the same folder: refused, nothing lost
     assert main(["ecs", "train", "--data", str(tmp_path / "data"), "--output", str(run),
                  "--iterations", "2", "--quiet", "--device", "cpu"]) == 1
-    assert "already holds a training run" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "already holds a training run" in err
+    # the advice names an option that exists: --overwrite replaces the run
+    assert "--overwrite" in err
+    assert main(["ecs", "train", "--data", str(tmp_path / "data"), "--output", str(run),
+                 "--variant", "unet", "--iterations", "1", "--overwrite", "--quiet",
+                 "--device", "cpu"]) == 0
+    assert "trained unet for 1 iterations" in capsys.readouterr().out
 
     assert main(["ecs", "predict", "--model", str(run / "checkpoints" / "last.pt"), "--input",
                  str(tmp_path / "data" / "images"), "--output", str(tmp_path / "result"),

@@ -104,3 +104,7 @@ def test_segment_a_folder_writes_result_tiffs(tmp_path):
         segment_ecs(net, empty, tmp_path / "r2")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         segment_ecs(net, tmp_path / "nope", tmp_path / "r3")
+    tifffile.imwrite(src / "a.tiff", np.zeros((40, 56), np.uint8))  # a second "a"
+    with pytest.raises(ValueError, match="share the name 'a'"):
+        segment_ecs(net, src, tmp_path / "r4", window=(32, 32), device="cpu")
+    assert not (tmp_path / "r4").exists()

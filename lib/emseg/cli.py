@@ -632,6 +632,8 @@ def _add_ecs_parser(sub):
     p.add_argument("--iterations", type=int)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--voxel-size", default=(1.0, 1.0, 1.0), **vs)
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the checkpoints of an earlier run in --output")
     p.add_argument("--quiet", action="store_true")
     _add_device(p)
 
@@ -644,7 +646,7 @@ def _add_ecs_parser(sub):
     p.add_argument("--overlap", type=float, default=0.25)
     p.add_argument("--threshold", type=float, default=0.5)
     p.add_argument("--voxel-size", default=None, **{**vs, "help": "also quantify each result "
-                                                                  "(CSV + figure), voxel size in nm"})
+                                                                  "(<name>_ecs.csv), voxel size in nm"})
     p.add_argument("--quiet", action="store_true")
     _add_device(p)
 
@@ -748,7 +750,7 @@ def _cmd_ecs(args):
                 args.val_data, voxel_size=args.voxel_size)
         model, history = wf.train_ecs(train, val, preset=args.preset, variant=args.variant,
                                       iterations=args.iterations, seed=args.seed,
-                                      output_dir=args.output, overwrite=False,
+                                      output_dir=args.output, overwrite=args.overwrite,
                                       device=args.device, progress=not args.quiet)
         plot_history(history, Path(args.output) / "training-curve.png")
         print(f"trained {args.variant} for {len(history['loss'])} iterations in "

@@ -241,6 +241,11 @@ def segment_ecs(model, images, output, *, window=None, overlap=0.25, threshold=0
         files = [Path(p) for p in images]
         if not files:
             raise ValueError("images is empty: give at least one image path")
+    stems = [f.stem for f in files]
+    twins = sorted({s for s in stems if stems.count(s) > 1})
+    if twins:
+        raise ValueError(f"several images share the name {twins[0]!r} (e.g. .tif and .png); their "
+                         f"results <name>_probability.tif would overwrite each other: rename them")
     done = []
     for f in files:
         img = _read_any(f)

@@ -62,6 +62,13 @@ def test_missing_and_empty_folders(tmp_path):
         read_image_label_folder(tmp_path)
 
 
+def test_two_files_with_one_name_are_refused(tmp_path):
+    make(tmp_path)
+    imsave(tmp_path / "images" / "s1.png", np.zeros((40, 48), np.uint8), check_contrast=False)
+    with pytest.raises(ValueError, match="s1.png and s1.tif|s1.tif and s1.png"):
+        read_image_label_folder(tmp_path)
+
+
 def test_unpaired_files_are_named(tmp_path):
     make(tmp_path)
     (tmp_path / "labels" / "s2.png").unlink()

@@ -4,9 +4,7 @@ Volumes are numpy arrays in (z, y, x) order. Writes are atomic: the data go to a
 temporary file in the destination folder, which then replaces the destination in
 one step, so a failed or interrupted write never leaves a half-written file.
 """
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -268,8 +266,14 @@ def read_image_label_folder(folder, *, images="images", labels="labels", binary=
         dirs[role] = d
 
     def listing(d):
-        return {p.stem: p for p in sorted(d.iterdir(), key=lambda q: _natural_key(q.name))
-                if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in SLICE_SUFFIXES}
+        out = {}
+        for p in sorted(d.iterdir(), key=lambda q: _natural_key(q.name)):
+            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in SLICE_SUFFIXES:
+                if p.stem in out:
+                    raise ValueError(f"{out[p.stem].name} and {p.name} in {d} share the name "
+                                     f"{p.stem!r}; images and labels are paired by name: keep one")
+                out[p.stem] = p
+        return out
 
     imgs, labs = listing(dirs["images"]), listing(dirs["labels"])
     if not imgs:
