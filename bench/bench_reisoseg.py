@@ -80,9 +80,10 @@ def platelet_volumes(part, shared):
     return [real_geometry(s, shared) for s in ("train", "eval", "test")]
 
 
-def _finished(folder, iterations):
+def _finished(folder, iterations, checkpoint="best.pt"):
+    """Whether the run in ``folder`` wrote ``checkpoint`` and reached ``iterations``."""
     history = folder / "history.json"
-    if not (folder / "checkpoints" / "best.pt").is_file() or not history.is_file():
+    if not (folder / "checkpoints" / checkpoint).is_file() or not history.is_file():
         return False
     done = json.loads(history.read_text())["iteration"]
     return bool(done) and done[-1] == iterations
@@ -174,7 +175,7 @@ def run_vnc(args, device):
         f"train.iterations={args.vnc_iterations}", f"train.eval_every={args.vnc_iterations}",
         f'data.folder="{data.resolve()}"', f'train.output="{(out / "unet2d").resolve()}"'])
     run = config.resolve(config.train.output)
-    if _finished_last(run, args.vnc_iterations):
+    if _finished(run, args.vnc_iterations, checkpoint="last.pt"):
         print(f"VNC 2D U-Net: reusing {run}")
         train_s = json.loads((run / "history.json").read_text())["seconds"][-1]
     else:
@@ -196,14 +197,6 @@ def run_vnc(args, device):
               "inference_seconds": pred["metrics"]["seconds"], "predictions": str(pred["output"])}
     _save(out / "results.json", result)
     return result
-
-
-def _finished_last(run, iterations):
-    history = run / "history.json"
-    if not (run / "checkpoints" / "last.pt").is_file() or not history.is_file():
-        return False
-    done = json.loads(history.read_text())["iteration"]
-    return bool(done) and done[-1] == iterations
 
 
 def _save(path, result):

@@ -74,10 +74,7 @@ def plot_trace_mip(image, trees, path=None, *, voxel_size=(1.0, 1.0, 1.0), offse
         ax.set_yticks([])
     if trees:
         axes[0, 0].legend(loc="lower right", fontsize=8)
-    fig.suptitle(title)
-    if path is not None:
-        return save_figure(fig, path)
-    return fig
+    return finish_figure(fig, path, title=title)
 
 
 def plot_tree_3d(trees, path=None, *, title="", elev=25, azim=-60):
@@ -102,13 +99,7 @@ def plot_tree_3d(trees, path=None, *, title="", elev=25, azim=-60):
 
     if not isinstance(trees, dict) or not all(isinstance(t, SwcTree) for t in trees.values()):
         raise TypeError("trees must be a dict of label -> SwcTree")
-    if path is None:
-        import matplotlib.pyplot as plt
-        fig = plt.figure(figsize=(7, 6))
-    else:
-        from matplotlib.figure import Figure
-        fig = Figure(figsize=(7, 6))
-    ax = fig.add_subplot(projection="3d")
+    fig, ax = _figure(path, figsize=(7, 6), subplot_kw={"projection": "3d"})
     lo, hi = np.full(3, np.inf), np.full(3, -np.inf)
     for (label, tree), colour in zip(trees.items(), _COLOURS):
         if len(tree) == 0:

@@ -93,17 +93,8 @@ class Distributed:
         dist.all_reduce(t)
         return (t / self.world_size).tolist()
 
-    def any(self, flag, device):
-        """True on every process when ``flag`` is true on one (e.g. a Ctrl-C seen by one)."""
-        if not self.enabled:
-            return bool(flag)
-        import torch.distributed as dist
-
-        t = torch.tensor([1.0 if flag else 0.0], device=device)
-        dist.all_reduce(t, op=dist.ReduceOp.MAX)
-        return bool(t.item() > 0)
-
     def barrier(self):
+        """Wait until every process gets here (nothing to do in one process)."""
         if self.enabled:
             import torch.distributed as dist
             dist.barrier()

@@ -203,6 +203,7 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, o
                 else:
                     bar.write(f"interrupted: saved the state after iteration {it + 1} in {ckpt_dir}; "
                               "continue with resume=True")
+                dist.barrier()  # torchrun: no process exits before rank 0 has written last.pt
                 raise KeyboardInterrupt
     dist.close()  # torchrun: wait for rank 0's last checkpoint, leave the process group
     return history
