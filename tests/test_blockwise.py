@@ -243,6 +243,17 @@ def test_targets_that_hold_something_else_are_never_overwritten(tmp_path, client
     assert again["skipped"] == again["blocks"] and again["predicted"] == 0
 
 
+def test_resume_tells_two_zarr_arrays_of_one_shape_apart(tmp_path, client):
+    net = unet()
+    first, second = (zarr.zeros(shape=(2, 40, 40), chunks=(1, 40, 40), dtype="f4") for _ in range(2))
+    first[:] = volume((2, 40, 40), seed=1)
+    second[:] = volume((2, 40, 40), seed=2)
+    predict_large(net, first, tmp_path / "p.zarr", window=(32, 32), client=client, progress=False)
+    with pytest.raises(ValueError, match="other settings.*input"):
+        predict_large(net, second, tmp_path / "p.zarr", window=(32, 32), client=client,
+                      progress=False)
+
+
 def test_a_url_target_holding_something_else_is_never_overwritten(client):
     import fsspec
 

@@ -194,7 +194,8 @@ def open_volume(image, *, dataset=None, storage_options=None):
                                       chunks=_slice_chunks(image.shape), array=image))
     if _is_zarr_array(image):
         return _checked(ChunkedVolume("zarr", shape=image.shape, dtype=image.dtype,
-                                      chunks=image.chunks, array=image))
+                                      chunks=image.chunks, array=image,
+                                      path=_zarr_array_location(image)))
     if not isinstance(image, (str, Path)):
         raise TypeError(f"image must be a numpy array, a TIFF path, a zarr path/URL or a zarr.Array, "
                         f"got {type(image).__name__}")
@@ -269,3 +270,14 @@ def _checked(vol):
     if min(vol.shape) < 1:
         raise ValueError(f"the volume is empty (shape {vol.shape})")
     return vol
+
+
+def _zarr_array_location(array):
+    """Where a zarr.Array lives (store and path), so that resume can tell two arrays of one
+    shape apart: ``store_path`` in zarr 3, ``store`` + ``path`` in zarr 2."""
+    where = getattr(array, "store_path", None)
+    if where is None:
+        store = getattr(array, "store", None)
+        where = f"{getattr(store, 'path', None) or type(store).__name__ + '@' + hex(id(store))}" \
+                f"/{getattr(array, 'path', '')}"
+    return str(where)
