@@ -4,6 +4,8 @@ A checkpoint is a dict saved with ``torch.save``:
 
 * ``model_spec`` -- ``{"name": "Net2D3D", "kwargs": {...}}``, enough to rebuild the net;
 * ``model_state`` -- its ``state_dict``;
+* ``working_scale`` -- the binning (z, y, x) it works at (``TrainConfig.scale``; absent
+  in older files: native);
 * for training checkpoints also ``optimizer_state``, ``scaler_state``, ``iteration``,
   ``rng_state`` (torch CPU/CUDA generators), ``history``, ``config`` and ``best_metric``.
 
@@ -53,8 +55,9 @@ def load_checkpoint(path):
 
 
 def save_model(model, path, **extra):
-    """Save a network (spec + weights, plus any ``extra`` entries) atomically."""
-    ckpt = {"model_spec": model.spec(), "model_state": model.state_dict(), **extra}
+    """Save a network (spec + weights + working scale, plus any ``extra`` entries) atomically."""
+    ckpt = {"model_spec": model.spec(), "model_state": model.state_dict(),
+            "working_scale": list(getattr(model, "working_scale", (1, 1, 1))), **extra}
     return save_checkpoint(ckpt, path)
 
 
@@ -81,9 +84,14 @@ def model_from_checkpoint(ckpt, *, device=None):
     from emseg.device import pick_device
     from emseg.models import build_model
 
+    from emseg.resample import check_scale
+
     spec = ckpt["model_spec"]
     model = build_model(spec["name"], **spec["kwargs"])
     model.load_state_dict(ckpt["model_state"])
+    # the resolution it was trained at (TrainConfig.scale); predict bins its input by it
+    scale = ckpt.get("working_scale", (ckpt.get("config") or {}).get("scale"))
+    model.working_scale = check_scale(scale, ndim=model.window_ndim)
     return model.to(pick_device(device)).eval()
 
 
@@ -111,7 +119,7 @@ def export_model(path, target, *, half=False, **extra):
     ckpt = load_checkpoint(path)
     state = {k: (v.half() if half and v.is_floating_point() else v)
              for k, v in ckpt["model_state"].items()}
-    keep = {k: ckpt[k] for k in ("history",) if k in ckpt}
+    keep = {k: ckpt[k] for k in ("history", "working_scale") if k in ckpt}
     if "config" in ckpt:
         keep["config"] = ckpt["config"]
     return save_checkpoint({"model_spec": ckpt["model_spec"], "model_state": state,

@@ -16,12 +16,14 @@ smaller than one window work too.
 
 2D networks (``window_ndim == 2``) go slice by slice; their windows are (1, y, x).
 Images are used as given: normalise them (e.g. z-score) the way the network was
-trained.
+trained. A network trained at a working resolution (``model.working_scale``, from
+``TrainConfig.scale``) gets the volume binned to that resolution, and its
+probabilities are resampled back to the input grid (:mod:`emseg.resample`).
 """
 import contextlib
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -31,6 +33,7 @@ from emseg._validate import check_image, check_positive_int
 from emseg._padding import reflect_pad
 from emseg.device import autocast, pick_device
 from emseg.models._base import window_geometry
+from emseg.resample import check_scale, downscale, upscale_probabilities
 
 __all__ = ["predict", "predict_ensemble", "window_starts", "blending_weights",
            "BLENDINGS", "OUTPUTS"]
@@ -45,7 +48,7 @@ _FLIPS = ((), (1,), (2,), (1, 2))  # test-time flips: none, y, x, y and x of a (
 # --------------------------------------------------------------------------- public API
 
 def predict(model, image, *, window=None, overlap=0.25, blending="gaussian", batch_size=4,
-            output="probabilities", tta=False, device=None, progress=True):
+            output="probabilities", tta=False, scale=None, device=None, progress=True):
     """Predict a whole image or volume with a segmentation network, window by window.
 
     Parameters
@@ -55,8 +58,8 @@ def predict(model, image, *, window=None, overlap=0.25, blending="gaussian", bat
     image : numpy.ndarray
         (z, y, x) volume or (y, x) image; finite, non-empty, normalised as in training.
     window : tuple of int, optional
-        Input window: (y, x) or (1, y, x) for a 2D network, (z, y, x) for a 3D one.
-        Defaults to ``model.default_window``.
+        Input window: (y, x) or (1, y, x) for a 2D network, (z, y, x) for a 3D one, in
+        voxels of the working resolution. Defaults to ``model.default_window``.
     overlap : float or tuple of float
         Overlap of neighbouring OUTPUT windows as a fraction in [0, 1) of the output
         window, one value or one per axis ((z, y, x), or (y, x) for a 2D network).
@@ -71,6 +74,10 @@ def predict(model, image, *, window=None, overlap=0.25, blending="gaussian", bat
     tta : bool
         Flip test-time augmentation: average the probabilities of the image flipped
         along y, x, both and neither (4 full passes; up to 3 accumulators of memory).
+    scale : int or tuple of int, optional
+        Working resolution: bin the image by these factors (z, y, x) (see
+        :func:`emseg.resample.check_scale`), predict, and resample the probabilities back
+        to the image's grid. Default: ``model.working_scale``, the scale it was trained at.
     device : str or torch.device, optional
         Where the network runs and the accumulator lives; ``None`` picks CUDA when
         available (with mixed precision), else the CPU. The network is moved there.
@@ -97,8 +104,8 @@ def predict(model, image, *, window=None, overlap=0.25, blending="gaussian", bat
     """
     volume, was_2d = _check_volume(image)
     opts = _Options.check(window=window, overlap=overlap, blending=blending,
-                          batch_size=batch_size, output=output, tta=tta, device=device,
-                          progress=progress)
+                          batch_size=batch_size, output=output, tta=tta, scale=scale,
+                          device=device, progress=progress)
     geom = _check_model(model, opts)
     probs = _predict_probabilities(model, volume, geom, opts, desc="predict")
     return _finish(probs, opts.output, was_2d)
@@ -114,7 +121,8 @@ def predict_ensemble(models, image, **options):
     ----------
     models : sequence of SegmentationNet
         Ensemble members, all with the same number of classes. Each uses ``window``
-        when given, else its own default window.
+        when given, else its own default window, and ``scale`` when given, else its
+        own working scale.
     image : numpy.ndarray
         (z, y, x) volume or (y, x) image.
     **options
@@ -234,12 +242,13 @@ class _Options:
     batch_size: int = 4
     output: str = "probabilities"
     tta: bool = False
+    scale: tuple = None  # None: each model's own working_scale
     device: object = None
     progress: bool = True
 
     @classmethod
     def check(cls, *, window=None, overlap=0.25, blending="gaussian", batch_size=4,
-              output="probabilities", tta=False, device=None, progress=True):
+              output="probabilities", tta=False, scale=None, device=None, progress=True):
         """Check every option early and return them as one object."""
         if blending not in BLENDINGS:
             raise ValueError(f"unknown blending {blending!r}; choose one of {BLENDINGS}")
@@ -247,8 +256,9 @@ class _Options:
             raise ValueError(f"unknown output {output!r}; choose one of {OUTPUTS}")
         return cls(window=_check_window(window), overlap=_check_overlap(overlap),
                    blending=blending, batch_size=check_positive_int(batch_size, name="batch_size"),
-                   output=output, tta=bool(tta), device=pick_device(device),
-                   progress=bool(progress))
+                   output=output, tta=bool(tta),
+                   scale=None if scale is None else check_scale(scale),
+                   device=pick_device(device), progress=bool(progress))
 
 
 def _check_window(window):
@@ -289,7 +299,14 @@ def _check_model(model, opts):
                          f"{model.in_channels} input channels")
     if len(opts.overlap) == 2 and model.window_ndim != 2:
         raise ValueError(f"a 3D network needs one overlap or one per axis (z, y, x), got {opts.overlap}")
-    return window_geometry(model, opts.window)  # the model's ValueError says which sizes fit
+    check_scale(model_scale(model, opts), ndim=model.window_ndim)
+    return window_geometry(model, opts.window)
+
+
+def model_scale(model, opts):
+    """The working scale (z, y, x) ``model`` predicts at: ``opts.scale`` or its own."""
+    return opts.scale if opts.scale is not None else \
+        check_scale(getattr(model, "working_scale", None))  # the model's ValueError says which sizes fit
 
 
 def _overlap_zyx(overlap):
@@ -333,7 +350,13 @@ class _Plan:
 
 
 def _predict_probabilities(model, volume, geom, opts, *, desc):
-    """Blended probabilities (C, z, y, x) of one model on ``opts.device``, with TTA if asked."""
+    """Blended probabilities (C, z, y, x) of one model on ``opts.device``, with TTA if asked,
+    at the model's working scale and resampled back to the volume's grid."""
+    scale = model_scale(model, opts)
+    if scale != (1, 1, 1):
+        small = downscale(volume, scale)
+        probs = _predict_probabilities(model, small, geom, replace(opts, scale=(1, 1, 1)), desc=desc)
+        return upscale_probabilities(probs, volume.shape, scale)
     plan = _Plan.make(volume.shape, geom, opts.overlap)
     weights = blending_weights(geom.output, blending=opts.blending)
     weight_sum = torch.from_numpy(_weight_sum(plan, weights)).to(opts.device)

@@ -5,7 +5,7 @@ import torch
 from emseg.infer import predict
 from emseg.models import count_parameters, window_geometry
 from emseg.models.reisoseg import (DS_WEIGHTS, PERMUTATIONS, ReIsoSeg, _pseudo_isotropic,
-                                   dice_ce_loss, original_pools, pi_z_factors)
+                                   original_pools, pi_z_factors)
 from emseg.models.unet3d import pooling_plan
 from emseg.train import TrainConfig, fit
 
@@ -154,18 +154,6 @@ def test_deep_supervision_weights_and_low_resolution_targets():
     assert torch.isfinite(loss)
     with pytest.raises(ValueError, match="do not match"):
         net.training_loss(tuple(good[:2] + [good[0]]) * 2, target, None, config=TrainConfig())
-
-
-def test_dice_ce_loss():
-    target = torch.tensor([[0, 1, 1, 0]])
-    perfect = torch.stack([1 - target, target], dim=1).float() * 40 - 20
-    assert float(dice_ce_loss(perfect, target)) == pytest.approx(0.0, abs=1e-6)
-    wrong = -perfect
-    assert float(dice_ce_loss(wrong, target)) > 1.9  # Dice ~0 and a large cross-entropy
-    # an empty target predicted empty: the smoothed foreground Dice is ~1 (up to 1e-8 / 1e-5)
-    empty = torch.zeros(1, 4, dtype=torch.long)
-    bg = torch.stack([torch.ones(1, 4), torch.zeros(1, 4)], dim=1) * 20
-    assert float(dice_ce_loss(bg, empty)) < 0.01
 
 
 def test_spec_rebuilds_the_same_network():

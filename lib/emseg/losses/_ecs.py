@@ -24,8 +24,8 @@ from skimage.morphology import medial_axis
 
 from emseg.ecs import check_mask
 
-__all__ = ["shape_weight_map", "focal_shape_loss", "pixel_contrastive_loss", "ecs_loss",
-           "SHAPE_CLASSES", "FORMULATIONS"]
+__all__ = ["shape_weight_map", "focal_shape_loss", "binary_dice_loss", "pixel_contrastive_loss",
+           "ecs_loss", "SHAPE_CLASSES", "FORMULATIONS"]
 
 SHAPE_CLASSES = ("background", "gap", "interior", "edge")  # class ids 0..3 of shape_weight_map
 FORMULATIONS = ("infonce", "cosine")
@@ -186,6 +186,28 @@ def focal_shape_loss(logits, target, shape_weight=None, *, gamma=2.0, alpha=0.25
                              f"shape {tuple(t.shape)}")
         w = w * (1 + shape_weight.float())
     return (bce * w).mean()
+
+
+def binary_dice_loss(logits, target, *, smooth=1e-5):
+    """``1 - soft Dice`` of ``sigmoid(logits)`` against a binary target, over the whole batch.
+
+    Parameters
+    ----------
+    logits : torch.Tensor
+        (N, 1, y, x) or (N, y, x) ECS logits.
+    target : torch.Tensor
+        Binary mask of the same (N, y, x) shape.
+    smooth : float
+        Added to the numerator and denominator.
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar in [0, 1].
+    """
+    x, t = _logits_and_target(logits, target)
+    p = torch.sigmoid(x.float())
+    return 1 - (2 * (p * t).sum() + smooth) / (p.sum() + t.sum() + smooth)
 
 
 def _logits_and_target(logits, target):
@@ -351,12 +373,15 @@ def _push(a, b):
 
 def ecs_loss(output, target, shape_weight=None, *, heads, contrastive_weight=0.1,
              stage_weights=(0.5, 0.5), gamma=2.0, alpha=0.25, temperature=0.1, n_samples=512,
-             formulation="infonce", generator=None):
+             formulation="infonce", dice_weight=0.0, generator=None):
     """The ECS-Net training loss.
 
     ``contrastive_weight * L_con + stage_weights[0] * L_focal(stage 2)
     + stage_weights[1] * L_focal(stage 1)``, with the same target and shape weights for
-    both stages (original: 0.1, 0.5, 0.5).
+    both stages (original: 0.1, 0.5, 0.5). With ``dice_weight`` > 0 (not in the
+    original; the modern recipe, ``TrainConfig.loss='dice_ce'``) each stage's term is
+    ``L_focal + dice_weight * (1 - soft Dice)`` of its ECS probability (batch Dice):
+    the focal loss with alpha = 0.25 alone under-calls a rare class at p > 0.5.
 
     Parameters
     ----------
@@ -373,6 +398,8 @@ def ecs_loss(output, target, shape_weight=None, *, heads, contrastive_weight=0.1
         ``contrastive_weight`` is 0.
     contrastive_weight, stage_weights, gamma, alpha, temperature, n_samples, formulation, generator
         See :func:`focal_shape_loss` and :func:`pixel_contrastive_loss`.
+    dice_weight : float
+        Weight of a soft-Dice term added to each stage's focal loss (0: the original).
 
     Returns
     -------
@@ -387,12 +414,16 @@ def ecs_loss(output, target, shape_weight=None, *, heads, contrastive_weight=0.1
     logits, aux_logits, embedding = output
     if len(stage_weights) != 2:
         raise ValueError(f"stage_weights must be (stage 2, stage 1), got {stage_weights!r}")
-    focal = focal_shape_loss(logits, target, shape_weight, gamma=gamma, alpha=alpha)
+    def stage(x):
+        term = focal_shape_loss(x, target, shape_weight, gamma=gamma, alpha=alpha)
+        return term + dice_weight * binary_dice_loss(x, target) if dice_weight else term
+
+    focal = stage(logits)
     if aux_logits is None:  # one stage (no cascade): it gets both stages' weight
         focal1 = None
         total = (stage_weights[0] + stage_weights[1]) * focal
     else:
-        focal1 = focal_shape_loss(aux_logits, target, shape_weight, gamma=gamma, alpha=alpha)
+        focal1 = stage(aux_logits)
         total = stage_weights[0] * focal + stage_weights[1] * focal1
     if contrastive_weight:
         if heads is None:

@@ -1,8 +1,8 @@
 """Losses.
 
 The platelet recipe (Guay et al. 2021): per-voxel softmax cross-entropy weighted by
-``error_weight + floor`` (floor 0.01), on the 3D logits plus 0.33 x the same on the
-auxiliary 2D logits of ``Net2D3D``.
+``error_weight + floor`` (floor 0.01); :func:`emseg.losses.segmentation_loss` adds
+0.33 x the same on the auxiliary 2D logits of ``Net2D3D``.
 
 Difference from the original: the original summed the weighted loss over the
 voxels of a window; we average it, so the loss value does not depend on the window
@@ -11,10 +11,10 @@ size. With Adam this changes (almost) nothing but the printed numbers.
 import torch
 import torch.nn.functional as F
 
-__all__ = ["weighted_cross_entropy", "segmentation_loss"]
+__all__ = ["weighted_cross_entropy", "class_weight_tensor"]
 
 
-def weighted_cross_entropy(logits, target, weights=None, *, floor=0.01):
+def weighted_cross_entropy(logits, target, weights=None, *, floor=0.01, class_weights=None):
     """Mean over voxels of ``(weights + floor) * cross_entropy(logits, target)``.
 
     Parameters
@@ -27,6 +27,9 @@ def weighted_cross_entropy(logits, target, weights=None, *, floor=0.01):
         (N, *spatial) per-voxel error weights; ``None`` weighs every voxel 1 (no floor added).
     floor : float
         Added to every weight so that no voxel is ignored (original: 0.01).
+    class_weights : sequence of float, optional
+        One factor per class, applied to the voxels of that (true) class; the mean
+        stays a mean over voxels (not divided by the weights' sum).
 
     Returns
     -------
@@ -37,6 +40,8 @@ def weighted_cross_entropy(logits, target, weights=None, *, floor=0.01):
         raise ValueError(f"logits {tuple(logits.shape)} and target {tuple(target.shape)} "
                          "do not match: expected logits (N, C, *S) and target (N, *S)")
     ce = F.cross_entropy(logits.float(), target.long(), reduction="none")
+    if class_weights is not None:
+        ce = ce * class_weight_tensor(class_weights, logits.shape[1], ce.device)[target.long()]
     if weights is None:
         return ce.mean()
     if weights.shape != target.shape:
@@ -44,17 +49,18 @@ def weighted_cross_entropy(logits, target, weights=None, *, floor=0.01):
     return ((weights.float() + floor) * ce).mean()
 
 
-def segmentation_loss(output, target, weights=None, *, floor=0.01, aux_weight=0.33):
-    """Loss of a network output: main term plus ``aux_weight`` x the auxiliary term.
+def class_weight_tensor(class_weights, n_classes, device=None):
+    """``class_weights`` as a float32 tensor of ``n_classes`` values (None: all ones).
 
-    ``output`` is the logits tensor, or ``(main_logits, aux_logits)`` as returned by
-    ``Net2D3D`` in training. Returns ``(total, main, aux)`` where ``aux`` is ``None``
-    for single-output networks.
+    Raises
+    ------
+    ValueError
+        Unless there is one finite, non-negative weight per class and not all are 0.
     """
-    if isinstance(output, (tuple, list)):
-        main, aux = output
-        l_main = weighted_cross_entropy(main, target, weights, floor=floor)
-        l_aux = weighted_cross_entropy(aux, target, weights, floor=floor)
-        return l_main + aux_weight * l_aux, l_main, l_aux
-    l_main = weighted_cross_entropy(output, target, weights, floor=floor)
-    return l_main, l_main, None
+    if class_weights is None:
+        return torch.ones(n_classes, device=device)
+    w = torch.as_tensor(class_weights, dtype=torch.float32, device=device).reshape(-1)
+    if w.numel() != n_classes or not torch.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise ValueError(f"class_weights must be {n_classes} non-negative numbers (one per class, "
+                         f"not all 0), got {list(map(float, class_weights))}")
+    return w

@@ -8,12 +8,16 @@ sampler and the tiler only use this, so one loop and one tiler serve every model
 Volumes are always (z, y, x). 2D networks (``window_ndim == 2``) see one z
 slice at a time: their windows are (1, y, x) in volume terms.
 """
+import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-__all__ = ["SegmentationNet", "Geometry", "window_geometry", "count_parameters"]
+__all__ = ["SegmentationNet", "Geometry", "window_geometry", "count_parameters", "make_norm",
+           "check_norm", "NORMS"]
+
+NORMS = ("batch", "group", "instance", None)  # normalisation layers a network may use
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,11 @@ class SegmentationNet(nn.Module):
     """Base class: a network that maps an image window to class logits.
 
     Subclasses set ``n_classes``, ``in_channels``, ``window_ndim`` (2 or 3) and
-    ``default_window`` and implement :meth:`output_window`. ``forward`` returns
+    ``default_window`` and implement :meth:`output_window`. ``working_scale`` is the
+    resolution the network works at, as integer binning factors (z, y, x) of the
+    input grid: :func:`emseg.train.fit` sets it from ``TrainConfig.scale``, checkpoints
+    keep it (in their ``config``) and :func:`emseg.infer.predict` bins the input by it
+    and resamples the result back. ``forward`` returns
     logits of shape (N, n_classes, *output_window) or a tuple
     ``(main_logits, auxiliary_logits)`` during training.
     """
@@ -47,6 +55,7 @@ class SegmentationNet(nn.Module):
     in_channels: int
     window_ndim: int
     default_window: tuple
+    working_scale = (1, 1, 1)  # binning (z, y, x) of the data it was trained on (TrainConfig.scale)
 
     def output_window(self, input_shape):
         """Return ``(output_shape, offset)`` for an input window of ``input_shape``.
@@ -78,14 +87,18 @@ class SegmentationNet(nn.Module):
     def training_loss(self, output, target, weights, *, config):
         """The training loss of a forward ``output``: ``(loss, main, auxiliary or None)``.
 
-        The default is the platelet recipe (:func:`emseg.losses.segmentation_loss`:
-        error-weighted cross-entropy, plus ``config.aux_weight`` times the same on
-        auxiliary logits). Networks with a loss of their own (``ECSNet``) override it;
-        :func:`emseg.train.fit` calls it, so one loop trains every network.
+        The default is :func:`emseg.losses.segmentation_loss` with ``config.loss``:
+        ``'default'``, the platelet recipe (error-weighted cross-entropy), or
+        ``'dice_ce'`` (Dice + cross-entropy, error weights on the cross-entropy), plus
+        ``config.aux_weight`` times the same on auxiliary logits, with
+        ``config.class_weights``. Networks with a loss of their own (``ECSNet``,
+        ``VoxResNet``, ``ReIsoSeg``) override it; :func:`emseg.train.fit` calls it, so
+        one loop trains every network.
         """
         from emseg.losses import segmentation_loss
         return segmentation_loss(output, target, weights, floor=config.weight_floor,
-                                 aux_weight=config.aux_weight)
+                                 aux_weight=config.aux_weight, loss=config.loss,
+                                 class_weights=config.class_weights)
 
     def predict_logits(self, x):
         """Forward pass that returns the main logits only (for inference)."""
@@ -127,6 +140,52 @@ def window_geometry(model, input_shape=None):
 def count_parameters(model):
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def check_norm(norm):
+    """Return ``norm`` as one of :data:`NORMS` (``"none"`` is read as None).
+
+    Raises
+    ------
+    ValueError
+        For any other value.
+
+    Examples
+    --------
+    >>> check_norm("none") is None, check_norm("batch")
+    (True, 'batch')
+    """
+    if norm == "none":
+        return None
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of 'batch', 'group', 'instance' or None (no "
+                         f"normalisation), got {norm!r}")
+    return norm
+
+
+def make_norm(norm, channels, ndim):
+    """The normalisation layer named ``norm`` for ``ndim``-D feature maps (2 or 3).
+
+    ``'batch'``: BatchNorm; ``'instance'``: InstanceNorm with learned scale and shift;
+    ``'group'``: GroupNorm with ``gcd(8, channels)`` groups; None: ``nn.Identity``.
+    """
+    norm = check_norm(norm)
+    if norm == "batch":
+        return (nn.BatchNorm2d if ndim == 2 else nn.BatchNorm3d)(channels)
+    if norm == "instance":
+        return (nn.InstanceNorm2d if ndim == 2 else nn.InstanceNorm3d)(channels, affine=True)
+    if norm == "group":
+        return nn.GroupNorm(math.gcd(8, channels), channels)
+    return nn.Identity()
+
+
+def init_he(module):
+    """He (Kaiming) normal kernels for ReLU and zero biases: the init of the normalised nets."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
 
 
 def init_glorot(module):

@@ -286,9 +286,10 @@ class ECSNet(SegmentationNet):
 
         Returns ``(total, focal of stage 2, focal of stage 1)`` (the last two detached;
         the last is None without the cascade), the form :func:`emseg.train.fit`
-        records. ``weights`` are the shape weights ``S`` (used when ``shape_loss``);
-        ``config`` (a TrainConfig) is not used: ECS-Net's loss has its own settings
-        (the network's switches, and ``**options`` of ``ecs_loss``).
+        records. ``weights`` are the shape weights ``S`` (used when ``shape_loss``).
+        Of ``config`` (a TrainConfig) only ``loss`` is used: ``'dice_ce'`` adds a soft-Dice
+        term to each stage's focal loss (``dice_weight=1``); the rest of ECS-Net's loss
+        has its own settings (the network's switches, and ``**options`` of ``ecs_loss``).
         """
         from emseg.losses._ecs import ecs_loss
         if not self.shape_loss:
@@ -299,5 +300,7 @@ class ECSNet(SegmentationNet):
                              "ecs_phantom(..., shape_weights=True)), or build the network with "
                              "shape_loss=False")
         options.setdefault("contrastive_weight", self.contrastive_weight)
+        if config is not None and config.loss == "dice_ce":
+            options.setdefault("dice_weight", 1.0)
         total, parts = ecs_loss(output, target, weights, heads=self.heads, **options)
         return total, parts["focal"], parts["focal_stage1"]

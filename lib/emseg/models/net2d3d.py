@@ -45,21 +45,31 @@ The default (``faithful=False``) fixes these, with the same layers and parameter
   the output window then starts at the input window's first voxel;
 * the pyramid's up-sampled z pairs (2k, 2k+1), which both come from slice k,
   are averaged, so path 1 stays aligned with path 0 in z.
+
+``norm`` (not in the original) puts a normalisation layer between every convolution
+and its ReLU, in the 2D net and the pyramid (not in the 1x1x1 predictors), and uses
+He initialisation; ``norm=None`` is the original layer list with Glorot initialisation.
 """
 import torch
 from torch import nn
 import torch.nn.functional as F
 
 from emseg._validate import check_positive_int
-from emseg.models._base import SegmentationNet, crop_to, init_glorot
+from emseg.models._base import SegmentationNet, check_norm, crop_to, init_glorot, init_he, make_norm
 
 __all__ = ["Net2D3D"]
 
 
-def _conv(cin, cout, k):
-    """Conv3d with 'same' padding followed by a ReLU; ``k`` is (kz, ky, kx)."""
-    return nn.Sequential(nn.Conv3d(cin, cout, k, padding=tuple(s // 2 for s in k)),
-                         nn.ReLU(inplace=True))
+def _conv(cin, cout, k, norm=None):
+    """Conv3d with 'same' padding, a normalisation layer (if any) and a ReLU; ``k`` is (kz, ky, kx).
+
+    Without ``norm`` the layers are the original's (conv, ReLU), so that state-dict keys
+    stay those of converted weights.
+    """
+    conv = nn.Conv3d(cin, cout, k, padding=tuple(s // 2 for s in k), bias=norm is None)
+    if norm is None:
+        return nn.Sequential(conv, nn.ReLU(inplace=True))
+    return nn.Sequential(conv, make_norm(norm, cout, 3), nn.ReLU(inplace=True))
 
 
 K3 = (3, 3, 3)
@@ -79,8 +89,11 @@ class Net2D3D(SegmentationNet):
         Width n of the 2D net (original 64; must be even).
     pyramid_width : int
         Width p of the 3D pyramid (original 64, independent of ``width``).
+    norm : {None, 'batch', 'group', 'instance'}
+        Normalisation after every convolution but the predictors (None: the original).
     faithful : bool
-        Reproduce the original graph's data flow exactly (for converted weights).
+        Reproduce the original graph's data flow exactly (for converted weights; only
+        with ``norm=None``).
 
     Notes
     -----
@@ -91,8 +104,13 @@ class Net2D3D(SegmentationNet):
     window_ndim = 3
     default_window = (5, 300, 300)
 
-    def __init__(self, n_classes=7, *, in_channels=1, width=64, pyramid_width=64, faithful=False):
+    def __init__(self, n_classes=7, *, in_channels=1, width=64, pyramid_width=64, norm=None,
+                 faithful=False):
         super().__init__()
+        norm = check_norm(norm)
+        if faithful and norm is not None:
+            raise ValueError("faithful=True reproduces the original graph, which has no "
+                             "normalisation; use norm=None with faithful=True")
         for name, v in (("n_classes", n_classes), ("in_channels", in_channels),
                         ("width", width), ("pyramid_width", pyramid_width)):
             check_positive_int(v, name=name)
@@ -101,29 +119,36 @@ class Net2D3D(SegmentationNet):
         if width % 2:
             raise ValueError(f"width must be even (the first conv has width/2 channels), got {width}")
         self._spec_kwargs = dict(n_classes=n_classes, in_channels=in_channels, width=width,
-                                 pyramid_width=pyramid_width, faithful=faithful)
+                                 pyramid_width=pyramid_width, norm=norm, faithful=faithful)
         self.n_classes, self.in_channels = n_classes, in_channels
         self.width, self.pyramid_width, self.faithful = width, pyramid_width, faithful
+        self.norm = norm
         n, h, p = width, width // 2, pyramid_width
-        self.enc0 = nn.Sequential(_conv(in_channels, h, K3), _conv(h, n, K2), _conv(n, n, K2))
-        self.enc1 = nn.Sequential(_conv(n, n, K3), _conv(n, 2 * n, K2), _conv(2 * n, 2 * n, K2))
-        self.enc2 = nn.Sequential(_conv(2 * n, 4 * n, K2), _conv(4 * n, 4 * n, K2))
-        self.bottom = nn.Sequential(_conv(4 * n, 8 * n, K2), _conv(8 * n, 8 * n, K2))
+        self.enc0 = nn.Sequential(_conv(in_channels, h, K3, norm), _conv(h, n, K2, norm),
+                                  _conv(n, n, K2, norm))
+        self.enc1 = nn.Sequential(_conv(n, n, K3, norm), _conv(n, 2 * n, K2, norm),
+                                  _conv(2 * n, 2 * n, K2, norm))
+        self.enc2 = nn.Sequential(_conv(2 * n, 4 * n, K2, norm), _conv(4 * n, 4 * n, K2, norm))
+        self.bottom = nn.Sequential(_conv(4 * n, 8 * n, K2, norm), _conv(8 * n, 8 * n, K2, norm))
         self.up2 = nn.ConvTranspose3d(8 * n, 4 * n, (1, 2, 2), stride=(1, 2, 2))
-        self.dec2 = nn.Sequential(_conv(8 * n, 4 * n, K2), _conv(4 * n, 4 * n, K2))
+        self.dec2 = nn.Sequential(_conv(8 * n, 4 * n, K2, norm), _conv(4 * n, 4 * n, K2, norm))
         self.up1 = nn.ConvTranspose3d(4 * n, n, (1, 2, 2), stride=(1, 2, 2))
-        self.dec1 = nn.Sequential(_conv(3 * n, n, K3), _conv(n, 2 * n, K2), _conv(2 * n, 2 * n, K2))
+        self.dec1 = nn.Sequential(_conv(3 * n, n, K3, norm), _conv(n, 2 * n, K2, norm),
+                                  _conv(2 * n, 2 * n, K2, norm))
         self.up0 = nn.ConvTranspose3d(2 * n, h, (1, 2, 2), stride=(1, 2, 2))
-        self.dec0 = nn.Sequential(_conv(n + h, h, K3), _conv(h, n, K2), _conv(n, n, K2))
+        self.dec0 = nn.Sequential(_conv(n + h, h, K3, norm), _conv(h, n, K2, norm),
+                                  _conv(n, n, K2, norm))
         self.predictor_2d = nn.Conv3d(n, n_classes, 1)
         c = n + n_classes
-        self.path0 = nn.Sequential(_conv(c, p, K3), _conv(p, p, K3), _conv(p, p, K3))
-        self.path1 = nn.Sequential(_conv(c, 2 * p, K3), *[_conv(2 * p, 2 * p, K3) for _ in range(4)],
-                                   _conv(2 * p, p, (1, 1, 1)))
+        self.path0 = nn.Sequential(_conv(c, p, K3, norm), _conv(p, p, K3, norm),
+                                   _conv(p, p, K3, norm))
+        self.path1 = nn.Sequential(_conv(c, 2 * p, K3, norm),
+                                   *[_conv(2 * p, 2 * p, K3, norm) for _ in range(4)],
+                                   _conv(2 * p, p, (1, 1, 1), norm))
         self.path1_up = nn.ConvTranspose3d(p, p, (2, 2, 2), stride=(2, 2, 2))
         self.predictor_3d = nn.Conv3d(p, n_classes, 1)
         self.pool = nn.MaxPool3d((1, 2, 2))
-        init_glorot(self)
+        (init_glorot if norm is None else init_he)(self)
 
     def output_window(self, input_shape):
         """Output shape and offset for an input window (z, y, x).

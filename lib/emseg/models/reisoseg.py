@@ -83,8 +83,7 @@ from emseg._validate import check_positive_int
 from emseg.models._base import SegmentationNet
 from emseg.models.unet3d import check_pools, check_window, default_window, pooling_plan
 
-__all__ = ["ReIsoSeg", "PIModule", "original_pools", "pi_z_factors", "dice_ce_loss",
-           "FEATURES", "DS_WEIGHTS", "SUB_AXIS_P", "PERMUTATIONS"]
+__all__ = ["ReIsoSeg", "PIModule", "original_pools", "pi_z_factors", "FEATURES", "DS_WEIGHTS", "SUB_AXIS_P", "PERMUTATIONS"]
 
 FEATURES = (28, 36, 48, 64, 80)
 DS_WEIGHTS = tuple(w / 3.5 for w in (1.0, 0.5, 0.25, 1.0, 0.5, 0.25))
@@ -392,7 +391,9 @@ class ReIsoSeg(SegmentationNet):
         weights : torch.Tensor, optional
             (N, z, y, x) error weights for the cross-entropy terms.
         config : TrainConfig, optional
-            Only ``weight_floor`` is used (default 0.01).
+            Only ``weight_floor`` (default 0.01) and ``class_weights`` are used: ReIsoSeg's
+            own loss is already Dice + cross-entropy (:func:`emseg.losses.dice_ce_loss`),
+            whatever ``config.loss`` says.
 
         Returns
         -------
@@ -403,60 +404,16 @@ class ReIsoSeg(SegmentationNet):
         if not isinstance(output, (tuple, list)) or len(output) != 6:
             raise ValueError("ReIsoSeg.training_loss needs the six head outputs of a "
                              "training-mode forward (call model.train() first)")
+        from emseg.losses import dice_ce_loss  # lazily: keeps skimage out of the import
+
         floor = 0.01 if config is None else config.weight_floor
+        class_weights = None if config is None else config.class_weights
         pz, py, px = self.pools[0]
         low = (slice(None), slice(None, None, pz), slice(None, None, py), slice(None, None, px))
         targets = (target, target, target[low]) * 2  # heads 2 and 5 are after pool 1
         wts = (weights, weights, None if weights is None else weights[low]) * 2
-        terms = [w * dice_ce_loss(o, t, ww, floor=floor)
+        terms = [w * dice_ce_loss(o, t, ww, floor=floor, class_weights=class_weights)
                  for w, o, t, ww in zip(DS_WEIGHTS, output, targets, wts)]
         l_iso, l_ani = sum(terms[:3]), sum(terms[3:])
         loss = (1 - self.alpha) * l_iso + self.alpha * l_ani
         return loss, l_ani.detach(), l_iso.detach()
-
-
-def dice_ce_loss(logits, target, weights=None, *, floor=0.01, smooth=1e-5):
-    """Cross-entropy plus ``1 - soft Dice`` (batch Dice over the foreground classes).
-
-    As nnU-Net v1's ``DC_and_CE_loss({'batch_dice': True, 'smooth': 1e-5,
-    'do_bg': False}, {})`` up to a constant: that uses ``-Dice``.
-
-    Parameters
-    ----------
-    logits : torch.Tensor
-        (N, C, *spatial).
-    target : torch.Tensor
-        (N, *spatial) class ids.
-    weights : torch.Tensor, optional
-        Per-voxel error weights for the cross-entropy (see
-        :func:`emseg.losses.weighted_cross_entropy`).
-    floor : float
-        Added to the error weights.
-    smooth : float
-        Dice smoothing.
-
-    Returns
-    -------
-    torch.Tensor
-        Scalar.
-
-    Examples
-    --------
-    >>> logits = torch.tensor([[[-9.0, 9.0], [9.0, -9.0]]])  # (1, 2, 2): a perfect prediction
-    >>> round(float(dice_ce_loss(logits, torch.tensor([[1, 0]]))), 4)
-    0.0
-    """
-    from emseg.losses import weighted_cross_entropy  # lazily, as ECSNet: keeps skimage out
-
-    ce = weighted_cross_entropy(logits, target, weights, floor=floor)
-    n_classes = logits.shape[1]
-    probs = torch.softmax(logits.float(), dim=1)
-    onehot = F.one_hot(target.long(), n_classes).movedim(-1, 1).float()
-    axes = (0,) + tuple(range(2, logits.ndim))
-    tp = (probs * onehot).sum(axes)
-    fp = (probs * (1 - onehot)).sum(axes)
-    fn = ((1 - probs) * onehot).sum(axes)
-    dice = (2 * tp + smooth) / (2 * tp + fp + fn + smooth + 1e-8)
-    if n_classes > 1:
-        dice = dice[1:]  # no background
-    return ce + (1 - dice.mean())

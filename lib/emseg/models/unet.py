@@ -9,21 +9,33 @@ output; at 7 classes the network has exactly 31,030,983 trainable parameters.
 Difference from the original (Guay et al. 2021, ``genenet``): the original
 applied a ReLU to the logits (quirk Q3 of the reference sheet), so negative
 logits were impossible. ``UNet2D`` outputs plain logits unless ``faithful=True``.
+
+``norm`` (not in the original) puts a normalisation layer between each convolution
+and its ReLU (the convolution then has no bias) and uses He initialisation; the
+default ``norm=None`` is the original network with its Glorot initialisation.
 """
 import torch
 from torch import nn
 
 from emseg._validate import check_positive_int
-from emseg.models._base import SegmentationNet, crop_to, init_glorot
+from emseg.models._base import SegmentationNet, check_norm, crop_to, init_glorot, init_he, make_norm
 
 __all__ = ["UNet2D"]
 
 
-def _double_conv(cin, cout, padding):
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=padding), nn.ReLU(inplace=True),
-        nn.Conv2d(cout, cout, 3, padding=padding), nn.ReLU(inplace=True),
-    )
+def _double_conv(cin, cout, padding, norm=None):
+    """Two 3x3 convs with ReLU (and a norm layer before each ReLU, if any).
+
+    Without ``norm`` the layers are the original's (conv, ReLU, conv, ReLU), so that
+    state-dict keys stay those of converted weights.
+    """
+    layers = []
+    for a, b in ((cin, cout), (cout, cout)):
+        layers.append(nn.Conv2d(a, b, 3, padding=padding, bias=norm is None))
+        if norm is not None:
+            layers.append(make_norm(norm, b, 2))
+        layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
 
 
 class UNet2D(SegmentationNet):
@@ -42,8 +54,10 @@ class UNet2D(SegmentationNet):
     padding : {'valid', 'same'}
         'valid' as the original (outputs shrink); 'same' keeps the window size, which must
         then be divisible by ``2**depth``.
+    norm : {None, 'batch', 'group', 'instance'}
+        Normalisation after every 3x3 convolution (None: the original, none).
     faithful : bool
-        Apply the original's ReLU to the logits.
+        Apply the original's ReLU to the logits (only with ``norm=None``).
 
     Examples
     --------
@@ -55,33 +69,38 @@ class UNet2D(SegmentationNet):
     window_ndim = 2
 
     def __init__(self, n_classes=7, *, in_channels=1, width=64, depth=4, padding="valid",
-                 faithful=False):
+                 norm=None, faithful=False):
         super().__init__()
         if padding not in ("valid", "same"):
             raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
+        norm = check_norm(norm)
+        if faithful and norm is not None:
+            raise ValueError("faithful=True reproduces the original network, which has no "
+                             "normalisation; use norm=None with faithful=True")
         for name, v in (("n_classes", n_classes), ("in_channels", in_channels),
                         ("width", width), ("depth", depth)):
             check_positive_int(v, name=name)
         n_classes, in_channels, width, depth = int(n_classes), int(in_channels), int(width), int(depth)
         self._spec_kwargs = dict(n_classes=n_classes, in_channels=in_channels, width=width,
-                                 depth=depth, padding=padding, faithful=faithful)
+                                 depth=depth, padding=padding, norm=norm, faithful=faithful)
         self.n_classes, self.in_channels = n_classes, in_channels
         self.width, self.depth, self.padding, self.faithful = width, depth, padding, faithful
+        self.norm = norm
         pad = 0 if padding == "valid" else 1
         widths = [width * 2 ** k for k in range(depth + 1)]
         self.down = nn.ModuleList()
         cin = in_channels
         for w in widths:
-            self.down.append(_double_conv(cin, w, pad))
+            self.down.append(_double_conv(cin, w, pad, norm))
             cin = w
         self.up = nn.ModuleList()
         self.dec = nn.ModuleList()
         for w in reversed(widths[:-1]):
             self.up.append(nn.ConvTranspose2d(2 * w, w, 2, stride=2))
-            self.dec.append(_double_conv(2 * w, w, pad))
+            self.dec.append(_double_conv(2 * w, w, pad, norm))
         self.head = nn.Conv2d(width, n_classes, 1)
         self.pool = nn.MaxPool2d(2)
-        init_glorot(self)
+        (init_glorot if norm is None else init_he)(self)
         self.default_window = (572, 572) if padding == "valid" else (256, 256)
 
     def output_window(self, input_shape):

@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from emseg._validate import check_positive_int
-from emseg.models._base import SegmentationNet
+from emseg.models._base import SegmentationNet, make_norm
 
 __all__ = ["UNet3D", "pooling_plan", "conv_kernels", "level_anisotropy", "default_window",
            "NORMS", "INPLANE_RATIO"]
@@ -184,24 +184,13 @@ def check_window(input_shape, pools, *, name, min_bottleneck=2):
     return shape
 
 
-def make_norm(norm, channels):
-    """The normalisation layer named ``norm`` (see :data:`NORMS`)."""
-    if norm == "instance":
-        return nn.InstanceNorm3d(channels, affine=True)
-    if norm == "batch":
-        return nn.BatchNorm3d(channels)
-    if norm == "group":
-        return nn.GroupNorm(math.gcd(8, channels), channels)
-    return nn.Identity()
-
-
 def _conv_block(cin, cout, kernel, norm):
     """Two conv -> norm -> LeakyReLU(0.01) layers with 'same' padding."""
     layers = []
     for a, b in ((cin, cout), (cout, cout)):
         layers += [nn.Conv3d(a, b, kernel, padding=tuple(k // 2 for k in kernel),
-                             bias=norm == "none"),
-                   make_norm(norm, b), nn.LeakyReLU(0.01, inplace=True)]
+                             bias=norm in ("none", None)),
+                   make_norm(norm, b, 3), nn.LeakyReLU(0.01, inplace=True)]
     return nn.Sequential(*layers)
 
 
@@ -245,8 +234,9 @@ class UNet3D(SegmentationNet):
         for name, v in (("n_classes", n_classes), ("in_channels", in_channels), ("width", width),
                         ("depth", depth), ("max_width", max_width)):
             check_positive_int(v, name=name)
-        if norm not in NORMS:
+        if norm not in NORMS and norm is not None:
             raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+        norm = "none" if norm is None else norm
         anisotropy = _check_anisotropy(anisotropy)
         n_classes, in_channels, width = int(n_classes), int(in_channels), int(width)
         depth, max_width = int(depth), int(max_width)

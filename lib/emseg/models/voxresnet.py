@@ -168,9 +168,13 @@ class VoxResNet(SegmentationNet):
     def training_loss(self, output, target, weights=None, *, config=None):
         """The original loss, :func:`voxres_loss`: ``(total, 0.5 * CE_w, weighted Dice term)``.
 
-        ``config`` (a TrainConfig) is used for ``weight_floor`` only, when error
+        With ``config.loss == 'dice_ce'`` the modern recipe's loss instead
+        (:meth:`SegmentationNet.training_loss`: Dice + cross-entropy, ``config.class_weights``).
+        Otherwise ``config`` (a TrainConfig) is used for ``weight_floor`` only, when error
         weights are given. The last two values are detached (``fit`` records them).
         """
+        if config is not None and config.loss == "dice_ce":
+            return super().training_loss(output, target, weights, config=config)
         floor = 0.01 if config is None else config.weight_floor
         total, ce, dice = voxres_loss(output, target, weights, floor=floor)
         return total, ce.detach(), dice.detach()

@@ -1,12 +1,31 @@
-"""Training settings and named presets (a network plus the recipe that trains it)."""
+"""Training settings and named presets (a network plus the recipe that trains it).
+
+:class:`TrainConfig` is the one place where a training setting is defined: its fields'
+types, defaults and ``help`` metadata also make the ``[train]`` keys of the TOML
+templates (:mod:`emseg.config`) and the ``train`` command's options (:mod:`emseg.cli`).
+"""
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 
 from emseg.augment import AugmentConfig
+from emseg.losses import LOSSES
 
-__all__ = ["TrainConfig", "Preset", "PRESETS"]
+__all__ = ["TrainConfig", "Preset", "PRESETS", "LR_SCHEDULES", "OPTIMIZERS", "LOSSES",
+           "setting_help", "MODERN"]
 
 PLATELET_ORGANELLES = (2, 3, 4, 5, 6)
+LR_SCHEDULES = ("constant", "cosine", "poly")
+OPTIMIZERS = ("adam", "adamw")
+Ints = typing.Optional[typing.Tuple[int, ...]]
+Floats = typing.Optional[typing.Tuple[float, ...]]
+
+
+def _setting(default=None, help="", *, choices=None, factory=None):
+    metadata = {"help": help, "choices": choices}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -14,27 +33,71 @@ class TrainConfig:
     """Training settings. Defaults are the original 2D-3D recipe (Guay et al. 2021).
 
     Frozen: make variants with :meth:`replace`, e.g. ``config.replace(iterations=500)``.
+    Every field's ``help`` is in :func:`setting_help`; the modern recipe's settings
+    (``loss``, ``oversample``, ``optimizer``, ``weight_decay``, ``lr_schedule``,
+    ``warmup``, ``grad_clip``, ``scale``) are off by default, so the defaults and the
+    ``*-original`` presets stay the papers' recipes.
     """
-    iterations: int = 4140             # original example 2: 5 epochs x 828 windows
-    batch_size: int = 1                # original: 1
-    lr: float = 1e-3                   # Adam learning rate (U-Net original: 10**-3.3)
-    lr_schedule: str = "constant"      # or "cosine": half cosine, lr -> 5 % of lr at the end
-    betas: tuple = (1 - 10 ** -1.5, 1 - 10 ** -2.1)  # original Adam betas (0.9684, 0.99206)
-    eps: float = 1e-7                  # Adam epsilon (TensorFlow's default)
-    window: tuple = None               # input window (z, y, x) or (y, x); None: the model's default
-    spacing: tuple = None              # bin width of the window grid; None: output // 3 (z: out // 2)
-    aux_weight: float = 0.33           # weight of the auxiliary 2D loss (Net2D3D)
-    weight_floor: float = 0.01         # added to every error weight
-    augment: AugmentConfig = field(default_factory=AugmentConfig)  # None: no augmentation
-    eval_every: int = 1000             # validate (and checkpoint) every N iterations and at the end
-    eval_overlap: float = 0.25         # tiled-prediction overlap for validation
-    organelle_classes: tuple = None    # also report MIoU over these classes (platelet: 2..6)
-    seed: int = 0                      # data/augmentation seed (weights: seed the model yourself)
-    amp: bool = True                   # mixed precision on CUDA (no effect on the CPU)
+    iterations: int = _setting(4140, "training iterations (original example 2: 5 epochs x 828 "
+                                     "windows)")
+    batch_size: int = _setting(1, "windows per iteration")
+    lr: float = _setting(1e-3, "peak learning rate (U-Net original: 10**-3.3)")
+    lr_schedule: str = _setting(
+        "constant", "learning-rate decay over the run: constant; cosine (half cosine to 5 % "
+        "of lr); poly ((1 - t)**0.9, to 0, as nnU-Net)", choices=LR_SCHEDULES)
+    warmup: int = _setting(0, "iterations of linear learning-rate warm-up before the schedule")
+    optimizer: str = _setting("adam", "adam, or adamw (decoupled weight decay)",
+                              choices=OPTIMIZERS)
+    weight_decay: float = _setting(0.0, "weight decay (adamw: decoupled; not applied to biases "
+                                        "and normalisation layers)")
+    betas: typing.Tuple[float, float] = _setting(
+        (1 - 10 ** -1.5, 1 - 10 ** -2.1), "Adam betas (original: 0.9684, 0.99206)")
+    eps: float = _setting(1e-7, "Adam epsilon (TensorFlow's default)")
+    grad_clip: typing.Optional[float] = _setting(None, "clip the gradient norm to this (none: "
+                                                       "no clipping)")
+    window: Ints = _setting(None, "input window (z, y, x) or (y, x), in working-resolution "
+                                  "voxels (none: the network's default)")
+    spacing: Ints = _setting(None, "bin width of the window grid (z, y, x) (none: output // 3, "
+                                   "z: output // 2)")
+    scale: Ints = _setting(None, "working resolution: bin the data by these factors, (z, y, x), "
+                                 "(y, x) or one in-plane factor, for training and prediction "
+                                 "(none: native)")
+    oversample: float = _setting(0.0, "fraction of windows centred on a voxel of a randomly "
+                                      "chosen foreground class present in the volume (nnU-Net: "
+                                      "0.33)")
+    loss: str = _setting("default", "default (the network's own loss: weighted cross-entropy "
+                                    "for the U-Net and 2D-3D net) or dice_ce (soft Dice + "
+                                    "cross-entropy)", choices=LOSSES)
+    class_weights: Floats = _setting(None, "one loss weight per class (none: equal)")
+    aux_weight: float = _setting(0.33, "weight of the auxiliary 2D loss (2D-3D net)")
+    weight_floor: float = _setting(0.01, "added to every error weight")
+    augment: typing.Optional[AugmentConfig] = _setting(
+        help="augmentation (elastic, flips, brightness, contrast); none or false: off",
+        factory=AugmentConfig)
+    eval_every: int = _setting(1000, "validate (and checkpoint) every N iterations and at "
+                                     "the end")
+    eval_overlap: float = _setting(0.25, "tiled-prediction overlap for validation")
+    organelle_classes: Ints = _setting(None, "also report MIoU over these classes (platelet: "
+                                             "2..6)")
+    seed: int = _setting(0, "data and augmentation seed (and the weights' seed where the "
+                            "caller seeds them)")
+    amp: bool = _setting(True, "mixed precision on CUDA (no effect on the CPU)")
 
     def replace(self, **changes):
         """A copy with some fields changed (unknown names raise ``TypeError``)."""
         return dataclasses.replace(self, **changes)
+
+
+def setting_help(name):
+    """The help text and choices of a :class:`TrainConfig` field: ``(help, choices or None)``."""
+    f = TrainConfig.__dataclass_fields__[name]
+    return f.metadata["help"], f.metadata["choices"]
+
+
+# The modern recipe of the *-cpu presets (see docs: "training recipe"): Dice + CE,
+# a third of the windows on foreground, AdamW with warm-up and a poly decay, clipping.
+MODERN = dict(loss="dice_ce", oversample=0.33, optimizer="adamw", weight_decay=1e-4,
+              betas=(0.9, 0.999), eps=1e-8, lr_schedule="poly", warmup=50, grad_clip=12.0)
 
 
 @dataclass(frozen=True)

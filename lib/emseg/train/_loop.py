@@ -1,5 +1,10 @@
-"""The one training loop: windows -> network -> weighted loss -> Adam, with validation,
-best/last checkpoints and exact resume."""
+"""The one training loop: windows -> network -> loss -> Adam(W), with validation,
+best/last checkpoints and exact resume.
+
+Everything that varies in time is a pure function of the iteration (the window of
+each step, its augmentation, the learning rate), so resuming from ``last.pt``
+continues exactly where an uninterrupted run would be.
+"""
 import contextlib
 import dataclasses
 import json
@@ -18,7 +23,8 @@ from emseg.checkpoint import load_checkpoint, save_checkpoint
 from emseg.data._volume import Volume
 from emseg.device import amp_dtype, autocast
 from emseg.models import window_geometry
-from emseg.train._config import TrainConfig
+from emseg.resample import check_scale, downscale_volume
+from emseg.train._config import LOSSES, LR_SCHEDULES, OPTIMIZERS, TrainConfig
 from emseg.train._distributed import Distributed
 from emseg.train._sampler import WindowSampler
 
@@ -27,7 +33,6 @@ __all__ = ["fit"]
 # settings that may change when a run is resumed; any other change makes the resumed
 # run differ from an uninterrupted one, so resuming refuses it
 _RESUMABLE_CHANGES = ("iterations", "eval_every", "eval_overlap", "organelle_classes", "amp")
-LR_SCHEDULES = ("constant", "cosine")
 _TRAINING_KEYS = ("model_spec", "model_state", "optimizer_state", "scaler_state", "iteration",
                   "best_metric", "history", "config", "rng_state")
 
@@ -62,6 +67,11 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, o
         Default: CUDA if available, else CPU. Mixed precision is used on CUDA.
     progress : bool
         Show a tqdm progress bar and the validation results.
+
+    With ``config.scale`` the training volumes are binned to the working resolution
+    (:func:`emseg.resample.downscale_volume`) and the network's ``working_scale`` is set,
+    so that validation, :func:`emseg.infer.predict` and the saved checkpoint predict at
+    that resolution and return results on the input grid.
 
     Returns
     -------
@@ -98,6 +108,9 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, o
     if len({v.weights is None for v in trains}) > 1:
         raise ValueError("some training volumes have error weights and some do not; give weights "
                          "for all of them (e.g. emseg.data.error_weights(labels)) or for none")
+    scale = check_scale(cfg.scale, ndim=model.window_ndim)
+    trains = [downscale_volume(v, scale) for v in trains]  # (native: unchanged)
+    model.working_scale = scale  # validation and prediction run at the same resolution
     ckpt_dir = None if output_dir is None else Path(output_dir) / "checkpoints"
     dist = Distributed.setup()  # torchrun: join the process group; else one process, rank 0
     if ckpt_dir is not None:
@@ -113,9 +126,10 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, o
 
     device = dist.device(device)
     geometry = window_geometry(model, cfg.window)
-    sampler = WindowSampler(trains, geometry, spacing=cfg.spacing, seed=cfg.seed, augment=cfg.augment)
+    sampler = WindowSampler(trains, geometry, spacing=cfg.spacing, seed=cfg.seed, augment=cfg.augment,
+                            oversample=cfg.oversample)
     model.to(device).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps)
+    optimizer = make_optimizer(model, cfg)
     use_amp = cfg.amp and amp_dtype(device) is not None
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype(device) == torch.float16)
 
@@ -143,6 +157,7 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, o
             return
         save_checkpoint({
             "model_spec": model.spec(), "model_state": model.state_dict(),
+            "working_scale": list(model.working_scale),
             "optimizer_state": optimizer.state_dict(), "scaler_state": scaler.state_dict(),
             "iteration": iteration, "best_metric": float(best), "history": history,
             "config": _config_dict(cfg), "world_size": dist.world_size,
@@ -160,14 +175,16 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, o
         for it in range(start, cfg.iterations):
             windows = [sampler.window(k) for k in dist.window_indices(it, cfg.batch_size)]
             x, y, w = _collate(windows, device, model.window_ndim)
-            if cfg.lr_schedule != "constant":     # a pure function of `it`: resumes exactly
-                for group in optimizer.param_groups:
-                    group["lr"] = scheduled_lr(cfg, it)
+            for group in optimizer.param_groups:  # a pure function of `it`: resumes exactly
+                group["lr"] = scheduled_lr(cfg, it)
             with autocast(device, enabled=use_amp):
                 out = net(x)
             loss, l_main, l_aux = model.training_loss(out, y, w, config=cfg)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
+            if cfg.grad_clip is not None:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             scaler.step(optimizer)
             scaler.update()
             record = {"iteration": it + 1, "loss": loss.item(), "loss_main": l_main.item(),
@@ -246,19 +263,65 @@ def _check_config(config):
         v = getattr(cfg, name)
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"config.{name} must be a positive integer, got {v!r}")
+    if isinstance(cfg.warmup, bool) or not isinstance(cfg.warmup, (int, np.integer)) \
+            or cfg.warmup < 0:
+        raise ValueError(f"config.warmup must be a number of iterations >= 0, got {cfg.warmup!r}")
     if not cfg.lr > 0:
         raise ValueError(f"config.lr must be positive, got {cfg.lr!r}")
-    if cfg.lr_schedule not in LR_SCHEDULES:
-        raise ValueError(f"config.lr_schedule must be one of {LR_SCHEDULES}, got {cfg.lr_schedule!r}")
+    for name, choices in (("lr_schedule", LR_SCHEDULES), ("optimizer", OPTIMIZERS),
+                          ("loss", LOSSES)):
+        if getattr(cfg, name) not in choices:
+            raise ValueError(f"config.{name} must be one of {choices}, got {getattr(cfg, name)!r}")
+    if not cfg.weight_decay >= 0:
+        raise ValueError(f"config.weight_decay must be >= 0, got {cfg.weight_decay!r}")
+    if cfg.grad_clip is not None and not cfg.grad_clip > 0:
+        raise ValueError(f"config.grad_clip must be positive (or None: no clipping), got "
+                         f"{cfg.grad_clip!r}")
+    if not 0 <= cfg.oversample <= 1:
+        raise ValueError(f"config.oversample must be a fraction in [0, 1], got {cfg.oversample!r}")
+    if not cfg.weight_floor >= 0:
+        raise ValueError(f"config.weight_floor must be >= 0, got {cfg.weight_floor!r}")
+    check_scale(cfg.scale)
     return cfg
 
 
+def make_optimizer(model, cfg):
+    """Adam, or AdamW with ``cfg.weight_decay`` on the weights of convolutions and linear
+    layers only (not on biases and normalisation parameters, which are 1-D)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    betas = tuple(cfg.betas)
+    if cfg.optimizer == "adamw":
+        groups = [{"params": [p for p in params if p.ndim > 1], "weight_decay": cfg.weight_decay},
+                  {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}]
+        return torch.optim.AdamW(groups, lr=cfg.lr, betas=betas, eps=cfg.eps)
+    return torch.optim.Adam(params, lr=cfg.lr, betas=betas, eps=cfg.eps,
+                            weight_decay=cfg.weight_decay)
+
+
 def scheduled_lr(cfg, iteration):
-    """Learning rate of 0-based ``iteration``: ``cfg.lr`` ('constant'), or for 'cosine'
-    ``lr * (0.05 + 0.95 * (1 + cos(pi * iteration / cfg.iterations)) / 2)``."""
+    """Learning rate of 0-based ``iteration``: a pure function, so resuming is exact.
+
+    ``cfg.lr`` times the schedule's factor at ``t = iteration / cfg.iterations``:
+    1 ('constant'), ``0.05 + 0.95 * (1 + cos(pi t)) / 2`` ('cosine') or ``(1 - t)**0.9``
+    ('poly'); during the first ``cfg.warmup`` iterations also times
+    ``(iteration + 1) / (cfg.warmup + 1)``.
+
+    Examples
+    --------
+    >>> cfg = TrainConfig(iterations=100, lr=1.0, lr_schedule="poly", warmup=4)
+    >>> [round(scheduled_lr(cfg, i), 3) for i in (0, 3, 4, 50)]
+    [0.2, 0.769, 0.963, 0.536]
+    """
+    t = iteration / cfg.iterations
     if cfg.lr_schedule == "cosine":
-        return cfg.lr * (0.05 + 0.475 * (1 + math.cos(math.pi * iteration / cfg.iterations)))
-    return cfg.lr
+        factor = 0.05 + 0.475 * (1 + math.cos(math.pi * t))
+    elif cfg.lr_schedule == "poly":
+        factor = max(0.0, 1 - t) ** 0.9
+    else:
+        factor = 1.0
+    if iteration < cfg.warmup:
+        factor *= (iteration + 1) / (cfg.warmup + 1)
+    return cfg.lr * factor
 
 
 def _as_list(x):
@@ -336,9 +399,9 @@ def _check_resumable(ckpt, model, cfg, path):
         if key not in _RESUMABLE_CHANGES and then[key] != now[key]:
             raise ValueError(f"cannot resume exactly: config.{key} was {then[key]!r} and is now "
                              f"{now[key]!r}; use the same settings or a new output_dir")
-    if now["lr_schedule"] == "cosine" and then["iterations"] != now["iterations"]:
-        raise ValueError(f"cannot resume exactly: the cosine learning-rate schedule spans "
-                         f"config.iterations, which was {then['iterations']} and is now "
+    if now["lr_schedule"] != "constant" and then["iterations"] != now["iterations"]:
+        raise ValueError(f"cannot resume exactly: the {now['lr_schedule']} learning-rate "
+                         f"schedule spans config.iterations, which was {then['iterations']} and is now "
                          f"{now['iterations']} (the rate would jump); resume with the same "
                          f"iterations, or start a new run in another output_dir")
 

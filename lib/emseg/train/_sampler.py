@@ -5,6 +5,14 @@ corner per bin of width ``spacing`` per axis; the input window is centred on its
 output window as the network's geometry says, with the volume reflected where the
 input window reaches outside; every epoch is one shuffled pass over the windows.
 
+With ``oversample`` > 0 (nnU-Net's foreground oversampling; nnU-Net uses 0.33),
+that fraction of the windows is instead centred on a voxel of a foreground class
+(any class but 0): a volume is drawn (in proportion to its number of grid windows,
+among the volumes with foreground), then one of the foreground classes present in
+it with equal chances, then one of its voxels. Rare classes are then seen in
+training as often as common ones. Up to :data:`FOREGROUND_SAMPLES` voxels per class
+and volume are kept as candidates.
+
 All randomness is a pure function of ``(seed, epoch)`` and ``(seed, window index)``,
 so a resumed training run sees exactly the windows an uninterrupted one would.
 """
@@ -13,7 +21,9 @@ import numpy as np
 from emseg._padding import reflect_pad
 from emseg.augment import augment_window
 
-__all__ = ["WindowSampler"]
+__all__ = ["WindowSampler", "FOREGROUND_SAMPLES"]
+
+FOREGROUND_SAMPLES = 10000  # candidate centre voxels kept per class and volume
 
 
 class WindowSampler:
@@ -32,10 +42,16 @@ class WindowSampler:
         Data seed.
     augment : AugmentConfig or None
         Augmentation settings; ``None`` disables augmentation.
+    oversample : float
+        Fraction in [0, 1] of windows centred on a foreground voxel (see the module
+        docstring); 0 samples the jittered grid only.
     """
 
-    def __init__(self, volumes, geometry, *, spacing=None, seed=0, augment=None):
+    def __init__(self, volumes, geometry, *, spacing=None, seed=0, augment=None, oversample=0.0):
         self.geometry, self.seed, self.augment = geometry, int(seed), augment
+        if not 0.0 <= float(oversample) <= 1.0:
+            raise ValueError(f"oversample must be a fraction in [0, 1], got {oversample!r}")
+        self.oversample = float(oversample)
         out, inp, off = geometry.output, geometry.input, geometry.offset
         if spacing is None:
             spacing = (max(1, out[0] // 2), max(1, out[1] // 3), max(1, out[2] // 3))
@@ -55,6 +71,36 @@ class WindowSampler:
         self._grid = [self._bins(mc) for mc in self._max_corner]
         self.windows_per_epoch = sum(len(g) for g in self._grid)
         self._epoch_cache = (None, None)
+        self._foreground = [self._candidates(v, vol.labels) if self.oversample else {}
+                            for v, vol in enumerate(volumes)]
+        self._shapes = [vol.labels.shape for vol in volumes]
+        sizes = np.array([len(g) if fg else 0 for g, fg in zip(self._grid, self._foreground)],
+                         float)
+        self._volume_p = sizes / sizes.sum() if sizes.sum() else None
+
+    def _candidates(self, v, labels):
+        """``{class: flat indices}`` of up to FOREGROUND_SAMPLES voxels of each foreground class."""
+        rng = np.random.default_rng([self.seed, 3, v])
+        out = {}
+        flat = labels.reshape(-1)
+        for c in np.unique(flat):
+            if c == 0:
+                continue
+            where = np.flatnonzero(flat == c)
+            if where.size > FOREGROUND_SAMPLES:
+                where = np.sort(rng.choice(where, FOREGROUND_SAMPLES, replace=False))
+            out[int(c)] = where
+        return out
+
+    def _foreground_window(self, rng):
+        """(volume index, output corner) of a window centred on a foreground voxel."""
+        v = int(rng.choice(len(self._foreground), p=self._volume_p))
+        classes = sorted(self._foreground[v])
+        where = self._foreground[v][classes[int(rng.integers(len(classes)))]]
+        centre = np.unravel_index(where[int(rng.integers(where.size))], self._shapes[v])
+        corner = tuple(int(min(max(0, c - o // 2), m)) for c, o, m in
+                       zip(centre, self.geometry.output, self._max_corner[v]))
+        return v, corner
 
     def _bins(self, max_corner):
         starts = [np.arange(0, m + 1, sp) for m, sp in zip(max_corner, self.spacing)]
@@ -83,7 +129,12 @@ class WindowSampler:
         and ``labels``/``weights`` the output-window shape (``weights`` may be None).
         """
         epoch, pos = divmod(int(index), self.windows_per_epoch)
-        v, corner = self.epoch(epoch)[pos]
+        pick = np.random.default_rng([self.seed, 2, int(index)]) if self._volume_p is not None \
+            else None
+        if pick is not None and pick.random() < self.oversample:
+            v, corner = self._foreground_window(pick)
+        else:
+            v, corner = self.epoch(epoch)[pos]
         image, labels, weights = self._padded[v]
         sl = tuple(slice(c, c + i) for c, i in zip(corner, self.geometry.input))
         img, lab = image[sl].astype(np.float32), labels[sl]
