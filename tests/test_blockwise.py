@@ -16,7 +16,7 @@ from emseg.blockwise import BlockPlan, open_volume, predict_large, volume_statis
 from emseg.checkpoint import save_model  # noqa: E402
 from emseg.data import zscore  # noqa: E402
 from emseg.infer import predict  # noqa: E402
-from emseg.models import Net2D3D, UNet2D, window_geometry  # noqa: E402
+from emseg.models import Net2D3D, UNet2D, UNet3D, window_geometry  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +101,118 @@ def test_ensemble_on_a_cluster_given_by_its_scheduler_address(tmp_path):
                              scheduler=cluster.scheduler_address, progress=False)
         assert info["workers"] == 1 and info["blocks"] == 3 * 3 * 3
     np.testing.assert_allclose(read(tmp_path / "e.zarr"), ref, atol=1e-5)
+
+
+def scaled_unet2d(scale=(1, 2, 2), seed=0):
+    torch.manual_seed(seed)
+    net = UNet2D(2, width=4, depth=2, padding="same").eval()
+    net.working_scale = scale
+    return net
+
+
+@pytest.mark.parametrize("case", ["2d net, scale (1, 2, 2)", "3d net, scale (2, 2, 2)"])
+def test_equals_in_memory_prediction_at_a_working_scale(tmp_path, client, case):
+    """A net working on a binned grid: blocks start on the binning grid, halos reach the
+    binned windows' inputs and one binned voxel more for the upsampling, and the last block
+    reaches the volume's end (so the partial bins are padded as for the whole volume)."""
+    if case.startswith("2d"):
+        net, window, scale = scaled_unet2d(), (16, 16), (1, 2, 2)
+        vol, block, halo = volume((3, 77, 101), seed=6), (1, 24, 48), (0, 48, 48)
+    else:
+        torch.manual_seed(2)
+        net, window, scale = UNet3D(2, width=4, depth=2).eval(), (4, 8, 8), (2, 2, 2)
+        net.working_scale = scale
+        vol, block, halo = volume((29, 43, 53), seed=8), (6, 24, 24), (12, 24, 24)
+    assert all(n % f for n, f in zip(vol.shape, scale) if f > 1)  # partial bins at the far edges
+    ref = predict(net, zscore(vol), window=window, progress=False)
+    info = predict_large(net, vol, tmp_path / "p.zarr", window=window, block_size=block,
+                         client=client, progress=False)
+    # binned halo: output window (+ 1 for the upsampling) rounded up to the binned step, x factor
+    assert info["halo"] == halo and info["scales"] == [scale]
+    assert info["blocks"] >= 30
+    np.testing.assert_allclose(read(tmp_path / "p.zarr"), ref, rtol=0, atol=1e-5)
+
+
+def test_ensemble_members_at_different_scales_on_a_2d_image(tmp_path, client):
+    from emseg.infer import predict_ensemble
+
+    nets = [scaled_unet2d((1, 1, 1), seed=0), scaled_unet2d((1, 2, 2), seed=1)]
+    img = volume((50, 61), seed=2)
+    ref = predict_ensemble(nets, zscore(img), window=(16, 16), progress=False)
+    with pytest.raises(ValueError, match="multiple of the window step 24.*binning factor"):
+        predict_large(nets, img, tmp_path / "bad.zarr", window=(16, 16), block_size=(1, 12, 12),
+                      client=client, progress=False)  # step 12 fits only the native member
+    info = predict_large(nets, img, tmp_path / "e.zarr", window=(16, 16), block_size=(1, 24, 24),
+                         client=client, progress=False)
+    assert info["scales"] == [(1, 1, 1), (1, 2, 2)] and info["halo"] == (0, 48, 48)
+    assert info["blocks"] == 3 * 3
+    np.testing.assert_allclose(read(tmp_path / "e.zarr"), ref, rtol=0, atol=1e-5)
+
+
+def test_scale_is_recorded_and_a_resume_at_another_scale_refused(tmp_path, client):
+    net, vol, target = scaled_unet2d(), volume((2, 40, 52), seed=3), tmp_path / "p.zarr"
+    opts = dict(window=(16, 16), block_size=(1, 24, 24), client=client, progress=False)
+    first = predict_large(net, vol, target, **opts)
+    settings = zarr.open_group(str(target), mode="r").attrs["emseg_blockwise"]["settings"]
+    assert settings["scale"] == [[1, 2, 2]]
+    # scale=2 is the net's own (1, 2, 2): the same run, resumed
+    again = predict_large(net, vol, target, scale=2, **opts)
+    assert again["skipped"] == again["blocks"] == first["blocks"]
+    with pytest.raises(ValueError,
+                       match=r"other settings \(scale: was \[\[1, 2, 2\]\], now \[\[1, 1, 1\]\]"):
+        predict_large(net, vol, target, scale=1, **opts)
+    # scale= overrides the net's own working scale on the workers too
+    native = predict_large(net, vol, target, scale=(1, 1, 1), overwrite=True, **opts)
+    assert native["predicted"] == native["blocks"] and native["scales"] == [(1, 1, 1)]
+    np.testing.assert_allclose(read(target), predict(net, zscore(vol), window=(16, 16), scale=1,
+                                                     progress=False), rtol=0, atol=1e-5)
+    # a prediction made before scales were recorded was made at the native grid
+    group = zarr.open_group(str(target), mode="r+")
+    info = dict(group.attrs["emseg_blockwise"])
+    info["settings"] = {k: v for k, v in info["settings"].items() if k != "scale"}
+    group.attrs["emseg_blockwise"] = info
+    assert predict_large(net, vol, target, scale=1, **opts)["predicted"] == 0
+    with pytest.raises(ValueError, match="other settings .scale"):
+        predict_large(net, vol, target, **opts)
+
+
+def test_block_halo_chunks_off_the_binning_grid_are_refused_with_what_fits(tmp_path, client):
+    from emseg.blockwise import axis_requirements
+
+    geom = window_geometry(scaled_unet2d(), (16, 16))  # output 16: binned step 12 at overlap 0.25
+    ov, scales = (0.25, 0.25, 0.25), [(1, 2, 2)]
+    assert axis_requirements([geom], ov) == ((1, 12, 12), (0, 24, 24))
+    assert axis_requirements([geom], ov, scales=scales) == ((1, 24, 24), (0, 48, 48))
+    # at overlap 0.5 (step 8) the binned halo is 16 + 1 for the upsampling -> 24, not 16
+    assert axis_requirements([geom], (0.5,) * 3) == ((1, 8, 8), (0, 16, 16))
+    assert axis_requirements([geom], (0.5,) * 3, scales=scales) == ((1, 16, 16), (0, 48, 48))
+    plan = BlockPlan.make((4, 99, 99), [geom], ov, scales=scales, block_size=(1, 48, 72))
+    assert plan.steps == (1, 24, 24) and plan.halo == (0, 48, 48) and plan.scales == ((1, 2, 2),)
+    with pytest.raises(ValueError, match="along y is 36, not a multiple of the window step 24 .*"
+                                         "binning factor 2 along y.*use 24 or 48"):
+        BlockPlan.make((4, 99, 99), [geom], ov, scales=scales, block_size=(1, 36, 48))
+    with pytest.raises(ValueError, match="at least 48 .*one binned voxel.*multiple of the window "
+                                         "step 24 .*: use 48"):
+        BlockPlan.make((4, 99, 99), [geom], ov, scales=scales, block_size=(1, 48, 48), halo=(0, 36, 48))
+    with pytest.raises(ValueError, match="multiple of the window step 24 .*: use 72"):
+        BlockPlan.make((4, 99, 99), [geom], ov, scales=scales, block_size=(1, 48, 48), halo=(0, 60, 48))
+    with pytest.raises(ValueError, match=r"output chunks \(1, 32, 48\).*window step \(1, 24, 24\) "
+                                         r"\(e\.g\. block \(1, 96, 48\)\)"):
+        BlockPlan.make((4, 99, 99), [geom], ov, scales=scales, block_size=(1, 48, 48),
+                       chunks=(1, 32, 48))
+    with pytest.raises(ValueError, match="one scale per network"):
+        BlockPlan.make((4, 99, 99), [geom], ov, scales=[(1, 2, 2), (1, 1, 1)])
+    # a block size that fits the native grid only: refused before any work, also via scale=
+    with pytest.raises(ValueError, match="along x is 12, not a multiple of the window step 24"):
+        predict_large(scaled_unet2d(), volume((2, 40, 50)), tmp_path / "p.zarr", window=(16, 16),
+                      block_size=(1, 24, 12), client=client, progress=False)
+    with pytest.raises(ValueError, match="along x is 12, not a multiple of the window step 24"):
+        predict_large(unet(), volume((2, 40, 50)), tmp_path / "p.zarr", window=(16, 16), scale=2,
+                      block_size=(1, 24, 12), client=client, progress=False)
+    with pytest.raises(ValueError, match="2D network .*cannot bin z"):
+        predict_large(unet(), volume((2, 40, 50)), tmp_path / "p.zarr", window=(16, 16),
+                      scale=(2, 2, 2), client=client, progress=False)
+    assert not (tmp_path / "p.zarr").exists()
 
 
 # --------------------------------------------------------------------------- inputs

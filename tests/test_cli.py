@@ -84,3 +84,129 @@ def test_train_and_predict_say_what_is_missing(capsys):
     assert "predict needs --model, --output (or --config TEMPLATE)" in capsys.readouterr().err
     assert main(["train", "--model", "unet3d", "--preset", "original", "--output", "x"]) == 1
     assert "no preset 'unet3d-original'" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- train settings
+
+def _train_options():
+    """``{dest: action}`` of the ``train`` command's options."""
+    from emseg.cli import _parser
+    import argparse
+
+    parser = _parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {a.dest: a for a in sub.choices["train"]._actions}
+
+
+def test_every_train_setting_is_a_train_option():
+    """One option per TrainConfig field, named after it, that --config maps to [train]."""
+    import dataclasses
+    from emseg.cli import _CONFIG_FLAGS
+    from emseg.train import TrainConfig
+    from emseg.train._config import setting_help
+
+    options = _train_options()
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        assert f.name in options, f"TrainConfig.{f.name} has no train option {flag}"
+        action = options[f.name]
+        assert flag in action.option_strings
+        assert action.default == (0 if f.name == "seed" else None)  # None: the preset's value
+        help_text, choices = setting_help(f.name)
+        if f.name != "augment":
+            assert action.help.replace("%%", "%").startswith(help_text)
+        if choices:
+            assert list(action.choices) == list(choices)
+        assert _CONFIG_FLAGS["train"][f.name] == ("train", f.name)
+
+
+# settings as command-line options, and the TrainConfig they must give (from unet3d-cpu)
+FLAGS = ["--iterations", "7", "--batch-size", "3", "--lr", "0.01", "--lr-schedule", "poly",
+         "--warmup", "2", "--optimizer", "adamw", "--weight-decay", "0.001",
+         "--betas", "0.9,0.999", "--eps", "1e-8", "--grad-clip", "1.5", "--window", "16x32x32",
+         "--spacing", "1,8,8", "--scale", "2", "--oversample", "0.33", "--loss", "dice_ce",
+         "--class-weights", "1,2", "--aux-weight", "0.5", "--weight-floor", "0.1",
+         "--no-augment", "--eval-every", "5", "--eval-overlap", "0.5",
+         "--organelle-classes", "1", "--seed", "4", "--no-amp"]
+EXPECTED = dict(iterations=7, batch_size=3, lr=0.01, lr_schedule="poly", warmup=2,
+                optimizer="adamw", weight_decay=0.001, betas=(0.9, 0.999), eps=1e-8,
+                grad_clip=1.5, window=(16, 32, 32), spacing=(1, 8, 8), scale=2, oversample=0.33,
+                loss="dice_ce", class_weights=(1.0, 2.0), aux_weight=0.5, weight_floor=0.1,
+                augment=None, eval_every=5, eval_overlap=0.5, organelle_classes=(1,), seed=4,
+                amp=False)
+
+
+def _with_config(argv):
+    """The network and TrainConfig that ``train --config ...`` would train."""
+    from emseg.cli import _config_from_args, _explicit_options, _parser
+    from emseg.config import build_from_config
+
+    args = _parser().parse_args(argv)
+    args._explicit = _explicit_options(argv)
+    return build_from_config(_config_from_args(args, "train"))
+
+
+def test_train_settings_with_and_without_config(tmp_path):
+    import dataclasses
+    from emseg.augment import AugmentConfig
+    from emseg.cli import _model_and_config, _parser
+    from emseg.train import PRESETS, TrainConfig
+
+    assert set(EXPECTED) == {f.name for f in dataclasses.fields(TrainConfig)}  # all of them
+    (tmp_path / "p.toml").write_text('[data]\nfolder = "data"\nn_classes = 7\n\n'
+                                     '[train]\npreset = "unet3d-cpu"\n')
+    args = _parser().parse_args(["train", "--model", "unet3d", "--output", "x", "--norm", "batch",
+                                 *FLAGS])
+    net, config = _model_and_config(args)
+    assert config == PRESETS["unet3d-cpu"].config.replace(**EXPECTED)
+    net2, config2 = _with_config(["train", "--config", str(tmp_path / "p.toml"), "--norm",
+                                  "batch", *FLAGS])
+    assert config2 == config
+    assert net.spec() == net2.spec() and net.spec()["kwargs"]["norm"] == "batch"
+    # --augment: AugmentConfig's defaults, with and without --config
+    on = ["--augment", "--scale", "1,2,2"]
+    args = _parser().parse_args(["train", "--model", "unet3d", "--output", "x", *on])
+    assert _model_and_config(args)[1].augment == AugmentConfig()
+    config3 = _with_config(["train", "--config", str(tmp_path / "p.toml"), *on])[1]
+    assert config3 == _model_and_config(args)[1] and config3.scale == (1, 2, 2)
+    # left out: the preset's values (the seed: 0, as before)
+    args = _parser().parse_args(["train", "--model", "unet3d", "--output", "x"])
+    assert _model_and_config(args)[1] == PRESETS["unet3d-cpu"].config.replace(seed=0)
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--scale", "-2"], "--scale must be a positive integer (in-plane binning)"),
+    (["--oversample", "1.5"], "--oversample must be a fraction in [0, 1], got 1.5"),
+    (["--grad-clip", "0"], "--grad-clip must be positive"),
+    (["--norm", "batch", "--model", "reisoseg"],
+     "--norm sets the normalisation layers of the networks with a norm option (unet2d, unet3d, "
+     "net2d3d); reisoseg has none"),
+    (["--model", "unet2d", "--scale", "2,1,1"],
+     "--scale: a 2D network sees one section at a time"),
+])
+def test_bad_train_settings_fail_before_the_data_are_read(options, message, tmp_path, capsys,
+                                                          monkeypatch):
+    import emseg.cli
+
+    def no_data(args):
+        raise AssertionError("the data were read")
+
+    monkeypatch.setattr(emseg.cli, "_training_data", no_data)
+    assert main(["train", "--output", str(tmp_path / "run"), *options]) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_bad_train_settings_with_config(tmp_path, capsys):
+    (tmp_path / "p.toml").write_text('[data]\nfolder = "data"\n\n[model]\nname = "reisoseg"\n')
+    assert main(["train", "--config", str(tmp_path / "p.toml"), "--norm", "group"]) == 1
+    assert "reisoseg has none" in capsys.readouterr().err
+    assert main(["train", "--config", str(tmp_path / "p.toml"), "--scale", "0"]) == 1
+    assert "override 'train.scale': train.scale must be a positive integer" in \
+        capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # choices: argparse refuses them
+        main(["train", "--config", str(tmp_path / "p.toml"), "--lr-schedule", "step"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'step'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--config", str(tmp_path / "p.toml"), "--betas", "0.9"])
+    assert "--betas: expected 2 numbers separated by commas" in capsys.readouterr().err

@@ -1,13 +1,17 @@
+import dataclasses
 import json
+import typing
 
 import numpy as np
 import pytest
 import tifffile
 
-from emseg.config import (TEMPLATES, ConfigError, build_from_config, dump_config, load_config,
-                          predict_from_config, read_folder_pair, template_path,
+from emseg.augment import AugmentConfig
+from emseg.config import (TEMPLATES, ConfigError, TrainSection, build_from_config, dump_config,
+                          load_config, predict_from_config, read_folder_pair, template_path,
                           train_from_config)
 from emseg.models import window_geometry
+from emseg.train import TrainConfig
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -130,6 +134,144 @@ def test_override_is_checked():
     assert config.override({"train": {"iterations": 3}}).train.iterations == 3
     with pytest.raises(ConfigError, match="train.iterations must be an integer"):
         config.override({"train": {"iterations": 2.5}})
+
+
+# --------------------------------------------------------------------------- [train] = TrainConfig
+
+# values for the TrainConfig fields whose default is None (any other field gets a value
+# other than its default, from the default): a new None-default field needs one here
+SAMPLES = {"grad_clip": 1.5, "window": (16, 32, 32), "spacing": (1, 8, 8), "scale": 2,
+           "class_weights": (1.0, 2.0), "organelle_classes": (1,)}
+
+
+def _other_value(f):
+    """A valid value of a TrainConfig field that differs from its default."""
+    if f.name in SAMPLES:
+        return SAMPLES[f.name]
+    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+    assert default is not None, f"TrainConfig.{f.name}: add a sample value to SAMPLES"
+    choices = f.metadata["choices"]
+    if choices:
+        return next(c for c in choices if c != default)
+    if isinstance(default, AugmentConfig):
+        return AugmentConfig(elastic=False, flips=False)
+    if isinstance(default, bool):
+        return not default
+    if isinstance(default, int):
+        return default + 3
+    if isinstance(default, float):
+        return default * 0.5 + 0.1
+    if isinstance(default, tuple):
+        return tuple(v * 0.5 for v in default)
+    raise AssertionError(f"TrainConfig.{f.name}: no test value for {default!r}")
+
+
+def _toml(value):
+    """``value`` as TOML text (tuples as lists, AugmentConfig as an inline table)."""
+    if isinstance(value, AugmentConfig):
+        return "{" + ", ".join(f"{k} = {_toml(v)}" for k, v in dataclasses.asdict(value).items()) + "}"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+SMALL = MINIMAL + "width = 4\ndepth = 2\n\n[train]\n"  # a quick network; [train] at line 9
+
+
+def test_every_train_setting_is_a_train_key(tmp_path):
+    """Each TrainConfig field is a [train] key with its help and choices, and setting it in
+    a file changes exactly that field of the TrainConfig that build_from_config makes."""
+    keys = {f.name: f for f in dataclasses.fields(TrainSection)}
+    hints = typing.get_type_hints(TrainSection)
+    assert [k for k in keys if k not in {f.name for f in dataclasses.fields(TrainConfig)}] == \
+        ["output", "preset", "resume", "overwrite"]
+    for f in dataclasses.fields(TrainConfig):
+        assert f.name in keys, f"TrainConfig.{f.name} is not a [train] key"
+        key = keys[f.name]
+        assert key.metadata["help"] == f.metadata["help"]
+        assert key.metadata["choices"] == f.metadata["choices"]
+        assert key.default == (0 if f.name == "seed" else None)  # None: keep the preset's
+        assert f.name == "seed" or type(None) in typing.get_args(hints[f.name])
+        value = _other_value(f)
+        path = _write(tmp_path / f"{f.name}.toml", SMALL + f"{f.name} = {_toml(value)}\n")
+        config = load_config(path)
+        assert config.lines[("train", f.name)] == 10
+        built = build_from_config(config)[1]
+        assert built == TrainConfig().replace(**{f.name: value}), f.name
+        again = load_config(_write(tmp_path / "again.toml", dump_config(config)))
+        assert again.train == config.train, f.name  # dump_config writes it back
+
+
+def test_new_train_keys_build_the_train_config(tmp_path):
+    text = SMALL + ('loss = "dice_ce"\noversample = 0.33\nbetas = [0.9, 0.999]\nscale = 2\n'
+                    'augment = {elastic = false}\nlr_schedule = "poly"\noptimizer = "adamw"\n')
+    config = load_config(_write(tmp_path / "new.toml", text))
+    assert config.train.augment == AugmentConfig(elastic=False)  # other keys: the defaults
+    model, train_config = build_from_config(config)
+    assert train_config == TrainConfig(loss="dice_ce", oversample=0.33, betas=(0.9, 0.999),
+                                       scale=2, augment=AugmentConfig(elastic=False),
+                                       lr_schedule="poly", optimizer="adamw")
+    assert train_config.augment is not config.train.augment  # a copy: AugmentConfig is mutable
+    text = dump_config(config)
+    assert "augment = {elastic = false, elastic_grid = 40," in text and "scale = 2\n" in text
+    again = load_config(_write(tmp_path / "again.toml", text))
+    assert again.train == config.train and build_from_config(again)[1] == train_config
+    # scale as a list; augment true/false as before; an override with a table
+    config = load_config(_write(tmp_path / "list.toml", SMALL + "scale = [1, 2, 2]\naugment = false\n"))
+    assert build_from_config(config)[1].scale == (1, 2, 2)
+    assert build_from_config(config)[1].augment is None
+    changed = config.override(["train.augment={flips = false}"])
+    assert build_from_config(changed)[1].augment == AugmentConfig(flips=False)
+    assert build_from_config(config.override({"train": {"augment": True}}))[1].augment == \
+        AugmentConfig()
+
+
+@pytest.mark.parametrize("extra, match", [
+    ('lr_schedule = "step"', r"line 10: train.lr_schedule must be one of 'constant', 'cosine', "
+                             r"'poly', got 'step'"),
+    ('optimizer = "sgd"', r"line 10: train.optimizer must be one of 'adam', 'adamw'"),
+    ('loss = "dice"', r"line 10: train.loss must be one of 'default', 'dice_ce'"),
+    ("scale = -2", r"line 10: train.scale must be a positive integer .in-plane binning."),
+    ("scale = [1, 0, 2]", r"line 10: train.scale must be a positive integer"),
+    ("scale = 1.5", r"line 10: train.scale must be an integer, or a list of integers"),
+    ("augment = {elastik = false}", r"line 10: unknown key 'elastik' in train.augment \(did you "
+                                    r"mean 'elastic'\?\); the keys of train.augment "
+                                    r"\(AugmentConfig\) are elastic, elastic_grid, elastic_sigma"),
+    ("augment = {flips = 1}", r"line 10: train.augment.flips must be true or false, got 1"),
+    ("augment = 1", r"line 10: train.augment must be true or false, or a table of "
+                    r"emseg.augment.AugmentConfig keys \(elastic, "),
+    ("betas = [0.9]", r"line 10: train.betas must be a list of 2 numbers"),
+    ("class_weights = [1, \"a\"]", r"line 10: train.class_weights\[1\] must be a number"),
+    ("warmpu = 5", r"line 10: unknown key 'warmpu' in \[train\] \(did you mean 'warmup'\?\)"),
+])
+def test_bad_train_values_name_the_key(tmp_path, extra, match):
+    path = _write(tmp_path / "bad.toml", SMALL + extra + "\n")
+    with pytest.raises(ConfigError, match=match) as info:
+        load_config(path)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("extra, match", [
+    ("oversample = 1.5", r"line 10: train.oversample must be a fraction in \[0, 1\]"),
+    ("grad_clip = -1.0", r"line 10: train.grad_clip must be positive"),
+    ("warmup = -1", r"line 10: train.warmup must be a number of iterations >= 0"),
+    ("iterations = 0", r"line 10: train.iterations must be a positive integer"),
+])
+def test_out_of_range_train_values_fail_when_built(tmp_path, extra, match):
+    """Checked as emseg.train.fit checks them, when the config is built (before any data)."""
+    config = load_config(_write(tmp_path / "range.toml", SMALL + extra + "\n"))
+    with pytest.raises(ConfigError, match=match):
+        build_from_config(config)
+
+
+def test_a_2d_network_cannot_bin_z(tmp_path):
+    text = MINIMAL.replace("unet3d", "unet2d") + "width = 4\ndepth = 2\n\n[train]\nscale = [2, 1, 1]\n"
+    config = load_config(_write(tmp_path / "s.toml", text))  # valid for a 3D network
+    with pytest.raises(ConfigError, match=r"line 10: train.scale: a 2D network sees one section"):
+        build_from_config(config)
+    assert build_from_config(config.override(["train.scale=[1, 2, 2]"]))[1].scale == (1, 2, 2)
 
 
 # --------------------------------------------------------------------------- data folders

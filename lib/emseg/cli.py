@@ -14,6 +14,87 @@ def _shape(text):
     return tuple(int(v) for v in text.replace("x", ",").split(",") if v)
 
 
+def _numbers(kind, *, size=None, one=False):
+    """An argparse type: comma- or x-separated ``kind`` values (``16,64,64``, ``16x64x64``)
+    as a tuple (of ``size`` values, when given); with ``one``, a single value stays a
+    number (``--scale 2``)."""
+    word = {int: "integers", float: "numbers"}[kind]
+
+    def parse(text):
+        try:
+            values = tuple(kind(v) for v in text.replace("x", ",").split(",") if v.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {word} separated by commas, e.g. "
+                                             f"{'2,2' if kind is int else '0.9,0.999'}; got "
+                                             f"{text!r}") from None
+        if not values or (size is not None and len(values) != size):
+            raise argparse.ArgumentTypeError(f"expected {size or ''}{' ' if size else ''}{word} "
+                                             f"separated by commas, got {text!r}")
+        return values[0] if one and len(values) == 1 else values
+
+    parse.__name__ = f"list of {word}"
+    return parse
+
+
+def _train_settings():
+    """One ``train`` option per :class:`~emseg.train.TrainConfig` field: ``{dest: (flags,
+    add_argument keywords)}``, from the field's annotation and ``help``/``choices`` metadata.
+
+    Every default is None (keep the preset's value) except ``--seed`` (0). A field whose
+    type has no command-line form raises TypeError, so a new field cannot be forgotten.
+    """
+    import dataclasses
+    import typing
+    from emseg.train._config import TrainConfig
+
+    hints = typing.get_type_hints(TrainConfig)
+    settings = {}
+    for f in dataclasses.fields(TrainConfig):
+        hint = hints[f.name]
+        if typing.get_origin(hint) is typing.Union:  # Optional[X]
+            hint = next(a for a in typing.get_args(hint) if a is not type(None))
+        help_text, choices = f.metadata["help"], f.metadata["choices"]
+        kw = {"dest": f.name, "default": None, "help": help_text.replace("%", "%%")}
+        if f.name == "augment":  # the table's sub-settings: in a config file (emseg.config)
+            kw.update(action=argparse.BooleanOptionalAction,
+                      help="augmentation with emseg.augment.AugmentConfig's defaults (elastic, "
+                           "flips, brightness, contrast); --no-augment: none")
+        elif hint is bool:
+            kw["action"] = argparse.BooleanOptionalAction
+        elif typing.get_origin(hint) is tuple and typing.get_args(hint)[0] in (int, float):
+            args = typing.get_args(hint)
+            letter = {int: "N", float: "X"}[args[0]]
+            size = None if args[-1] is Ellipsis else len(args)
+            kw.update(type=_numbers(args[0], size=size, one=f.name == "scale"),
+                      metavar=",".join([letter] * size) if size else f"{letter},{letter},...")
+            if f.name == "scale":
+                kw["metavar"] = "K|Z,Y,X"
+        elif hint in (int, float, str):
+            kw["type"] = hint
+            if choices:
+                kw["choices"] = list(choices)
+            elif hint is not str:
+                kw["metavar"] = {int: "N", float: "X"}[hint]
+        else:
+            raise TypeError(f"TrainConfig.{f.name} ({hints[f.name]}) has no command-line form; "
+                            f"add one to emseg.cli._train_settings")
+        if f.name == "seed":
+            kw.update(default=0, help=kw["help"] + " (default: 0)")  # as before
+        settings[f.name] = ("--" + f.name.replace("_", "-"), kw)
+    return settings
+
+
+_TRAIN_SETTINGS = _train_settings()
+
+
+def _norms():
+    from emseg.models._base import NORMS
+    return tuple("none" if n is None else n for n in NORMS)
+
+
+_NORMS = _norms()  # --norm: batch, group, instance, none
+
+
 def _add_device(p):
     p.add_argument("--device", default=None,
                    help="cpu, cuda, cuda:1, ... (default: CUDA if available, else CPU)")
@@ -75,17 +156,19 @@ def _parser():
                    help="cpu: small net and window for a laptop (default); original: the paper's "
                         "net and recipe (emseg.train.PRESETS)")
     p.add_argument("--width", type=int, help="network width (overrides the preset)")
-    p.add_argument("--window", type=_shape, help="input window z,y,x (Net2D3D) or y,x (UNet2D)")
-    p.add_argument("--iterations", type=int, help="training iterations (overrides the preset)")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--eval-every", type=int)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--norm", choices=list(_NORMS),
+                   help=f"normalisation layers of the networks that have a norm option "
+                        f"({', '.join(_norm_models())}); default: the network's")
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT/checkpoints/last.pt")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an earlier run's checkpoints in OUTPUT (default: refuse)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_device(p)
+    group = p.add_argument_group(
+        "training settings", "the fields of emseg.train.TrainConfig; each one left out keeps "
+                             "the preset's (or the config file's) value")
+    for flag, kw in _TRAIN_SETTINGS.values():
+        group.add_argument(flag, **kw)
 
     p = sub.add_parser("predict", help="segment a TIFF volume with one network or an ensemble")
     p.add_argument("--config", help="a TOML template used for training: predict its test/x folder")
@@ -285,49 +368,100 @@ def _training_data(args):
     return train, val
 
 
-def _model_and_config(args):
+def _train_config(args):
+    """The preset and its TrainConfig with the ``train`` options given (no network yet).
+
+    Checks the options against the preset's network and the settings as
+    :func:`emseg.train.fit` will (ValueError naming the option), before any data are read.
+    """
+    from emseg.augment import AugmentConfig
+    from emseg.models import MODELS
+    from emseg.resample import check_scale
     from emseg.train import PRESETS
+    from emseg.train import check_config
 
     key = f"{args.model}-{args.preset}"
     if key not in PRESETS:
         raise ValueError(f"no preset {key!r}; available: {', '.join(sorted(PRESETS))}")
     preset = PRESETS[key]
+    net = MODELS[preset.model]
+    if getattr(args, "anisotropy", None) is not None and "anisotropy" not in _init_options(net):
+        raise ValueError(f"--anisotropy sets the pooling plan of the 3D models (unet3d, "
+                         f"reisoseg); {args.model} has none")
+    if getattr(args, "norm", None) is not None:
+        _refuse_norm(net, args.model)
+    changes = {name: getattr(args, name) for name in _TRAIN_SETTINGS
+               if getattr(args, name, None) is not None}
+    if "augment" in changes:
+        changes["augment"] = AugmentConfig() if changes["augment"] else None
+    if args.n_classes != 7 and "organelle_classes" not in changes:
+        changes["organelle_classes"] = None  # the organelle classes 2..6 are the platelet data's
+    config = preset.config.replace(**changes)
+    try:
+        check_scale(config.scale, ndim=net.window_ndim)
+    except ValueError as err:  # "scale must be ..." -> "--scale must be ..."
+        raise ValueError(f"--{err}" if str(err).startswith("scale ") else f"--scale: {err}") \
+            from None
+    try:
+        check_config(config)
+    except ValueError as err:  # "config.<field> must be ...": name the option instead
+        message = str(err)
+        for name, (flag, _) in _TRAIN_SETTINGS.items():
+            message = message.replace(f"config.{name} ", f"{flag} ")
+        raise ValueError(message) from None
+    return preset, config
+
+
+def _model_and_config(args):
+    """The network and TrainConfig of ``train`` without ``--config``: the preset's, with
+    the network options (``--width``, ``--anisotropy``, ``--norm``) and every given
+    training setting applied."""
+    preset, config = _train_config(args)
     overrides = {}
     if args.width:
         overrides["width"] = args.width
         if args.model == "net2d3d" and args.preset == "cpu":
             overrides["pyramid_width"] = args.width
     if getattr(args, "anisotropy", None) is not None:
-        if "anisotropy" not in _init_options(preset.model):
-            raise ValueError(f"--anisotropy sets the pooling plan of the 3D models (unet3d, "
-                             f"reisoseg); {args.model} has none")
         overrides["anisotropy"] = args.anisotropy
         if preset.model_kwargs.get("pools") is not None:
             overrides["pools"] = None  # explicit pools would fix the anisotropy
-    changes = {k: v for k, v in dict(window=args.window, iterations=args.iterations,
-                                     batch_size=args.batch_size, lr=args.lr,
-                                     eval_every=args.eval_every).items() if v is not None}
-    if args.n_classes != 7:  # the organelle classes 2..6 are the platelet data's
-        changes["organelle_classes"] = None
+    if getattr(args, "norm", None) is not None:
+        overrides["norm"] = args.norm
     model = preset.build_model(n_classes=args.n_classes, **overrides)
-    return model, preset.config.replace(seed=args.seed, **changes)
+    return model, config
 
 
-def _init_options(model_name):
+def _refuse_norm(net, name):
+    """ValueError unless the network class ``net`` (called ``name``) has a ``norm`` option."""
+    if "norm" not in _init_options(net):
+        having = ", ".join(_norm_models())
+        raise ValueError(f"--norm sets the normalisation layers of the networks with a norm "
+                         f"option ({having}); {name} has none")
+
+
+def _norm_models():
+    """The networks (keys of ``emseg.models.MODELS``) that have a ``norm`` option."""
+    from emseg.models import MODELS
+    return [k for k, cls in MODELS.items() if "norm" in _init_options(cls)]
+
+
+def _init_options(model):
+    """The keyword arguments of a network (a class or a key of ``emseg.models.MODELS``)."""
     import inspect
     from emseg.models import MODELS
-    return set(inspect.signature(MODELS[model_name].__init__).parameters)
+    cls = MODELS[model] if isinstance(model, str) else model
+    return set(inspect.signature(cls.__init__).parameters)
 
 
 # --config: command-line options that set config keys, and those that do not apply
 _CONFIG_FLAGS = {
     "train": {"output": ("train", "output"), "data": ("data", "folder"),
-              "iterations": ("train", "iterations"), "batch_size": ("train", "batch_size"),
-              "lr": ("train", "lr"), "eval_every": ("train", "eval_every"),
-              "window": ("train", "window"), "seed": ("train", "seed"),
               "resume": ("train", "resume"), "overwrite": ("train", "overwrite"),
               "width": ("model", "width"), "n_classes": ("data", "n_classes"),
-              "anisotropy": ("model", "anisotropy")},
+              "anisotropy": ("model", "anisotropy"), "norm": ("model", "norm"),
+              # every training setting: --lr sets train.lr, ...
+              **{name: ("train", name) for name in _TRAIN_SETTINGS}},
     "predict": {"output": ("predict", "output"), "data": ("data", "folder"),
                 "model": ("predict", "checkpoint"), "window": ("predict", "window"),
                 "overlap": ("predict", "overlap"), "batch_size": ("predict", "batch_size"),
@@ -370,6 +504,11 @@ def _config_from_args(args, command):
         if str(name).lower().replace("-", "").replace("_", "") not in ("unet3d", "reisoseg"):
             raise ValueError(f"--anisotropy sets the pooling plan of the 3D models (unet3d, "
                              f"reisoseg); the config's model {name} has none")
+    if "norm" in given:
+        from emseg.config import _model_class
+        from emseg.train import PRESETS
+        name = config.model.name or PRESETS.get(config.train.preset, PRESETS["unet3d-cpu"]).model
+        _refuse_norm(_model_class(name, config), f"the config's model {name}")
     changes = {}
     for dest, (section, key) in _CONFIG_FLAGS[command].items():
         if dest not in given:
@@ -438,6 +577,7 @@ def _cmd_train(args):
     if args.anisotropy is not None and args.model not in ("unet3d", "reisoseg"):
         raise ValueError(f"--anisotropy sets the pooling plan of the 3D models (--model unet3d "
                          f"or reisoseg); {args.model} has none")
+    _train_config(args)  # wrong options fail now, before the data are read
     import torch
     from emseg.train import fit
     from emseg.plot import plot_history

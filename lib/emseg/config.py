@@ -15,6 +15,9 @@ A config file names the data folder, the network and the settings::
     output = "runs/unet3d"    # checkpoints, history.json, metrics.json, training-curve.png
     iterations = 2000         # any field of emseg.train.TrainConfig; omitted ones keep its defaults
     window = [32, 128, 128]
+    loss = "dice_ce"          # settings with choices are checked: default or dice_ce
+    scale = 2                 # an integer (in-plane binning) or a list (z, y, x)
+    augment = {elastic = false}  # true, false, or fields of emseg.augment.AugmentConfig
 
     [predict]
     overlap = 0.25            # options of emseg.infer.predict; writes TIFFs and metrics.json
@@ -26,11 +29,15 @@ in ``emseg/configs`` (:func:`template_path`; ``python -m emseg template NAME`` c
 Relative paths are relative to the config file's folder (to the current folder when a
 template is named instead of a file).
 
+The ``[train]`` keys are derived from :class:`emseg.train.TrainConfig` (:class:`TrainSection`):
+every field is a key, with its type and choices, so a setting is defined in one place.
+
 **Overrides.** ``"section.key=value"`` strings (:func:`parse_assignment`,
 :func:`apply_overrides`; ``--set`` on the command line) change single keys without
 editing the file, with the same checks: ``train.iterations=20``,
-``train.window=[16, 64, 64]``, ``model.anisotropy=10``. The value is a TOML value; a
-bare word that is not valid TOML is taken as a string (``data.folder=my-data``).
+``train.window=[16, 64, 64]``, ``model.anisotropy=10``,
+``"train.augment={flips = false}"``. The value is a TOML value; a bare word that is
+not valid TOML is taken as a string (``data.folder=my-data``).
 
 **Folder layout.** ``x`` holds images and ``y`` the labels, as ``.tif``/``.tiff``/``.png``
 files. Either every file is a 2D image (PNG or one-page TIFF): then the folder is
@@ -113,30 +120,55 @@ class ModelSection:
     options: dict = field(default_factory=dict)  # e.g. width, depth, anisotropy, padding
 
 
-@dataclass(frozen=True)
-class TrainSection:
-    """``[train]``: the run folder and the fields of :class:`emseg.train.TrainConfig`.
+def _key(default, help):
+    """A section key of its own (not a TrainConfig field), with its help."""
+    return field(default=default, metadata={"help": help, "choices": None})
 
-    Fields left out (None) keep the preset's value, else TrainConfig's default.
+
+def _train_section():
+    """``TrainSection``, derived from the fields of :class:`emseg.train.TrainConfig`.
+
+    Every TrainConfig field is a key: its annotation made Optional with default None
+    ("keep the preset's, else TrainConfig's value"), its ``help`` and ``choices``
+    metadata copied (``choices`` are checked by :func:`load_config`), plus a ``check``
+    that validates the value (``scale``). Exceptions: ``seed`` defaults to 0,
+    ``augment`` is ``true``/``false`` or a table of :class:`emseg.augment.AugmentConfig`
+    fields, ``scale`` is an integer or a list. The section's own keys ``output``,
+    ``preset``, ``resume`` and ``overwrite`` come first and last.
     """
-    output: str = "runs/train"                   # run folder: checkpoints, history, metrics
-    preset: typing.Optional[str] = None          # start from emseg.train.PRESETS[preset]
-    iterations: typing.Optional[int] = None
-    batch_size: typing.Optional[int] = None
-    lr: typing.Optional[float] = None
-    lr_schedule: typing.Optional[str] = None             # constant or cosine (TrainConfig)
-    window: typing.Optional[tuple[int, ...]] = None     # (z, y, x), or (y, x) for 2D nets
-    spacing: typing.Optional[tuple[int, ...]] = None    # window grid bins (z, y, x)
-    aux_weight: typing.Optional[float] = None
-    weight_floor: typing.Optional[float] = None
-    augment: typing.Optional[bool] = None               # false: no augmentation
-    eval_every: typing.Optional[int] = None
-    eval_overlap: typing.Optional[float] = None
-    organelle_classes: typing.Optional[tuple[int, ...]] = None
-    seed: int = 0                                # data/augmentation seed and weight init
-    amp: typing.Optional[bool] = None
-    resume: bool = False                         # continue output/checkpoints/last.pt
-    overwrite: bool = False                      # replace an earlier run in output
+    from emseg.augment import AugmentConfig
+    from emseg.resample import check_scale
+    from emseg.train._config import TrainConfig
+
+    hints = typing.get_type_hints(TrainConfig)
+    forms = {"augment": typing.Optional[typing.Union[bool, AugmentConfig]],
+             "scale": typing.Optional[typing.Union[int, typing.Tuple[int, ...]]]}
+    checks = {"scale": check_scale}
+    keys = [("output", str, _key("runs/train", "run folder: checkpoints, history, metrics")),
+            ("preset", typing.Optional[str],
+             _key(None, "start from emseg.train.PRESETS[preset] (network and recipe)"))]
+    for f in dataclasses.fields(TrainConfig):
+        hint = forms.get(f.name, typing.Optional[hints[f.name]])
+        default = None
+        if f.name == "seed":
+            hint, default = int, 0  # data/augmentation seed and weight init
+        keys.append((f.name, hint, field(default=default,
+                                         metadata={**f.metadata, "check": checks.get(f.name)})))
+    keys += [("resume", bool, _key(False, "continue output/checkpoints/last.pt")),
+             ("overwrite", bool, _key(False, "replace an earlier run in output"))]
+    cls = dataclasses.make_dataclass("TrainSection", keys, frozen=True)
+    cls.__module__, cls.__qualname__ = __name__, "TrainSection"
+    cls.__doc__ = """``[train]``: the run folder and the fields of :class:`emseg.train.TrainConfig`.
+
+    Derived from TrainConfig (a field added there is a key here). Keys left out (None)
+    keep the preset's value, else TrainConfig's default; ``augment`` is true, false or
+    a table of :class:`emseg.augment.AugmentConfig` fields (missing ones keep their
+    defaults); ``scale`` is an integer (in-plane binning) or a list.
+    """
+    return cls
+
+
+TrainSection = _train_section()
 
 
 @dataclass(frozen=True)
@@ -337,7 +369,8 @@ def _key_lines(text):
 
 def _from_dict(raw, *, path, base_dir, lines):
     def fail(message, table=None, key=None):
-        raise ConfigError(message, path=path, line=lines.get((table, key)))
+        line = lines.get((table, key)) or lines.get((f"{table}.{key}", None))  # [train.augment]
+        raise ConfigError(message, path=path, line=line)
 
     for table in raw:
         if not isinstance(raw[table], dict):
@@ -357,7 +390,7 @@ def _from_dict(raw, *, path, base_dir, lines):
             if "n_classes" in values["options"]:
                 fail("n_classes belongs in [data], not [model]", table, "n_classes")
         hints = typing.get_type_hints(cls)
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = {f.name: f for f in dataclasses.fields(cls)}
         checked = {}
         for key, value in values.items():
             if value is None:  # TOML has no null: only a left-out key (from override)
@@ -367,6 +400,17 @@ def _from_dict(raw, *, path, base_dir, lines):
                      f"{', '.join(sorted(known))}", table, key)
             checked[key] = _check_type(value, hints[key], f"{table}.{key}",
                                        lambda msg, k=key: fail(msg, table, k))
+            choices, check = (known[key].metadata.get(m) for m in ("choices", "check"))
+            if choices is not None and checked[key] not in choices:
+                fail(f"{table}.{key} must be one of {', '.join(map(repr, choices))}, got "
+                     f"{checked[key]!r}", table, key)
+            if check is not None:
+                try:
+                    check(checked[key])
+                except ValueError as err:  # "scale must be ..." -> "train.scale must be ..."
+                    text = str(err)
+                    fail(f"{table}.{text}" if text.startswith(f"{key} ")
+                         else f"{table}.{key}: {text}", table, key)
         sections[table] = cls(**checked)
     data = sections["data"]
     if data.n_classes < 1:
@@ -391,27 +435,84 @@ def _suggest(word, choices):
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _check_type(value, hint, name, fail):
-    """Check one value against a schema annotation; return it (lists become tuples)."""
-    if typing.get_origin(hint) is typing.Union:  # Optional[X]
-        hint = next(a for a in typing.get_args(hint) if a is not type(None))
-    if hint is dict:
-        return dict(value) if isinstance(value, dict) else fail(
-            f"{name} must be a table, got {value!r}")
+def _alternatives(hint):
+    """The types a schema annotation allows, None left out: ``Optional[X]`` -> ``[X]``."""
+    if typing.get_origin(hint) is typing.Union:
+        return [a for a in typing.get_args(hint) if a is not type(None)]
+    return [hint]
+
+
+def _is_table(hint):
+    return hint is dict or dataclasses.is_dataclass(hint)
+
+
+def _fits(value, hint):
+    """Whether ``value`` has the TOML form of ``hint`` (a table, a list or a scalar)."""
+    if _is_table(hint):
+        return isinstance(value, dict)
     if typing.get_origin(hint) is tuple:
-        inner = typing.get_args(hint)[0]
-        if not isinstance(value, (list, tuple)):
-            fail(f"{name} must be a list of {inner.__name__} (e.g. [1, 2]), got {value!r} "
-                 f"({type(value).__name__})")
-        return tuple(_check_type(v, inner, f"{name}[{i}]", fail) for i, v in enumerate(value))
-    ok = {bool: lambda v: isinstance(v, bool),
-          int: lambda v: isinstance(v, int) and not isinstance(v, bool),
-          float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-          str: lambda v: isinstance(v, str)}[hint](value)
-    if not ok:
-        word = {bool: "true or false", int: "an integer", float: "a number",
-                str: "a string"}[hint]
-        fail(f"{name} must be {word}, got {value!r} ({type(value).__name__})")
+        return isinstance(value, (list, tuple))
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _describe(hint):
+    """What a value of a schema annotation looks like, in words."""
+    kinds = _alternatives(hint)
+    if len(kinds) > 1:
+        return ", or ".join(_describe(k) for k in kinds)
+    hint = kinds[0]
+    if hint is dict:
+        return "a table"
+    if dataclasses.is_dataclass(hint):
+        return (f"a table of {hint.__module__}.{hint.__name__} keys "
+                f"({', '.join(f.name for f in dataclasses.fields(hint))})")
+    if typing.get_origin(hint) is tuple:
+        args = typing.get_args(hint)
+        size = "" if args[-1] is Ellipsis else f"{len(args)} "
+        words = {int: ("integers", "[1, 2]"), float: ("numbers", "[0.9, 0.999]"),
+                 str: ("strings", '["a", "b"]'), bool: ("booleans", "[true, false]")}
+        word, example = words.get(args[0], (args[0].__name__, "[...]"))
+        return f"a list of {size}{word} (e.g. {example})"
+    return {bool: "true or false", int: "an integer", float: "a number",
+            str: "a string"}[hint]
+
+
+def _check_type(value, hint, name, fail):
+    """Check one value against a schema annotation; return it (lists become tuples,
+    tables of a dataclass's fields that dataclass)."""
+    kinds = _alternatives(hint)
+    if len(kinds) > 1:  # e.g. true/false or a table: the value's form picks the type
+        fits = [k for k in kinds if _fits(value, k)]
+        if not fits:
+            fail(f"{name} must be {_describe(hint)}, got {value!r} ({type(value).__name__})")
+        hint = fits[0]
+    else:
+        hint = kinds[0]
+    if not _fits(value, hint):
+        fail(f"{name} must be {_describe(hint)}, got {value!r} ({type(value).__name__})")
+    if hint is dict:
+        return dict(value)
+    if dataclasses.is_dataclass(hint):
+        known = [f.name for f in dataclasses.fields(hint)]
+        unknown = [k for k in value if k not in known]
+        if unknown:
+            fail(f"unknown key{'s' if len(unknown) > 1 else ''} "
+                 f"{', '.join(map(repr, unknown))} in {name}{_suggest(unknown[0], known)}; "
+                 f"the keys of {name} ({hint.__name__}) are {', '.join(known)}")
+        hints = typing.get_type_hints(hint)
+        return hint(**{k: _check_type(v, hints[k], f"{name}.{k}", fail) for k, v in value.items()})
+    if typing.get_origin(hint) is tuple:
+        args = typing.get_args(hint)
+        if args[-1] is not Ellipsis and len(value) != len(args):
+            fail(f"{name} must be {_describe(hint)}, got {value!r} ({len(value)} values)")
+        return tuple(_check_type(v, args[0 if args[-1] is Ellipsis else i], f"{name}[{i}]", fail)
+                     for i, v in enumerate(value))
     return float(value) if hint is float else value
 
 
@@ -425,7 +526,8 @@ def to_dict(config):
         values = {f.name: getattr(section, f.name) for f in dataclasses.fields(section)}
         if table == "model":
             values = {"name": values["name"], **values["options"]}
-        out[table] = {k: v for k, v in values.items() if v is not None}
+        out[table] = {k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v
+                      for k, v in values.items() if v is not None}  # augment: a table
     return out
 
 
@@ -469,6 +571,9 @@ def _toml_value(value):
         return json.dumps(str(value))  # JSON string escapes are valid TOML basic strings
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):  # an inline table
+        keys = [k if re.fullmatch(r"[A-Za-z0-9_-]+", str(k)) else json.dumps(str(k)) for k in value]
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in zip(keys, value.values())) + "}"
     raise TypeError(f"cannot write {value!r} ({type(value).__name__}) to TOML")
 
 
@@ -691,12 +796,36 @@ def build_from_config(config):
         raise ConfigError(f"[model] {cls.__name__}: {err}", path=config.path) from None
     changes = {f.name: getattr(t, f.name) for f in dataclasses.fields(TrainConfig)
                if f.name != "augment" and getattr(t, f.name, None) is not None}
-    if t.augment is not None:
+    if isinstance(t.augment, AugmentConfig):
+        changes["augment"] = dataclasses.replace(t.augment)  # a copy: AugmentConfig is mutable
+    elif t.augment is not None:
         changes["augment"] = AugmentConfig() if t.augment else None
     if t.organelle_classes is None and base.organelle_classes is not None \
             and config.data.n_classes != 7:
         changes["organelle_classes"] = None  # the presets' organelles are the platelet classes
-    return model, base.replace(**changes)
+    return model, _checked_train_config(base.replace(**changes), model, config)
+
+
+def _checked_train_config(train_config, model, config):
+    """``train_config`` if :func:`emseg.train.fit` will accept it, else a ConfigError
+    naming the ``[train]`` key and its line (before any data are read)."""
+    from emseg.resample import check_scale
+    from emseg.train import check_config
+
+    def fail(err, key):
+        raise ConfigError(str(err), path=config.path,
+                          line=config.lines.get(("train", key))) from None
+
+    try:
+        check_config(train_config)
+    except ValueError as err:  # its messages name config.<field>
+        key = m[1] if (m := re.search(r"config\.(\w+)", str(err))) else None
+        fail(re.sub(r"config\.(\w+)", r"train.\1", str(err), count=1), key)
+    try:
+        check_scale(train_config.scale, ndim=model.window_ndim)
+    except ValueError as err:
+        fail(f"train.scale: {err}", "scale")
+    return train_config
 
 
 # --------------------------------------------------------------------------- train / predict

@@ -78,3 +78,53 @@ def test_flipped_windows_keep_labels_under_their_voxels(geometry):
         codes = img[crop]
         flipped += bool(np.any(np.diff(codes, axis=-1) < 0))
     assert flipped > 0
+
+
+def _sparse_volume(shape=(2, 64, 64), seed=0):
+    """Class 1 in 1 % of the voxels, class 2 in one small square: rare foreground."""
+    rng = np.random.default_rng(seed)
+    labels = np.zeros(shape, np.uint8)
+    labels[rng.random(shape) < 0.01] = 1
+    labels[1, 40:43, 10:13] = 2
+    return Volume(rng.normal(size=shape).astype(np.float32), labels)
+
+
+def _centred_on(sampler, lab):
+    geom = sampler.geometry
+    centre = tuple(o // 2 for o in geom.output)
+    return lab[centre] != 0
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.33, 1.0])
+def test_oversampling_centres_that_fraction_on_foreground(fraction):
+    geometry = Geometry((1, 16, 16), (1, 16, 16), (0, 0, 0))
+    vol = _sparse_volume()
+    sampler = WindowSampler([vol], geometry, seed=3, oversample=fraction)
+    n = 600
+    centred = np.mean([_centred_on(sampler, sampler.window(k)[1]) for k in range(n)])
+    # a grid window's centre is foreground about 1 % of the time; oversampled ones always
+    expected = fraction + (1 - fraction) * 0.0125
+    assert abs(centred - expected) < 0.06
+    if fraction == 1.0:  # both classes are drawn, the rare square about half the time
+        classes = [sampler.window(k)[1][(0, 8, 8)] for k in range(200)]
+        assert 0.35 < np.mean(np.array(classes) == 2) < 0.65
+
+
+def test_oversampling_is_a_pure_function_of_seed_and_index():
+    geometry = Geometry((1, 16, 16), (1, 16, 16), (0, 0, 0))
+    a = WindowSampler([_sparse_volume()], geometry, seed=5, oversample=0.5)
+    b = WindowSampler([_sparse_volume()], geometry, seed=5, oversample=0.5)
+    order = [7, 3, 150, 3, 0]
+    for k in order:  # any order, any instance: the same window
+        assert all(np.array_equal(x, y) for x, y in zip(a.window(k)[:2], b.window(k)[:2]))
+    c = WindowSampler([_sparse_volume()], geometry, seed=6, oversample=0.5)
+    assert not all(np.array_equal(a.window(k)[0], c.window(k)[0]) for k in range(10))
+
+
+def test_oversampling_without_foreground_and_bad_fraction():
+    geometry = Geometry((1, 16, 16), (1, 16, 16), (0, 0, 0))
+    empty = Volume(np.zeros((1, 32, 32), np.float32), np.zeros((1, 32, 32), np.uint8))
+    sampler = WindowSampler([empty], geometry, oversample=0.5)  # nothing to centre on: grid only
+    assert sampler.window(0)[1].shape == (1, 16, 16)
+    with pytest.raises(ValueError, match="oversample must be a fraction"):
+        WindowSampler([empty], geometry, oversample=1.5)

@@ -9,9 +9,10 @@ The volume (numpy, TIFF or zarr, local or behind any fsspec URL) is cut into blo
 each block is read with a halo, predicted with :func:`emseg.infer.predict` and cropped,
 one dask task per block (a local cluster by default, or any dask cluster), and written
 into a chunked zarr group with a done-marker per block, so a rerun resumes. Block
-starts and halos follow the network's window grid, so the result equals the in-memory
-prediction of the whole volume up to float round-off; the z-score normalisation uses
-the whole volume's statistics from a first chunked pass.
+starts and halos follow the network's window grid (and its binning grid, for a network
+with a working scale), so the result equals the in-memory prediction of the whole
+volume up to float round-off; the z-score normalisation uses the whole volume's
+statistics from a first chunked pass.
 
 * :func:`predict_large` -- the whole job;
 * :func:`open_volume` / :class:`ChunkedVolume` -- read boxes of numpy/TIFF/zarr inputs;

@@ -20,18 +20,19 @@ NORMALIZATIONS = ("zscore", None)
 
 def predict_large(model, image, target, *, output="probabilities", dtype="float32",
                   block_size=None, halo=None, chunks=None, window=None, overlap=0.25,
-                  blending="gaussian", batch_size=4, tta=False, normalize="zscore", dataset=None,
-                  storage_options=None, client=None, scheduler=None, n_workers=None, device=None,
-                  overwrite=False, progress=True):
+                  blending="gaussian", batch_size=4, tta=False, scale=None, normalize="zscore",
+                  dataset=None, storage_options=None, client=None, scheduler=None, n_workers=None,
+                  device=None, overwrite=False, progress=True):
     """Predict a volume of any size block by block on a dask cluster, into a zarr group.
 
     Each block is read with a halo, predicted with :func:`emseg.infer.predict` (or
     :func:`~emseg.infer.predict_ensemble`) and cropped to its interior. Block starts and
     halos follow the window grid, so the result equals the in-memory
     ``predict(model, zscore(volume))`` up to float round-off (without ``tta``; see
-    Notes). Memory per task is one block with its halo, whatever the volume's size.
-    One dask task per block; finished blocks are marked, so a rerun with the same
-    settings skips them.
+    Notes), also for networks that work at a coarser resolution (``scale``): blocks
+    then follow the binning grid too. Memory per task is one block with its halo,
+    whatever the volume's size. One dask task per block; finished blocks are marked, so a
+    rerun with the same settings skips them.
 
     Parameters
     ----------
@@ -54,15 +55,22 @@ def predict_large(model, image, target, *, output="probabilities", dtype="float3
         Storage of the probabilities: float32, or uint8 ``round(255 p)`` (4x smaller;
         at most 1/510 off).
     block_size : tuple of int, optional
-        Block interior (z, y, x), a multiple of the window step (output window x
-        (1 - overlap)). Default about (32, 512, 512), rounded to the step.
+        Block interior (z, y, x) in voxels of the volume, a multiple of the window step
+        (output window x (1 - overlap)) times the working scale's binning factor.
+        Default about (32, 512, 512), rounded to the step.
     halo : int or tuple of int, optional
-        Voxels read around each block; default the smallest that gives seamless
-        blocks. A given halo must be at least that and a multiple of the step.
+        Voxels of the volume read around each block; default the smallest that gives
+        seamless blocks. A given halo must be at least that and a multiple of the step.
     chunks : tuple of int, optional
         Output chunks (z, y, x) dividing the block; default: the block.
     window, overlap, blending, batch_size, tta
-        As in :func:`emseg.infer.predict`.
+        As in :func:`emseg.infer.predict` (``window`` in voxels of the working resolution).
+    scale : int or tuple of int, optional
+        Working resolution, as in :func:`emseg.infer.predict`: bin the volume by these
+        factors (z, y, x), predict, and resample the probabilities back to the volume's
+        grid. Default: each network's own ``working_scale`` (the scale it was trained
+        at); ensemble members may work at different scales. The scales used are part of
+        the settings a rerun must match to resume.
     normalize : {'zscore', None} or (float, float)
         ``'zscore'``: subtract the whole volume's mean and divide by its standard
         deviation (computed in a first chunked pass, as :func:`emseg.data.zscore` does
@@ -93,7 +101,7 @@ def predict_large(model, image, target, *, output="probabilities", dtype="float3
         ``target``, ``array`` (name in the group), ``shape``, ``blocks`` (total),
         ``skipped`` (already done), ``predicted``, ``seconds``, ``voxels_per_second``
         (of the blocks predicted now), ``normalization`` (mean, std), ``block_size``,
-        ``halo``, ``workers``.
+        ``halo``, ``scales`` (the working scale (z, y, x) of each network), ``workers``.
 
     Raises
     ------
@@ -119,7 +127,7 @@ def predict_large(model, image, target, *, output="probabilities", dtype="float3
     >>> predict_large("runs/unet/checkpoints/best.pt", "big.zarr", "pred.zarr",
     ...               dataset="raw", output="labels", n_workers=2)  # doctest: +SKIP
     """
-    from emseg.infer import _check_model, _Options, _overlap_zyx
+    from emseg.infer import _check_model, _Options, _overlap_zyx, model_scale
 
     if output not in ("probabilities", "labels"):
         raise ValueError(f"unknown output {output!r}; choose 'probabilities' or 'labels'")
@@ -144,19 +152,22 @@ def predict_large(model, image, target, *, output="probabilities", dtype="float3
         raise ValueError("model is an empty list; give a network, a checkpoint or a pretrained name")
     nets = [_load_on_client(r, progress) for r in refs]
     opts = _Options.check(window=window, overlap=overlap, blending=blending, batch_size=batch_size,
-                          output=output, tta=tta, device="cpu", progress=False)
+                          output=output, tta=tta, scale=scale, device="cpu", progress=False)
     geoms = [_check_model(n, opts) for n in nets]
+    scales = [model_scale(n, opts) for n in nets]
     classes = {n.n_classes for n in nets}
     if len(classes) != 1:
         raise ValueError(f"ensemble members predict different numbers of classes {sorted(classes)}")
     n_classes = classes.pop()
     if output == "labels" and n_classes > 256:
         raise ValueError(f"uint8 labels hold at most 256 classes, the model has {n_classes}")
-    plan = BlockPlan.make(shape3, geoms, _overlap_zyx(opts.overlap), block_size=block_size,
-                          halo=halo, chunks=chunks)
+    plan = BlockPlan.make(shape3, geoms, _overlap_zyx(opts.overlap), scales=scales,
+                          block_size=block_size, halo=halo, chunks=chunks)
 
+    # the scales come before block size and halo, which follow from them: a refusal names the cause
     settings = {"input": volume.describe(), "models": [_fingerprint(n) for n in nets],
-                "output": output, "dtype": "uint8" if output == "labels" else dtype,
+                "scale": [list(s) for s in scales], "output": output,
+                "dtype": "uint8" if output == "labels" else dtype,
                 "block_size": list(plan.block), "halo": list(plan.halo), "chunks": list(plan.chunks),
                 "window": None if window is None else list(window), "overlap": list(opts.overlap),
                 "blending": blending, "tta": bool(tta),
@@ -164,12 +175,14 @@ def predict_large(model, image, target, *, output="probabilities", dtype="float3
     info = PredictionStore.existing(target, storage_options=storage_options)
     resume = False
     if info is not None:
-        differ = [k for k in settings if _canon(info.get("settings", {}).get(k)) != _canon(settings[k])]
+        # predictions made before scales were recorded were all made at the native grid
+        before = {"scale": [[1, 1, 1]] * len(nets), **info.get("settings", {})}
+        differ = [k for k in settings if _canon(before.get(k)) != _canon(settings[k])]
         if differ and not overwrite:
             k = differ[0]
             raise ValueError(
                 f"{target} holds a blockwise prediction made with other settings ({k}: was "
-                f"{info['settings'].get(k)!r}, now {settings[k]!r}); rerun with the same settings "
+                f"{before.get(k)!r}, now {settings[k]!r}); rerun with the same settings "
                 "to resume it, choose another target, or pass overwrite=True (CLI: --overwrite)")
         resume = not differ  # same settings: resume, also with overwrite=True
 
@@ -201,6 +214,7 @@ def predict_large(model, image, target, *, output="probabilities", dtype="float3
         todo = [b for b in plan.blocks() if not done[b.index]]
         params = {"window": window, "overlap": opts.overlap, "blending": blending,
                   "batch_size": opts.batch_size, "output": output, "tta": bool(tta),
+                  "scale": opts.scale, "scales": [tuple(s) for s in scales],
                   "dtype": dtype, "stats": stats, "squeeze_z": squeeze_z, "device": device,
                   "threads": threads}
         t0 = time.perf_counter()
@@ -216,7 +230,7 @@ def predict_large(model, image, target, *, output="probabilities", dtype="float3
             "blocks": len(plan), "skipped": len(plan) - len(todo), "predicted": len(todo),
             "seconds": seconds, "voxels_per_second": voxels / seconds if seconds > 0 and voxels else 0.0,
             "normalization": stats, "block_size": plan.block, "halo": plan.halo,
-            "workers": workers}
+            "scales": [tuple(s) for s in scales], "workers": workers}
 
 
 def volume_statistics(image, *, plan=None, block_size=(32, 512, 512), client=None, progress=True):
@@ -454,6 +468,17 @@ def _worker_models(models, device):
     return nets
 
 
+def _check_worker_scales(nets, params):
+    """Refuse to predict when a network loaded here works at another scale than planned."""
+    from emseg.resample import check_scale
+
+    for k, (net, planned) in enumerate(zip(nets, params["scales"])):
+        scale = params["scale"] or check_scale(getattr(net, "working_scale", None))
+        if tuple(scale) != tuple(planned):
+            raise ValueError(f"network {k + 1} works at scale {tuple(scale)} on this worker, but the "
+                             f"blocks were planned for {tuple(planned)} (has the checkpoint changed?)")
+
+
 def _predict_block(block, volume, models, store, params):
     """One task: read the block with its halo, normalise, predict, crop, write, mark done."""
     import torch
@@ -473,9 +498,10 @@ def _predict_block(block, volume, models, store, params):
             _WORKER["threads_set"] = True
         device = _worker_device(params["device"])
         nets = _worker_models(models, device)
+        _check_worker_scales(nets, params)
         opts = dict(window=params["window"], overlap=params["overlap"], blending=params["blending"],
                     batch_size=params["batch_size"], output=params["output"], tta=params["tta"],
-                    device=device, progress=False)
+                    scale=params["scale"], device=device, progress=False)
         result = predict(nets[0], image, **opts) if len(nets) == 1 else predict_ensemble(nets, image, **opts)
     del image
     if params["output"] == "labels":

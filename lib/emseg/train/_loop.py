@@ -28,7 +28,7 @@ from emseg.train._config import LOSSES, LR_SCHEDULES, OPTIMIZERS, TrainConfig
 from emseg.train._distributed import Distributed
 from emseg.train._sampler import WindowSampler
 
-__all__ = ["fit"]
+__all__ = ["fit", "check_config", "scheduled_lr", "make_optimizer"]
 
 # settings that may change when a run is resumed; any other change makes the resumed
 # run differ from an uninterrupted one, so resuming refuses it
@@ -95,7 +95,7 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, o
     """
     from tqdm.auto import tqdm
 
-    cfg = _check_config(config)
+    cfg = check_config(config)
     if resume and output_dir is None:
         raise ValueError("resume=True needs the output_dir of the run to resume")
     trains = [_as_volume(t, f"train[{i}]", model) for i, t in enumerate(_as_list(train))]
@@ -255,7 +255,16 @@ def _deferred_interrupt():
         signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
 
 
-def _check_config(config):
+def check_config(config):
+    """``config`` (None: the default TrainConfig) checked setting by setting.
+
+    Raises
+    ------
+    TypeError
+        If it is not a :class:`TrainConfig`.
+    ValueError
+        For a setting out of range or not among its choices, naming it.
+    """
     cfg = config or TrainConfig()
     if not isinstance(cfg, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(cfg).__name__}")

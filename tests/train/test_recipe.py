@@ -1,0 +1,154 @@
+"""The modern training recipe: schedules, optimiser, clipping, scale, exact resume."""
+import numpy as np
+import pytest
+import torch
+
+from emseg.checkpoint import load_checkpoint, load_model
+from emseg.data import Volume
+from emseg.infer import predict
+from emseg.models import UNet2D
+from emseg.train import PRESETS, TrainConfig, fit
+from emseg.train._config import MODERN
+from emseg.train._loop import make_optimizer, scheduled_lr
+
+
+def _toy(seed=0, shape=(3, 48, 48)):
+    from scipy import ndimage
+    rng = np.random.default_rng(seed)
+    blobs = ndimage.gaussian_filter(rng.normal(size=shape), (0.5, 3, 3)) > 0.6  # rare class
+    image = blobs.astype(np.float32) + rng.normal(scale=0.3, size=shape).astype(np.float32)
+    return Volume(image, blobs.astype(np.uint8), name=f"toy{seed}")
+
+
+def _net(norm="batch"):
+    torch.manual_seed(0)
+    return UNet2D(2, width=4, depth=2, padding="same", norm=norm)
+
+
+ALL_ON = TrainConfig(iterations=6, batch_size=2, window=(16, 16), eval_every=3, lr=3e-3,
+                     scale=(1, 2, 2), **MODERN).replace(warmup=2)
+
+
+def test_schedules_by_hand():
+    cfg = TrainConfig(iterations=10, lr=2.0)
+    assert [scheduled_lr(cfg, i) for i in (0, 9)] == [2.0, 2.0]
+    poly = cfg.replace(lr_schedule="poly")
+    assert scheduled_lr(poly, 0) == 2.0
+    assert scheduled_lr(poly, 5) == pytest.approx(2.0 * 0.5 ** 0.9)
+    assert scheduled_lr(poly, 10) == 0.0
+    warm = poly.replace(warmup=3)
+    assert [round(scheduled_lr(warm, i), 6) for i in (0, 1, 2)] == \
+        [round(2.0 * (1 - i / 10) ** 0.9 * (i + 1) / 4, 6) for i in (0, 1, 2)]
+    assert scheduled_lr(warm, 3) == scheduled_lr(poly, 3)  # warm-up over
+    cos = cfg.replace(lr_schedule="cosine")
+    assert scheduled_lr(cos, 5) == pytest.approx(2.0 * 0.525)
+
+
+def test_adamw_decays_weights_but_not_biases_or_norms():
+    net = _net()
+    opt = make_optimizer(net, TrainConfig(optimizer="adamw", weight_decay=0.1))
+    assert isinstance(opt, torch.optim.AdamW)
+    decayed, plain = opt.param_groups
+    assert decayed["weight_decay"] == 0.1 and plain["weight_decay"] == 0.0
+    assert all(p.ndim > 1 for p in decayed["params"]) and all(p.ndim == 1 for p in plain["params"])
+    assert len(decayed["params"]) + len(plain["params"]) == len(list(net.parameters()))
+    assert isinstance(make_optimizer(net, TrainConfig()), torch.optim.Adam)
+
+
+def test_grad_clip_bounds_the_gradient_norm(monkeypatch):
+    seen = {}
+    original = torch.nn.utils.clip_grad_norm_
+
+    def spy(params, max_norm, *args, **kwargs):
+        params = list(params)
+        seen["before"] = float(original(params, max_norm, *args, **kwargs))
+        seen["after"] = float(torch.norm(torch.stack([p.grad.norm() for p in params])))
+        return seen["before"]
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", spy)
+    cfg = TrainConfig(iterations=1, batch_size=2, window=(16, 16), grad_clip=1e-3, augment=None)
+    fit(_net(None), _toy(), config=cfg, progress=False)
+    assert seen["before"] > 1e-3 and seen["after"] == pytest.approx(1e-3, rel=1e-3)
+    seen.clear()
+    fit(_net(None), _toy(), config=cfg.replace(grad_clip=None), progress=False)
+    assert not seen  # no clipping asked: not called
+
+
+def test_resume_is_exact_with_every_new_option(tmp_path, monkeypatch):
+    """Ctrl-C in iteration 5 of 6 (all recipe options on), then resume: the same losses."""
+    import signal
+    from emseg.train import _sampler
+    straight = fit(_net(), _toy(), _toy(1), config=ALL_ON, output_dir=tmp_path / "a",
+                   progress=False)
+    calls = {"n": 0}
+    original = _sampler.WindowSampler.window
+
+    def window(self, index):
+        calls["n"] += 1
+        if calls["n"] == 9:  # the first window of iteration 5 (batch size 2)
+            signal.raise_signal(signal.SIGINT)
+        return original(self, index)
+
+    monkeypatch.setattr(_sampler.WindowSampler, "window", window)
+    with pytest.raises(KeyboardInterrupt):
+        fit(_net(), _toy(), _toy(1), config=ALL_ON, output_dir=tmp_path / "b", progress=False)
+    monkeypatch.undo()
+    assert load_checkpoint(tmp_path / "b/checkpoints/last.pt")["iteration"] == 5
+    resumed = fit(_net(), _toy(), _toy(1), config=ALL_ON, output_dir=tmp_path / "b", resume=True,
+                  progress=False)
+    assert resumed["loss"] == straight["loss"]  # exactly, on the CPU
+    assert len(set(straight["loss"])) == 6  # (it did train)
+
+
+def test_scale_trains_and_predicts_at_the_working_resolution(tmp_path):
+    net = _net()
+    fit(net, _toy(), config=ALL_ON, output_dir=tmp_path, progress=False)
+    assert net.working_scale == (1, 2, 2)
+    saved = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
+    assert saved["working_scale"] == [1, 2, 2] and saved["config"]["scale"] == [1, 2, 2]
+    reloaded = load_model(tmp_path / "checkpoints" / "last.pt", device="cpu")
+    assert reloaded.working_scale == (1, 2, 2)
+    image = _toy(2, shape=(2, 37, 50)).image  # not a multiple of the factor
+    probs = predict(reloaded, image, window=(16, 16), progress=False)
+    assert probs.shape == (2, 2, 37, 50)
+    np.testing.assert_allclose(probs.sum(0), 1, atol=1e-5)
+    # the same as binning by hand, predicting natively and resampling back
+    from emseg.resample import downscale, upscale_probabilities
+    native = predict(reloaded, downscale(image, (1, 2, 2)), window=(16, 16), scale=1,
+                     progress=False)
+    back = upscale_probabilities(torch.from_numpy(native), image.shape, (1, 2, 2)).numpy()
+    np.testing.assert_allclose(probs, back, atol=1e-6)
+    with pytest.raises(ValueError, match="cannot bin z"):
+        fit(_net(), _toy(), config=ALL_ON.replace(scale=(2, 2, 2)), progress=False)
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(oversample=1.5), "oversample"), (dict(optimizer="sgd"), "optimizer"),
+    (dict(loss="focal"), "loss"), (dict(lr_schedule="step"), "lr_schedule"),
+    (dict(warmup=-1), "warmup"), (dict(grad_clip=0.0), "grad_clip"),
+    (dict(weight_decay=-1.0), "weight_decay"), (dict(scale=(0, 2)), "scale"),
+    (dict(weight_floor=-0.5), "weight_floor"),
+])
+def test_bad_recipe_settings(change, match):
+    with pytest.raises(ValueError, match=match):
+        fit(_net(), _toy(), config=ALL_ON.replace(**change), progress=False)
+
+
+def test_resume_refuses_a_changed_recipe(tmp_path):
+    fit(_net(), _toy(), config=ALL_ON.replace(iterations=2), output_dir=tmp_path, progress=False)
+    for change in (dict(oversample=0.5), dict(loss="default"), dict(scale=(1, 1, 1))):
+        with pytest.raises(ValueError, match="cannot resume exactly"):
+            fit(_net(), _toy(), config=ALL_ON.replace(iterations=2, **change),
+                output_dir=tmp_path, resume=True, progress=False)
+
+
+def test_cpu_presets_use_the_modern_recipe_and_originals_do_not():
+    for name, preset in PRESETS.items():
+        if name.endswith("-original"):
+            assert preset.config.loss == "default" and preset.config.oversample == 0
+            assert preset.model_kwargs.get("norm") is None or preset.model in ("unet3d",
+                                                                                "voxresnet")
+        elif name.endswith("-cpu"):
+            assert preset.config.loss == "dice_ce", name
+            assert preset.config.oversample > 0, name
+            assert preset.config.lr_schedule != "constant", name
