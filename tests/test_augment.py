@@ -68,3 +68,23 @@ def test_brightness_and_contrast_stay_within_bounds():
     assert abs(img.mean() - image.mean()) <= 0.12 * rng_span + 1e-5
     assert 0.8 - 1e-5 <= img.std() / image.std() <= 1.2 + 1e-5
     assert np.array_equal(lab, labels)
+
+
+def test_quarter_turns_keep_labels_under_their_pixels_and_cover_all_four():
+    rng = np.random.default_rng(3)
+    image = rng.normal(size=(2, 24, 24)).astype(np.float32)
+    labels, weights = (image > 0).astype(np.uint8), np.abs(image)
+    cfg = AugmentConfig(elastic=False, flips=False, rotate=True, brightness=0.0, contrast=0.0)
+    seen = set()
+    for seed in range(24):
+        img, lab, w = augment_window(image, labels, weights, np.random.default_rng(seed), config=cfg)
+        assert np.array_equal(lab, (img > 0).astype(np.uint8)) and np.allclose(w, np.abs(img))
+        turns = [k for k in range(4) if np.array_equal(img, np.rot90(image, k, (1, 2)))]
+        assert len(turns) == 1
+        seen.add(turns[0])
+    assert seen == {0, 1, 2, 3}
+    # non-square windows are left unturned (a turn would change their shape)
+    flat = rng.normal(size=(1, 8, 12)).astype(np.float32)
+    out = augment_window(flat, (flat > 0).astype(np.uint8), None, np.random.default_rng(0),
+                         config=cfg)
+    assert np.array_equal(out[0], flat)

@@ -1,4 +1,4 @@
-"""Training augmentation for EM windows: elastic warp, flips, brightness, contrast.
+"""Training augmentation for EM windows: elastic warp, 90-degree turns, flips, brightness, contrast.
 
 Follows the platelet recipe (Guay et al. 2021) with its bugs fixed:
 
@@ -30,6 +30,7 @@ class AugmentConfig:
     elastic_sigma: float = 0.6    # Gaussian smoothing of the coarse noise (control points)
     elastic_alpha: float = 20.0   # displacement scale in pixels
     flips: bool = True            # random flip along each axis with p = 0.5
+    rotate: bool = False          # random 0/90/180/270-degree in-plane turn (square windows)
     brightness: float = 0.12      # shift by U(-b, b) x the window's data range
     contrast: float = 0.2         # scale by U(1 - c, 1 + c) about the mean
 
@@ -85,6 +86,12 @@ def augment_window(image, labels, weights, rng, *, config=None):
         labels = _warp(labels, coords, order=0)
         if weights is not None:
             weights = _warp(weights, coords, order=1)
+    if cfg.rotate and image.shape[1] == image.shape[2]:
+        turns = int(rng.integers(4))
+        if turns:
+            image, labels = np.rot90(image, turns, (1, 2)), np.rot90(labels, turns, (1, 2))
+            if weights is not None:
+                weights = np.rot90(weights, turns, (1, 2))
     if cfg.flips:
         axes = tuple(a for a in range(3) if rng.random() < 0.5)
         if axes:
