@@ -6,6 +6,12 @@ for the small CPU presets, and prints a table. Not a test: it prints figures.
 
     python bench/bench_train.py            # a few iterations of each
     python bench/bench_train.py --quick    # CPU presets only
+    python bench/bench_train.py --presets  # every *-cpu preset as it trains: s per 1,000 iterations
+
+``--presets`` trains each ``*-cpu`` preset (and the ``*-legacy`` ones) with its own
+recipe, window and batch (sampling, augmentation, loss, optimiser and schedule included;
+validation excluded) for ``--iterations`` steps after one warm-up step, and prints the
+median step time as seconds per 1,000 iterations.
 """
 import argparse
 import time
@@ -27,16 +33,51 @@ CASES = [
 ]
 
 
+def preset_times(iterations, device):
+    """Seconds per 1,000 iterations of every *-cpu (and *-legacy) preset, as it trains."""
+    from emseg.data import ecs_phantom
+    from emseg.train import PRESETS
+
+    platelet = platelet_phantom("train", shape=(24, 256, 256))
+    print(f"\n{'preset':22s} {'params':>10s} {'window':>12s} {'batch':>5s} {'s / 1000 it':>12s}")
+    for name, preset in PRESETS.items():
+        if not (name.endswith("-cpu") or name.endswith("-legacy")):
+            continue
+        if preset.model in ("ecsnet", "voxresnet"):
+            binary = platelet.labels >= 2  # any organelle: a binary task of the same data
+            volume = (platelet.image, binary.astype(np.uint8))
+            n_classes = 2
+            if preset.model == "ecsnet":
+                volume = ecs_phantom((4, 256, 256), shape_weights=True)
+        else:
+            volume, n_classes = platelet, 7
+        torch.manual_seed(0)
+        model = preset.build_model(n_classes=n_classes)
+        cfg = preset.config.replace(iterations=iterations + 1, eval_every=10 ** 9)
+        history = fit(model, volume, config=cfg, device=device, progress=False)
+        steps = np.diff(history["seconds"])
+        window = "x".join(map(str, cfg.window))
+        print(f"{name:22s} {count_parameters(model):10,d} {window:>12s} {cfg.batch_size:5d} "
+              f"{1000 * float(np.median(steps)):12.0f}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="CPU presets only")
+    parser.add_argument("--presets", action="store_true",
+                        help="only the time per 1,000 iterations of every *-cpu preset")
     parser.add_argument("--iterations", type=int, default=None, help="timed iterations per case")
     parser.add_argument("--device", default=None)
     args = parser.parse_args()
     device = pick_device(args.device)
     on_gpu = device.type == "cuda"
+    print(f"device: {describe(device)}; torch {torch.__version__}; "
+          f"{torch.get_num_threads()} thread(s)")
+    if args.presets:
+        preset_times(args.iterations or 40, device)
+        return
     volume = platelet_phantom("train", shape=(24, 640, 640))
-    print(f"device: {describe(device)}; torch {torch.__version__}; phantom {volume.shape}")
+    print(f"phantom {volume.shape}")
     print(f"{'model':32s} {'params':>11s} {'window -> output':>26s} {'batch':>5s} {'it/s':>7s} "
           f"{'out vox/s':>10s}")
     for name, build, window, batch, original in CASES:
