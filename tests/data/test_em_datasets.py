@@ -84,16 +84,27 @@ def test_load_vnc_mitochondria(vnc_dir):
     assert vol.voxel_size == (47.5, 4.6, 4.6)
 
 
+def test_vnc_masks_of_1bit_and_8bit_pngs_are_all_read(vnc_dir):
+    """Sections 1, 7 and 18 of mitochondria/ are 1-bit PNGs among 8-bit ones (and 19 of 20
+    synapse masks): stacked naively their foreground (1) fell under the > 127 threshold."""
+    merged = load_vnc(path=vnc_dir, target="labels")
+    mito = load_vnc(path=vnc_dir)
+    for k in range(20):  # the masks and the merged label 191 agree in every section
+        a, b = mito.labels[k] == 1, merged.labels[k] == 6
+        assert a.any() and (a & b).sum() / (a | b).sum() > 0.98, k
+    synapses = load_vnc(path=vnc_dir, target="synapses")
+    assert (synapses.labels.mean(axis=(1, 2)) > 0).sum() >= 15
+
+
 def test_load_vnc_targets_and_sections(vnc_dir):
     merged = load_vnc(path=vnc_dir, target="labels", sections=slice(0, 2))
     assert merged.shape == (2, 1024, 1024)
     assert set(np.unique(merged.labels)) == set(range(9))
     ecs = load_vnc(path=vnc_dir, target="extracellular", sections=slice(0, 2))
     np.testing.assert_array_equal(ecs.labels, merged.labels == 5)  # value 159
-    mito = load_vnc(path=vnc_dir, sections=[1])
-    # the mitochondria masks and the merged labels (191) agree on most voxels
-    agree = np.mean(mito.labels[0] == (merged.labels[1] == 6))
-    assert agree > 0.97
+    mito = load_vnc(path=vnc_dir, sections=[1])  # a 1-bit PNG: its mitochondria are read
+    a, b = mito.labels[0] == 1, merged.labels[1] == 6  # value 191
+    assert (a & b).sum() / (a | b).sum() > 0.98
     membranes = load_vnc(path=vnc_dir, target="membranes", sections=[0])
     assert 0.05 < membranes.labels.mean() < 0.5
     stack2 = load_vnc(path=vnc_dir, stack=2, sections=slice(18, None))

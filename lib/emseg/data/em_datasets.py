@@ -284,11 +284,18 @@ def _read_lucchi_pp(split, data_dir):
 
 
 def _read_png_stack(folder, sections=None):
-    """PNG slices in natural name order; RGB(A) kept as (z, y, x, channels)."""
+    """PNG slices in natural name order; RGB(A) kept as (z, y, x, channels).
+
+    1-bit PNGs (read as bool) become uint8 0/255 slice by slice, so that a folder mixing
+    1-bit and 8-bit masks reads as one mask stack: stacked as they come, a 1-bit slice's
+    True became 1 beside the 8-bit slices' 255 and was lost to the > 127 threshold (the
+    VNC mitochondria masks of sections 1, 7 and 18 are 1-bit; so were 19 of 20 synapse masks).
+    """
     from skimage.io import imread
 
     files = _slices(folder, (".png",), sections)
-    return np.stack([imread(p) for p in files])
+    slices = [imread(p) for p in files]
+    return np.stack([s.astype(np.uint8) * 255 if s.dtype == bool else s for s in slices])
 
 
 # --------------------------------------------------------------------------- VNC
