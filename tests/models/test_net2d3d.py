@@ -95,3 +95,21 @@ def test_bad_arguments(kwargs, match):
 def test_too_small_window():
     with pytest.raises(ValueError, match="at least"):
         Net2D3D(7).output_window((5, 12, 12))
+
+
+def test_norm_option_and_original_keys():
+    import torch
+    from emseg.models import Net2D3D
+    plain = Net2D3D(7, width=4, pyramid_width=4)
+    normed = Net2D3D(7, width=4, pyramid_width=4, norm="batch")
+    n_convs = sum(isinstance(m, torch.nn.Conv3d) for m in plain.modules())
+    n_norms = sum(isinstance(m, torch.nn.BatchNorm3d) for m in normed.modules())
+    assert n_norms == n_convs - 2  # every conv but the two 1x1x1 predictors
+    assert not any(isinstance(m, torch.nn.BatchNorm3d) for m in plain.modules())
+    assert "enc0.0.0.weight" in plain.state_dict() and "enc0.0.0.bias" in plain.state_dict()
+    assert "enc0.0.0.bias" not in normed.state_dict() and "enc0.0.1.running_mean" in normed.state_dict()
+    assert normed.spec()["kwargs"]["norm"] == "batch"
+    out3d, out2d = normed(torch.randn(2, 1, 3, 16, 16))
+    assert out3d.shape == (2, 7, 3, 16, 16) and out2d.shape == (2, 7, 3, 16, 16)
+    with pytest.raises(ValueError, match="faithful=True reproduces the original"):
+        Net2D3D(7, norm="group", faithful=True)

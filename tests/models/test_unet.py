@@ -75,3 +75,38 @@ def test_build_model_and_spec_round_trip():
 def test_2d_geometry_rejects_multi_slice_windows():
     with pytest.raises(ValueError, match="one slice"):
         window_geometry(UNet2D(3, width=4, depth=2), (3, 60, 60))
+
+
+@pytest.mark.parametrize("norm, layer", [("batch", torch.nn.BatchNorm2d),
+                                         ("instance", torch.nn.InstanceNorm2d),
+                                         ("group", torch.nn.GroupNorm)])
+def test_norm_layers_follow_every_conv_and_survive_a_checkpoint(tmp_path, norm, layer):
+    from emseg.checkpoint import load_model, save_model
+    net = UNet2D(3, width=8, depth=2, padding="same", norm=norm)
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3)]
+    norms = [m for m in net.modules() if isinstance(m, layer)]
+    assert len(norms) == len(convs) == 2 * (2 * 2 + 1)
+    assert all(c.bias is None for c in convs)  # the norm's shift replaces the bias
+    assert net.spec()["kwargs"]["norm"] == norm
+    net.train()
+    net(torch.randn(2, 1, 16, 16)).sum().backward()  # running statistics move
+    save_model(net, tmp_path / "n.pt")
+    back = load_model(tmp_path / "n.pt", device="cpu")
+    net.eval()
+    x = torch.randn(1, 1, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(back(x), net(x))
+
+
+def test_without_norm_the_layers_and_keys_are_the_originals():
+    plain = UNet2D(7, width=4, depth=2)
+    assert not any(isinstance(m, (torch.nn.BatchNorm2d, torch.nn.GroupNorm, torch.nn.InstanceNorm2d))
+                   for m in plain.modules())
+    # the converter and earlier checkpoints rely on these names: conv, ReLU, conv, ReLU
+    assert [k for k in plain.state_dict() if k.startswith("down.0.")] == \
+        ["down.0.0.weight", "down.0.0.bias", "down.0.2.weight", "down.0.2.bias"]
+    assert UNet2D(7, width=4, depth=2, norm="none").norm is None
+    with pytest.raises(ValueError, match="faithful=True reproduces the original"):
+        UNet2D(7, norm="batch", faithful=True)
+    with pytest.raises(ValueError, match="norm must be one of"):
+        UNet2D(7, norm="layer")
