@@ -60,6 +60,10 @@ biomedical image segmentation*, MICCAI 2015; Guay M. D. et al., Scientific Repor
 `PRESETS["unet2d-original"]` is the original U-Net (widths 64…1024, valid convolutions,
 31,030,983 parameters) on 572×572 tiles → 388×388 outputs, Adam with learning rate 10^-3.3,
 the error-weighted cross-entropy. `PRESETS["unet2d-cpu"]` is a width-16, same-padded
-variant on 128×128 tiles, batch 4, for a laptop CPU.
+variant on 128×128 tiles, batch 4, for a laptop CPU, trained with the hub's **modern
+recipe** (batch normalisation, soft Dice + cross-entropy, a third of the windows centred on
+rare classes, AdamW with warm-up and a poly decay; see example 2 and the docs page *The
+training recipe*). Example 2's `net2d3d-cpu` uses the same recipe, so the comparison below
+is between architectures, not recipes.
 """, params_extra='example2_results = "../runs/example2/results.json"  # example 2\'s results, for the comparison',
     closing=COMPARE)

@@ -74,7 +74,8 @@ t_start = time.perf_counter()
 `source="auto"` uses your `data_folder` when you give one and falls back to the synthetic
 **ECS phantom** otherwise (`"folder"` insists on the folder, `"phantom"` never reads it).
 `preset="cpu"` is a **small ECS-Net for a laptop CPU** (width 8 instead of 32, 128×128
-windows, 1,000 iterations); `preset="original"` is the paper's size and recipe (width 32,
+windows, 1,000 iterations) trained with the hub's modern recipe (below);
+`preset="original"` is the paper's size and recipe (width 32,
 512×512 tiles, batch 8, Adam lr 0.01, β = (0.5, 0.999)): use a GPU. `ablation=True` trains
 the three other variants with the same budget. `voxel_size` (nm, z, y, x) sets the
 physical units of the quantification for your data.
@@ -189,11 +190,14 @@ for k, name in enumerate(("background", "gap", "interior", "edge")):
 
 `train_ecs` builds the preset's network with the variant's switches and trains it with
 `emseg.train.fit`, the one training loop of `emseg` (re-running the notebook replaces the
-run in `output_dir`; windows on a jittered grid, flips,
-elastic warps and intensity jitter, Adam, validation every `eval_every` iterations, best
-and last checkpoints). The loss is ECS-Net's:
+run in `output_dir`; validation every `eval_every` iterations, best and last checkpoints).
+The loss is ECS-Net's:
 `0.1 · contrastive + 0.5 · focal-shape(stage 2) + 0.5 · focal-shape(stage 1)`
-(focal γ = 2, α = 0.25). The contrastive term is an InfoNCE with temperature 0.1 over hard
+(focal γ = 2, α = 0.25). The CPU preset adds the hub's modern recipe (docs page *The
+training recipe*): a soft-Dice term beside each stage's focal loss (the focal loss alone,
+with α = 0.25, under-calls a rare class at p > 0.5), a third of the windows centred on ECS,
+AdamW 3e-3 with warm-up and a poly decay, gradient clipping, flips, quarter turns and
+intensity jitter; the `original` preset keeps the paper's loss and Adam. The contrastive term is an InfoNCE with temperature 0.1 over hard
 and easy ECS pixels and a 2-px background ring, sampled from stage 1's embedding.
 """), ("code", r"""
 t0 = time.perf_counter()
@@ -320,8 +324,9 @@ print(f"per-section tables: {out / 'ecs_prediction.csv'}, {out / 'ecs_ground_tru
 **How far to trust the measures.** A segmentation error is a measurement error: missed
 thin gaps lower the volume fraction and the skeleton length, a broken gap splits a
 component. ECS-Net's focal loss weighs ECS pixels by α = 0.25 and background by 0.75, so
-at the usual threshold 0.5 its predictions lean towards *less* ECS (high precision, lower
-recall). Before you report absolute fractions or widths from your own data, compare them
+at the usual threshold 0.5 the paper's loss leans towards *less* ECS (high precision, lower
+recall); the CPU preset's Dice term counters that, but does not make the probabilities
+calibrated. Before you report absolute fractions or widths from your own data, compare them
 with the ground truth of a few annotated sections as below, and adjust the threshold if
 the bias matters.
 """), ("code", r"""

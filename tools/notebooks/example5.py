@@ -153,12 +153,13 @@ plt.show()
 
 The network (`emseg.models.VoxResNet`): a 5×5×5 stem, three stride-2 stages of
 pre-activation residual blocks, and four side outputs (one per scale, up-sampled by
-transposed convolutions) whose logits are **summed**. The loss is the original's:
-0.5 × class-weighted cross-entropy + class-weighted soft Dice, with per-batch weights
-[β, 1 − β], β the foreground fraction, so the rare neurite voxels count. The original
-halved the learning rate every epoch (after 20 epochs it was 10⁻⁶ of the start, so most of
-its 100 epochs learned nothing); here Adam decays it with a half cosine to 5 % over the
-run. Images are normalised to noise units (`normalize_stack`: (x − median) / robust σ),
+transposed convolutions) whose logits are **summed**. The original's loss is 0.5 × class-weighted cross-entropy + class-weighted soft
+Dice, with per-batch weights [β, 1 − β], β the foreground fraction, so the rare neurite
+voxels count; it halved the learning rate every epoch (after 20 epochs it was 10⁻⁶ of the
+start, so most of its 100 epochs learned nothing). The CPU preset trains with the hub's
+modern recipe instead (docs page *The training recipe*): soft Dice + cross-entropy, a third
+of the windows centred on neurite voxels, AdamW with warm-up and a poly decay to 0, gradient
+clipping, flips and quarter turns. Images are normalised to noise units (`normalize_stack`: (x − median) / robust σ),
 in training and prediction alike. A separate phantom at 0.25× signal validates.
 """), ("code", r"""
 chosen_preset = PRESETS[f"voxresnet-{preset}"]
@@ -171,8 +172,9 @@ val = (normalize_stack(val_stack.image), val_stack.mask.astype(np.uint8))
 torch.manual_seed(seed)
 model = chosen_preset.build_model(n_classes=2)
 print(f"VoxResNet {model.spec()['kwargs']}: {count_parameters(model):,} parameters")
-print(f"window {config.window}, batch {config.batch_size}, Adam lr {config.lr:g} "
-      f"({config.lr_schedule}), {config.iterations} iterations on {len(train)} stacks")
+print(f"window {config.window}, batch {config.batch_size}, {config.optimizer} lr {config.lr:g} "
+      f"({config.lr_schedule}), loss {config.loss}, {config.iterations} iterations on "
+      f"{len(train)} stacks")
 t_train = time.perf_counter()
 history = fit(model, train, val, config=config, output_dir=out / "run", overwrite=True,
               device=dev, progress=False)
