@@ -56,6 +56,11 @@ def test_train_on_own_tiffs_and_resume(tmp_path, capsys):
             "--val-images", str(tmp_path / "x.tif"), "--val-labels", str(tmp_path / "y.tif"),
             "--n-classes", "2", "--width", "4", "--window", "32,32", "--batch-size", "1",
             "--eval-every", "2", "--quiet", "--device", "cpu"]
+    # the preset's poly schedule spans the run: growing it on resume is refused in one line
+    assert main(args + ["--iterations", "2", "--output", str(tmp_path / "poly")]) == 0
+    assert main(args + ["--iterations", "4", "--resume", "--output", str(tmp_path / "poly")]) == 1
+    assert "poly learning-rate schedule spans config.iterations" in capsys.readouterr().err
+    args += ["--lr-schedule", "constant"]  # a constant rate: a run may grow
     assert main(args + ["--iterations", "2"]) == 0
     assert main(args + ["--iterations", "4", "--resume"]) == 0
     for name in ("checkpoints/best.pt", "checkpoints/last.pt", "history.json", "training-curve.png"):
@@ -163,10 +168,10 @@ def test_train_settings_with_and_without_config(tmp_path):
                                   "batch", *FLAGS])
     assert config2 == config
     assert net.spec() == net2.spec() and net.spec()["kwargs"]["norm"] == "batch"
-    # --augment: AugmentConfig's defaults, with and without --config
+    # --augment: the preset's augmentation, with and without --config
     on = ["--augment", "--scale", "1,2,2"]
     args = _parser().parse_args(["train", "--model", "unet3d", "--output", "x", *on])
-    assert _model_and_config(args)[1].augment == AugmentConfig()
+    assert _model_and_config(args)[1].augment == PRESETS["unet3d-cpu"].config.augment
     config3 = _with_config(["train", "--config", str(tmp_path / "p.toml"), *on])[1]
     assert config3 == _model_and_config(args)[1] and config3.scale == (1, 2, 2)
     # left out: the preset's values (the seed: 0, as before)
@@ -210,3 +215,17 @@ def test_bad_train_settings_with_config(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["train", "--config", str(tmp_path / "p.toml"), "--betas", "0.9"])
     assert "--betas: expected 2 numbers separated by commas" in capsys.readouterr().err
+
+
+def test_none_clears_a_setting_the_preset_gives(tmp_path):
+    from emseg.cli import _parser, _train_config
+    from emseg.config import build_from_config, load_config
+    from emseg.train import PRESETS
+    assert PRESETS["unet2d-cpu"].config.grad_clip == 12.0
+    args = _parser().parse_args(["train", "--model", "unet2d", "--output", str(tmp_path / "r"),
+                                 "--grad-clip", "none", "--window", "none"])
+    config = _train_config(args)[1]
+    assert config.grad_clip is None and config.window is None
+    (tmp_path / "c.toml").write_text('[data]\nfolder = "d"\n[train]\npreset = "unet2d-cpu"\n'
+                                     'grad_clip = "none"\n')
+    assert build_from_config(load_config(tmp_path / "c.toml"))[1].grad_clip is None

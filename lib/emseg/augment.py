@@ -22,9 +22,10 @@ from scipy import ndimage
 __all__ = ["AugmentConfig", "augment_window", "elastic_field"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class AugmentConfig:
-    """Augmentation settings (defaults: the original platelet recipe)."""
+    """Augmentation settings (defaults: the original platelet recipe). Frozen: make variants
+    with ``dataclasses.replace``, so presets that share one cannot change each other's."""
     elastic: bool = True          # warp image/labels/weights with a smooth random field
     elastic_grid: int = 40        # pixels per coarse control point
     elastic_sigma: float = 0.6    # Gaussian smoothing of the coarse noise (control points)

@@ -3,6 +3,7 @@
 Every command calls the same library functions the notebooks use.
 """
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -36,6 +37,15 @@ def _numbers(kind, *, size=None, one=False):
     return parse
 
 
+def _or_none(parse):
+    """An argparse type: ``parse``, or the word ``none`` (kept as ``"none"``: clear the setting)."""
+    def parse_or_none(text):
+        return "none" if text.strip().lower() == "none" else parse(text)
+
+    parse_or_none.__name__ = getattr(parse, "__name__", "value")
+    return parse_or_none
+
+
 def _train_settings():
     """One ``train`` option per :class:`~emseg.train.TrainConfig` field: ``{dest: (flags,
     add_argument keywords)}``, from the field's annotation and ``help``/``choices`` metadata.
@@ -51,14 +61,15 @@ def _train_settings():
     settings = {}
     for f in dataclasses.fields(TrainConfig):
         hint = hints[f.name]
-        if typing.get_origin(hint) is typing.Union:  # Optional[X]
+        optional = typing.get_origin(hint) is typing.Union
+        if optional:  # Optional[X]
             hint = next(a for a in typing.get_args(hint) if a is not type(None))
         help_text, choices = f.metadata["help"], f.metadata["choices"]
         kw = {"dest": f.name, "default": None, "help": help_text.replace("%", "%%")}
         if f.name == "augment":  # the table's sub-settings: in a config file (emseg.config)
             kw.update(action=argparse.BooleanOptionalAction,
-                      help="augmentation with emseg.augment.AugmentConfig's defaults (elastic, "
-                           "flips, brightness, contrast); --no-augment: none")
+                      help="augmentation: the preset's (or emseg.augment.AugmentConfig's "
+                           "defaults when it has none); --no-augment: none")
         elif hint is bool:
             kw["action"] = argparse.BooleanOptionalAction
         elif typing.get_origin(hint) is tuple and typing.get_args(hint)[0] in (int, float):
@@ -80,6 +91,8 @@ def _train_settings():
                             f"add one to emseg.cli._train_settings")
         if f.name == "seed":
             kw.update(default=0, help=kw["help"] + " (default: 0)")  # as before
+        if optional and "type" in kw:  # "none" clears a value the preset sets
+            kw.update(type=_or_none(kw["type"]), help=kw["help"] + "; 'none' clears it")
         settings[f.name] = ("--" + f.name.replace("_", "-"), kw)
     return settings
 
@@ -392,8 +405,10 @@ def _train_config(args):
         _refuse_norm(net, args.model)
     changes = {name: getattr(args, name) for name in _TRAIN_SETTINGS
                if getattr(args, name, None) is not None}
-    if "augment" in changes:
-        changes["augment"] = AugmentConfig() if changes["augment"] else None
+    changes = {k: None if v == "none" else v for k, v in changes.items()}  # --grad-clip none
+    if "augment" in changes:  # --augment: the preset's augmentation (else the defaults)
+        changes["augment"] = (dataclasses.replace(preset.config.augment or AugmentConfig())
+                              if changes["augment"] else None)
     if args.n_classes != 7 and "organelle_classes" not in changes:
         changes["organelle_classes"] = None  # the organelle classes 2..6 are the platelet data's
     config = preset.config.replace(**changes)
@@ -505,10 +520,10 @@ def _config_from_args(args, command):
             raise ValueError(f"--anisotropy sets the pooling plan of the 3D models (unet3d, "
                              f"reisoseg); the config's model {name} has none")
     if "norm" in given:
-        from emseg.config import _model_class
+        from emseg.models import model_class
         from emseg.train import PRESETS
         name = config.model.name or PRESETS.get(config.train.preset, PRESETS["unet3d-cpu"]).model
-        _refuse_norm(_model_class(name, config), f"the config's model {name}")
+        _refuse_norm(model_class(name), f"the config's model {name}")
     changes = {}
     for dest, (section, key) in _CONFIG_FLAGS[command].items():
         if dest not in given:

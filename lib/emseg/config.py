@@ -31,6 +31,9 @@ template is named instead of a file).
 
 The ``[train]`` keys are derived from :class:`emseg.train.TrainConfig` (:class:`TrainSection`):
 every field is a key, with its type and choices, so a setting is defined in one place.
+A setting that may be empty (``grad_clip``, ``window``, ``scale``, ``class_weights``, ...)
+is cleared with the string ``"none"``, e.g. ``grad_clip = "none"`` to turn off a preset's
+gradient clipping (TOML has no null; a key left out keeps the preset's value).
 
 **Overrides.** ``"section.key=value"`` strings (:func:`parse_assignment`,
 :func:`apply_overrides`; ``--set`` on the command line) change single keys without
@@ -75,9 +78,10 @@ __all__ = ["load_config", "dump_config", "read_folder_pair", "train_from_config"
            "predict_from_config", "build_from_config", "template_path", "apply_overrides",
            "parse_assignment", "RunConfig",
            "DataSection", "ModelSection", "TrainSection", "PredictSection", "ConfigError",
-           "TEMPLATES", "IMAGE_SUFFIXES"]
+           "TEMPLATES", "IMAGE_SUFFIXES", "NONE"]
 
 TEMPLATES = ("unet2d", "unet3d", "reisoseg", "net2d3d")
+NONE = "none"  # the value that clears an optional [train] setting (TOML has no null)
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png")
 VALIDATION = ("auto", "val", "test", "none")
 
@@ -152,8 +156,11 @@ def _train_section():
         default = None
         if f.name == "seed":
             hint, default = int, 0  # data/augmentation seed and weight init
+        # settings whose value may be None ("no clipping", "the network's window", ...)
+        clearable = type(None) in typing.get_args(hints[f.name]) and f.name != "augment"
         keys.append((f.name, hint, field(default=default,
-                                         metadata={**f.metadata, "check": checks.get(f.name)})))
+                                         metadata={**f.metadata, "check": checks.get(f.name),
+                                                   "clearable": clearable})))
     keys += [("resume", bool, _key(False, "continue output/checkpoints/last.pt")),
              ("overwrite", bool, _key(False, "replace an earlier run in output"))]
     cls = dataclasses.make_dataclass("TrainSection", keys, frozen=True)
@@ -161,9 +168,10 @@ def _train_section():
     cls.__doc__ = """``[train]``: the run folder and the fields of :class:`emseg.train.TrainConfig`.
 
     Derived from TrainConfig (a field added there is a key here). Keys left out (None)
-    keep the preset's value, else TrainConfig's default; ``augment`` is true, false or
-    a table of :class:`emseg.augment.AugmentConfig` fields (missing ones keep their
-    defaults); ``scale`` is an integer (in-plane binning) or a list.
+    keep the preset's value, else TrainConfig's default; ``augment`` is true (the
+    preset's augmentation, else AugmentConfig's defaults), false (none) or a table of
+    :class:`emseg.augment.AugmentConfig` fields that change the preset's (the fields left
+    out keep the preset's values); ``scale`` is an integer (in-plane binning) or a list.
     """
     return cls
 
@@ -398,6 +406,9 @@ def _from_dict(raw, *, path, base_dir, lines):
             if key not in known:
                 fail(f"unknown key {key!r} in [{table}]{_suggest(key, known)}; the keys are "
                      f"{', '.join(sorted(known))}", table, key)
+            if value == NONE and known[key].metadata.get("clearable"):
+                checked[key] = NONE  # "none": clear a setting the preset gives a value
+                continue
             checked[key] = _check_type(value, hints[key], f"{table}.{key}",
                                        lambda msg, k=key: fail(msg, table, k))
             choices, check = (known[key].metadata.get(m) for m in ("choices", "check"))
@@ -485,7 +496,7 @@ def _describe(hint):
 
 def _check_type(value, hint, name, fail):
     """Check one value against a schema annotation; return it (lists become tuples,
-    tables of a dataclass's fields that dataclass)."""
+    tables of a dataclass's fields a dict of the given fields, each checked)."""
     kinds = _alternatives(hint)
     if len(kinds) > 1:  # e.g. true/false or a table: the value's form picks the type
         fits = [k for k in kinds if _fits(value, k)]
@@ -506,7 +517,8 @@ def _check_type(value, hint, name, fail):
                  f"{', '.join(map(repr, unknown))} in {name}{_suggest(unknown[0], known)}; "
                  f"the keys of {name} ({hint.__name__}) are {', '.join(known)}")
         hints = typing.get_type_hints(hint)
-        return hint(**{k: _check_type(v, hints[k], f"{name}.{k}", fail) for k, v in value.items()})
+        # the keys given, checked (not the whole dataclass: the others keep the preset's)
+        return {k: _check_type(v, hints[k], f"{name}.{k}", fail) for k, v in value.items()}
     if typing.get_origin(hint) is tuple:
         args = typing.get_args(hint)
         if args[-1] is not Ellipsis and len(value) != len(args):
@@ -748,13 +760,11 @@ def _split_volumes(config, split, *, labels=True):
 # --------------------------------------------------------------------------- models
 
 def _model_class(name, config=None):
-    from emseg.models import MODELS as classes
-
-    key = str(name).lower().replace("-", "").replace("_", "")
-    if key not in classes:
-        raise ConfigError(f"unknown model {name!r}; choose one of {sorted(classes)}",
-                          path=getattr(config, "path", None))
-    return classes[key]
+    from emseg.models import model_class
+    try:
+        return model_class(name)
+    except ValueError as err:
+        raise ConfigError(str(err), path=getattr(config, "path", None)) from None
 
 
 def build_from_config(config):
@@ -796,10 +806,12 @@ def build_from_config(config):
         raise ConfigError(f"[model] {cls.__name__}: {err}", path=config.path) from None
     changes = {f.name: getattr(t, f.name) for f in dataclasses.fields(TrainConfig)
                if f.name != "augment" and getattr(t, f.name, None) is not None}
-    if isinstance(t.augment, AugmentConfig):
-        changes["augment"] = dataclasses.replace(t.augment)  # a copy: AugmentConfig is mutable
-    elif t.augment is not None:
-        changes["augment"] = AugmentConfig() if t.augment else None
+    changes = {k: None if v == NONE else v for k, v in changes.items()}  # "none": cleared
+    if isinstance(t.augment, dict):  # the given fields change the preset's augmentation
+        changes["augment"] = dataclasses.replace(base.augment or AugmentConfig(), **t.augment)
+    elif t.augment is not None:  # true: the preset's augmentation (else the defaults)
+        changes["augment"] = (dataclasses.replace(base.augment or AugmentConfig())
+                              if t.augment else None)
     if t.organelle_classes is None and base.organelle_classes is not None \
             and config.data.n_classes != 7:
         changes["organelle_classes"] = None  # the presets' organelles are the platelet classes

@@ -35,7 +35,7 @@ from emseg.device import autocast, pick_device
 from emseg.models._base import window_geometry
 from emseg.resample import check_scale, downscale, upscale_probabilities
 
-__all__ = ["predict", "predict_ensemble", "window_starts", "blending_weights",
+__all__ = ["predict", "predict_ensemble", "window_starts", "blending_weights", "model_scale",
            "BLENDINGS", "OUTPUTS"]
 
 BLENDINGS = ("gaussian", "distance", "constant")
@@ -304,7 +304,19 @@ def _check_model(model, opts):
 
 
 def model_scale(model, opts):
-    """The working scale (z, y, x) ``model`` predicts at: ``opts.scale`` or its own."""
+    """The working scale (z, y, x) ``model`` predicts at: ``opts.scale`` or its own.
+
+    Parameters
+    ----------
+    model : SegmentationNet
+        The network (its ``working_scale``, from training, is the default).
+    opts : object
+        The checked options of :func:`predict` (``opts.scale`` None: the network's own).
+
+    Returns
+    -------
+    tuple of int
+    """
     return opts.scale if opts.scale is not None else \
         check_scale(getattr(model, "working_scale", None))  # the model's ValueError says which sizes fit
 

@@ -103,7 +103,8 @@ def test_cosine_schedule():
     assert scheduled_lr(cfg, 50) == pytest.approx(1e-2 * 0.525)
     assert scheduled_lr(cfg, 100) == pytest.approx(5e-4)
     assert scheduled_lr(cfg.replace(lr_schedule="constant"), 70) == 1e-2
-    assert PRESETS["voxresnet-cpu"].config.lr_schedule == "cosine"
+    assert PRESETS["voxresnet-original"].config.lr_schedule == "cosine"
+    assert PRESETS["voxresnet-cpu"].config.lr_schedule == "poly"  # the modern recipe
     with pytest.raises(ValueError, match="lr_schedule must be one of"):
         fit(VoxResNet(width=4), (np.zeros((8, 8, 8), np.float32), np.zeros((8, 8, 8), np.uint8)),
             config=TrainConfig(iterations=1, window=(8, 8, 8), lr_schedule="step"),

@@ -127,7 +127,7 @@ def test_scale_trains_and_predicts_at_the_working_resolution(tmp_path):
     (dict(loss="focal"), "loss"), (dict(lr_schedule="step"), "lr_schedule"),
     (dict(warmup=-1), "warmup"), (dict(grad_clip=0.0), "grad_clip"),
     (dict(weight_decay=-1.0), "weight_decay"), (dict(scale=(0, 2)), "scale"),
-    (dict(weight_floor=-0.5), "weight_floor"),
+    (dict(weight_floor=-0.5), "weight_floor"), (dict(class_weights=(1.0, 2.0, 3.0)), "3 values"),
 ])
 def test_bad_recipe_settings(change, match):
     with pytest.raises(ValueError, match=match):
@@ -176,3 +176,39 @@ def test_the_new_unet2d_cpu_clearly_beats_the_old_one_at_the_same_iterations():
                                            organelle_classes=(2, 3, 4, 5, 6))["miou_organelle"]
     assert scores["unet2d-cpu"] > max(2 * scores["unet2d-cpu-legacy"],
                                       scores["unet2d-cpu-legacy"] + 0.05), scores
+
+
+def test_a_run_saved_before_the_new_settings_still_resumes(tmp_path):
+    """A checkpoint written before norm, augment.rotate and the recipe settings existed."""
+    from emseg.checkpoint import save_checkpoint
+    cfg = TrainConfig(iterations=4, batch_size=2, window=(16, 16), eval_every=2, lr=1e-3)
+    fit(_net(None), _toy(), config=cfg.replace(iterations=2), output_dir=tmp_path,
+        progress=False)
+    path = tmp_path / "checkpoints" / "last.pt"
+    old = load_checkpoint(path)
+    del old["model_spec"]["kwargs"]["norm"]
+    del old["config"]["augment"]["rotate"]
+    for key in ("loss", "oversample", "optimizer", "weight_decay", "warmup", "grad_clip",
+                "scale", "class_weights"):
+        del old["config"][key]
+    del old["working_scale"]
+    save_checkpoint(old, path)
+    history = fit(_net(None), _toy(), config=cfg, output_dir=tmp_path, resume=True,
+                  progress=False)
+    assert history["iteration"] == [1, 2, 3, 4]
+    # scale given as 1 or as (1, 1, 1) is the same setting
+    fit(_net(None), _toy(), config=cfg.replace(iterations=5, scale=1), output_dir=tmp_path,
+        resume=True, progress=False)
+
+
+def test_class_weights_where_a_loss_has_none_are_refused():
+    from emseg.models import ECSNet, VoxResNet
+    vol = _toy(shape=(8, 16, 16))
+    cfg = TrainConfig(iterations=1, batch_size=1, window=(8, 16, 16), class_weights=(1.0, 3.0))
+    torch.manual_seed(0)
+    with pytest.raises(ValueError, match="needs loss='dice_ce'"):
+        fit(VoxResNet(2, width=2, blocks=1), vol, config=cfg, progress=False)
+    fit(VoxResNet(2, width=2, blocks=1), vol, config=cfg.replace(loss="dice_ce"), progress=False)
+    with pytest.raises(ValueError, match="no class weights"):
+        fit(ECSNet(2, width=4, depth=2, shape_loss=False, contrastive_weight=0.0, cascade=False),
+            vol, config=cfg.replace(window=(16, 16)), progress=False)

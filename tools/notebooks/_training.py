@@ -52,7 +52,7 @@ resume = False             # continue the run in output_dir instead of starting 
 out = Path(output_dir)
 out.mkdir(parents=True, exist_ok=True)
 dev = pick_device(device)
-print(f"device: {describe(dev)}; results go to {out.resolve()}")
+print(f"device: {describe(dev)}; results go to {out}")
 """), ("md", r"""
 ## 1. The data
 

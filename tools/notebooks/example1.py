@@ -74,7 +74,7 @@ blockwise_workers = 2      # dask worker processes for section 6 (one per GPU wh
 out = Path(output_dir)
 out.mkdir(parents=True, exist_ok=True)
 dev = pick_device(device)
-print(f"device: {describe(dev)}; results go to {out.resolve()}")
+print(f"device: {describe(dev)}; results go to {out}")
 """), ("md", r"""
 ## 1. The data
 

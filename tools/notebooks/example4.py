@@ -99,7 +99,7 @@ chosen = ecs_preset(preset)
 config = chosen.config if iterations is None else chosen.config.replace(iterations=int(iterations))
 print(f"device: {describe(dev)}; preset ecsnet-{preset}: {chosen.model_kwargs or 'original sizes'}, "
       f"window {config.window}, batch {config.batch_size}, {config.iterations} iterations; "
-      f"results go to {out.resolve()}")
+      f"results go to {out}")
 """), ("md", r"""
 ## 1. The data
 

@@ -96,7 +96,7 @@ out = Path(output_dir)
 out.mkdir(parents=True, exist_ok=True)
 dev = pick_device(device)
 shape, vs = tuple(shape), tuple(voxel_size)
-print(f"device: {describe(dev)}; results go to {out.resolve()}")
+print(f"device: {describe(dev)}; results go to {out}")
 """), ("md", r"""
 ## 1. Candidate stacks
 

@@ -56,7 +56,7 @@ def soft_dice_loss(logits, target, *, class_weights=None, include_background=Fal
     inter = (probs * onehot).sum(axes)
     denom = probs.sum(axes) + onehot.sum(axes)
     dice = (2 * inter + smooth) / (denom + smooth)
-    weights = class_weight_tensor(class_weights, n_classes, probs.device)
+    weights = class_weight_tensor(class_weights, n_classes, device=probs.device)
     if n_classes > 1 and not include_background:
         dice, weights = dice[1:], weights[1:]
     return ((1 - dice) * weights).sum() / weights.sum().clamp_min(1e-12)

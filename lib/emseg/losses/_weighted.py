@@ -41,7 +41,7 @@ def weighted_cross_entropy(logits, target, weights=None, *, floor=0.01, class_we
                          "do not match: expected logits (N, C, *S) and target (N, *S)")
     ce = F.cross_entropy(logits.float(), target.long(), reduction="none")
     if class_weights is not None:
-        ce = ce * class_weight_tensor(class_weights, logits.shape[1], ce.device)[target.long()]
+        ce = ce * class_weight_tensor(class_weights, logits.shape[1], device=ce.device)[target.long()]
     if weights is None:
         return ce.mean()
     if weights.shape != target.shape:
@@ -49,7 +49,7 @@ def weighted_cross_entropy(logits, target, weights=None, *, floor=0.01, class_we
     return ((weights.float() + floor) * ce).mean()
 
 
-def class_weight_tensor(class_weights, n_classes, device=None):
+def class_weight_tensor(class_weights, n_classes, *, device=None):
     """``class_weights`` as a float32 tensor of ``n_classes`` values (None: all ones).
 
     Raises

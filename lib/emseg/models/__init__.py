@@ -18,15 +18,45 @@ from emseg.models.unet3d import UNet3D, pooling_plan
 from emseg.models.voxresnet import VoxResNet
 
 __all__ = ["UNet2D", "UNet3D", "Net2D3D", "ECSNet", "ReIsoSeg", "VoxResNet", "pooling_plan",
-           "SegmentationNet", "Geometry", "window_geometry", "count_parameters", "build_model", "MODELS"]
+           "SegmentationNet", "Geometry", "window_geometry", "count_parameters", "build_model",
+           "model_class", "spec_with_defaults", "MODELS"]
 
 MODELS = {"unet2d": UNet2D, "unet3d": UNet3D, "net2d3d": Net2D3D, "ecsnet": ECSNet,
           "reisoseg": ReIsoSeg, "voxresnet": VoxResNet}
 
 
-def build_model(name, **kwargs):
-    """Build a network by name (a key of :data:`MODELS`) with keyword options."""
+def model_class(name):
+    """The network class of a name (a key of :data:`MODELS`; case, '-' and '_' ignored).
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, listing the known ones.
+
+    Examples
+    --------
+    >>> model_class("UNet-3D").__name__
+    'UNet3D'
+    """
     key = str(name).lower().replace("-", "").replace("_", "")
     if key not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
-    return MODELS[key](**kwargs)
+    return MODELS[key]
+
+
+def build_model(name, **kwargs):
+    """Build a network by name (a key of :data:`MODELS`) with keyword options."""
+    return model_class(name)(**kwargs)
+
+
+def spec_with_defaults(spec):
+    """A network spec (``{"name", "kwargs"}``) with every constructor default filled in.
+
+    Two specs that build the same network compare equal after this, also when one was
+    written before an option (such as ``norm``) existed.
+    """
+    import inspect
+    cls = model_class(spec["name"])
+    defaults = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    return {"name": cls.__name__, "kwargs": {**defaults, **dict(spec["kwargs"])}}

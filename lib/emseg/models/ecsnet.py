@@ -300,6 +300,9 @@ class ECSNet(SegmentationNet):
                              "ecs_phantom(..., shape_weights=True)), or build the network with "
                              "shape_loss=False")
         options.setdefault("contrastive_weight", self.contrastive_weight)
+        if config is not None and config.class_weights is not None:
+            raise ValueError("ECS-Net's loss has no class weights (its focal loss weighs ECS by "
+                             "alpha); leave config.class_weights at None")
         if config is not None and config.loss == "dice_ce":
             options.setdefault("dice_weight", 1.0)
         total, parts = ecs_loss(output, target, weights, heads=self.heads, **options)

@@ -175,6 +175,9 @@ class VoxResNet(SegmentationNet):
         """
         if config is not None and config.loss == "dice_ce":
             return super().training_loss(output, target, weights, config=config)
+        if config is not None and config.class_weights is not None:
+            raise ValueError("VoxResNet's own loss weighs the classes by their share in each "
+                             "batch; config.class_weights needs loss='dice_ce'")
         floor = 0.01 if config is None else config.weight_floor
         total, ce, dice = voxres_loss(output, target, weights, floor=floor)
         return total, ce.detach(), dice.detach()

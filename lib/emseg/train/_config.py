@@ -48,8 +48,8 @@ class TrainConfig:
     warmup: int = _setting(0, "iterations of linear learning-rate warm-up before the schedule")
     optimizer: str = _setting("adam", "adam, or adamw (decoupled weight decay)",
                               choices=OPTIMIZERS)
-    weight_decay: float = _setting(0.0, "weight decay (adamw: decoupled; not applied to biases "
-                                        "and normalisation layers)")
+    weight_decay: float = _setting(0.0, "weight decay (adamw: decoupled, not applied to biases "
+                                        "and normalisation layers; adam: L2 on every weight)")
     betas: typing.Tuple[float, float] = _setting(
         (1 - 10 ** -1.5, 1 - 10 ** -2.1), "Adam betas (original: 0.9684, 0.99206)")
     eps: float = _setting(1e-7, "Adam epsilon (TensorFlow's default)")

@@ -22,7 +22,7 @@ from emseg._validate import check_image, check_labels
 from emseg.checkpoint import load_checkpoint, save_checkpoint
 from emseg.data._volume import Volume
 from emseg.device import amp_dtype, autocast
-from emseg.models import window_geometry
+from emseg.models import spec_with_defaults, window_geometry
 from emseg.resample import check_scale, downscale_volume
 from emseg.train._config import LOSSES, LR_SCHEDULES, OPTIMIZERS, TrainConfig
 from emseg.train._distributed import Distributed
@@ -108,6 +108,9 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, o
     if len({v.weights is None for v in trains}) > 1:
         raise ValueError("some training volumes have error weights and some do not; give weights "
                          "for all of them (e.g. emseg.data.error_weights(labels)) or for none")
+    if cfg.class_weights is not None and len(cfg.class_weights) != model.n_classes:
+        raise ValueError(f"config.class_weights has {len(cfg.class_weights)} values but the network "
+                         f"has {model.n_classes} classes; give one weight per class")
     scale = check_scale(cfg.scale, ndim=model.window_ndim)
     trains = [downscale_volume(v, scale) for v in trains]  # (native: unchanged)
     model.working_scale = scale  # validation and prediction run at the same resolution
@@ -319,7 +322,7 @@ def scheduled_lr(cfg, iteration):
     --------
     >>> cfg = TrainConfig(iterations=100, lr=1.0, lr_schedule="poly", warmup=4)
     >>> [round(scheduled_lr(cfg, i), 3) for i in (0, 3, 4, 50)]
-    [0.2, 0.769, 0.963, 0.536]
+    [0.2, 0.778, 0.964, 0.536]
     """
     t = iteration / cfg.iterations
     if cfg.lr_schedule == "cosine":
@@ -399,11 +402,10 @@ def _check_resumable(ckpt, model, cfg, path):
     if missing:
         raise ValueError(f"cannot resume from {path}: it is not a training checkpoint (it lacks "
                          f"{', '.join(missing)}); start a new run in another output_dir")
-    if ckpt["model_spec"] != model.spec():
+    if spec_with_defaults(ckpt["model_spec"]) != spec_with_defaults(model.spec()):
         raise ValueError(f"cannot resume: the checkpoint is for {ckpt['model_spec']}, "
                          f"not {model.spec()}; use a new output_dir or the same model")
-    defaults, now = _config_dict(TrainConfig()), _config_dict(cfg)
-    then = {**defaults, **ckpt["config"]}  # settings added to TrainConfig later keep their default
+    now, then = _comparable(_config_dict(cfg)), _comparable(ckpt["config"])
     for key in now:
         if key not in _RESUMABLE_CHANGES and then[key] != now[key]:
             raise ValueError(f"cannot resume exactly: config.{key} was {then[key]!r} and is now "
@@ -413,6 +415,17 @@ def _check_resumable(ckpt, model, cfg, path):
                          f"schedule spans config.iterations, which was {then['iterations']} and is now "
                          f"{now['iterations']} (the rate would jump); resume with the same "
                          f"iterations, or start a new run in another output_dir")
+
+
+def _comparable(saved):
+    """A saved config with the settings added to TrainConfig later (also inside
+    ``augment``) at their defaults, and ``scale`` as (z, y, x): equal settings compare equal."""
+    defaults = _config_dict(TrainConfig())
+    out = {**defaults, **saved}
+    if isinstance(out.get("augment"), dict):
+        out["augment"] = {**defaults["augment"], **out["augment"]}
+    out["scale"] = list(check_scale(out["scale"]))
+    return out
 
 
 def _restore_rng(state, device):
