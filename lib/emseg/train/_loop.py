@@ -68,11 +68,6 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, o
     progress : bool
         Show a tqdm progress bar and the validation results.
 
-    With ``config.scale`` the training volumes are binned to the working resolution
-    (:func:`emseg.resample.downscale_volume`) and the network's ``working_scale`` is set,
-    so that validation, :func:`emseg.infer.predict` and the saved checkpoint predict at
-    that resolution and return results on the input grid.
-
     Returns
     -------
     dict
@@ -82,6 +77,11 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, o
 
     Notes
     -----
+    With ``config.scale`` the training volumes are binned to the working resolution
+    (:func:`emseg.resample.downscale_volume`) and the network's ``working_scale`` is set,
+    so that validation, :func:`emseg.infer.predict` and the saved checkpoint predict at
+    that resolution and return results on the input grid.
+
     Ctrl-C (``KeyboardInterrupt``) finishes the current iteration, saves
     ``checkpoints/last.pt`` and then stops, so ``resume=True`` loses nothing; a second
     Ctrl-C stops at once.
