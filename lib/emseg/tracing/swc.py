@@ -278,8 +278,11 @@ class SwcTree:
             raise ValueError(f"factor must be a number > 0 or three numbers (x, y, z) > 0, "
                              f"got {factor!r}")
         fx, fy, fz = np.broadcast_to(f, (3,))
+        # an isotropic factor scales radii exactly (a cube root may round differently
+        # on other machines)
+        fr = float(fx) if fx == fy == fz else float(np.cbrt(fx * fy * fz))
         return SwcTree(id=self.id, type=self.type, x=self.x * fx, y=self.y * fy,
-                       z=self.z * fz, radius=self.radius * float(np.cbrt(fx * fy * fz)),
+                       z=self.z * fz, radius=self.radius * fr,
                        parent=self.parent)
 
 
