@@ -16,8 +16,9 @@ Two settings, same code, same presets (``net2d3d-cpu`` for the four 2D-3D nets w
 Each net's run folder is ``OUT/<setting>/<name>``; a finished run (``best.pt`` with the
 requested iterations in its history) is reused, so a second call only evaluates, and an
 interrupted one (``last.pt``) is resumed exactly. The
-phantom nets shipped with emseg (``phantom-2d3d_N``) are the phantom setting's 2D-3D
-runs, exported at half precision. Prints a table and writes ``OUT/<setting>/claims.json``.
+phantom nets shipped with emseg (``phantom-2d3d_N``) were the phantom setting's 2D-3D
+runs when ``net2d3d-cpu`` still had the old recipe (today ``net2d3d-cpu-legacy``; see
+``lib/emseg/weights/README.md``), exported at half precision. Prints a table and writes ``OUT/<setting>/claims.json``.
 
     python bench/bench_claims.py --setting phantom
     python bench/bench_claims.py --setting real-geometry --shared ../shared/data

@@ -89,6 +89,25 @@ def test_train_and_predict_say_what_is_missing(capsys):
     assert "predict needs --model, --output (or --config TEMPLATE)" in capsys.readouterr().err
     assert main(["train", "--model", "unet3d", "--preset", "original", "--output", "x"]) == 1
     assert "no preset 'unet3d-original'" in capsys.readouterr().err
+    assert main(["train", "--model", "unet3d", "--preset", "cpu-legacy", "--output", "x"]) == 1
+    assert "no preset 'unet3d-cpu-legacy'" in capsys.readouterr().err
+
+
+def test_cpu_legacy_preset_is_the_old_recipe():
+    # the bundled phantom nets' command (emseg.pretrained) trains with --preset cpu-legacy
+    from emseg.cli import _model_and_config, _parser
+    from emseg.pretrained import PRETRAINED
+    from emseg.train import PRESETS
+
+    command = PRETRAINED["phantom-2d3d_0"]["command"].split(" && ")[0].split()[3:]
+    args = _parser().parse_args(command)
+    model, config = _model_and_config(args)
+    assert config == PRESETS["net2d3d-cpu-legacy"].config.replace(seed=0)
+    assert config.lr_schedule == "constant" and config.loss == "default"
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    args = _parser().parse_args(["train", "--model", "net2d3d", "--preset", "cpu-legacy",
+                                 "--width", "8", "--output", "x"])
+    assert _model_and_config(args)[0].spec()["kwargs"]["pyramid_width"] == 8
 
 
 # --------------------------------------------------------------------------- train settings

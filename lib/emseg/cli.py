@@ -165,9 +165,10 @@ def _parser():
     p.add_argument("--val-images", help="your own validation image TIFF")
     p.add_argument("--val-labels", help="your own validation label TIFF")
     p.add_argument("--n-classes", type=int, default=7)
-    p.add_argument("--preset", default="cpu", choices=["cpu", "original"],
+    p.add_argument("--preset", default="cpu", choices=["cpu", "original", "cpu-legacy"],
                    help="cpu: small net and window for a laptop (default); original: the paper's "
-                        "net and recipe (emseg.train.PRESETS)")
+                        "net and recipe; cpu-legacy: the cpu preset before the training recipe "
+                        "(unet2d and net2d3d only) (emseg.train.PRESETS)")
     p.add_argument("--width", type=int, help="network width (overrides the preset)")
     p.add_argument("--norm", choices=list(_NORMS),
                    help=f"normalisation layers of the networks that have a norm option "
@@ -435,7 +436,7 @@ def _model_and_config(args):
     overrides = {}
     if args.width:
         overrides["width"] = args.width
-        if args.model == "net2d3d" and args.preset == "cpu":
+        if args.model == "net2d3d" and args.preset in ("cpu", "cpu-legacy"):
             overrides["pyramid_width"] = args.width
     if getattr(args, "anisotropy", None) is not None:
         overrides["anisotropy"] = args.anisotropy

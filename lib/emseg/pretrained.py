@@ -53,7 +53,7 @@ PRETRAINED = {
 #: The ensemble of example 1: the four original nets.
 ORIGINAL_ENSEMBLE = tuple(f"2d3d-3x3x3_{i}" for i in range(4))
 
-_PHANTOM_COMMAND = ("python -m emseg train --model net2d3d --preset cpu --source phantom "
+_PHANTOM_COMMAND = ("python -m emseg train --model net2d3d --preset cpu-legacy --source phantom "
                     "--seed {i} --output runs/phantom-2d3d_{i} && python -m emseg export "
                     "runs/phantom-2d3d_{i}/checkpoints/best.pt --half "
                     "--output lib/emseg/weights/phantom-2d3d_{i}.pt")
@@ -62,7 +62,7 @@ _PHANTOM_COMMAND = ("python -m emseg train --model net2d3d --preset cpu --source
 PRETRAINED.update({
     f"phantom-2d3d_{i}": {
         "kind": "bundled", "file": f"phantom-2d3d_{i}.pt",
-        "description": f"small 2D-3D net (width 16, CPU preset, seed {i}) trained on the "
+        "description": f"small 2D-3D net (width 16, legacy CPU preset, seed {i}) trained on the "
                        f"SYNTHETIC platelet phantom, for offline runs only",
         "trained_on": "platelet phantom (synthetic)", "command": _PHANTOM_COMMAND.format(i=i),
         "citation": _CITATION}

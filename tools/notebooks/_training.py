@@ -80,13 +80,16 @@ model = chosen.build_model(n_classes=7)
 changes = {{"seed": seed}} if iterations is None else {{"seed": seed, "iterations": int(iterations)}}
 config = chosen.config.replace(**changes)
 print(f"{{model.spec()['name']}} {{model.spec()['kwargs']}}: {{count_parameters(model):,}} parameters")
-print(f"window {{config.window}}, batch {{config.batch_size}}, Adam lr {{config.lr:g}}, "
+print(f"window {{config.window}}, batch {{config.batch_size}}, {{config.optimizer}} lr {{config.lr:g}} "
+      f"({{config.lr_schedule}} schedule), loss {{config.loss}}, "
       f"{{config.iterations}} iterations, validation every {{config.eval_every}}")
 """), ("md", r"""
 ## 2. Train
 
-`fit` is the one training loop of `emseg`: it samples windows, augments them, computes the
-error-weighted loss, steps Adam, validates on the eval volume and keeps `best.pt` (highest
+`fit` is the one training loop of `emseg`: it samples windows (a third of them centred on
+an organelle), augments them, computes the loss (the CPU preset: Dice + cross-entropy;
+the original preset: the error-weighted cross-entropy), steps the optimizer on the
+preset's learning-rate schedule, validates on the eval volume and keeps `best.pt` (highest
 validation MIoU) and `last.pt` in `output_dir/run/checkpoints`. Ctrl-C (or the Jupyter stop
 button) saves `last.pt` first; `resume=True` continues exactly where it stopped.
 """), ("code", r"""

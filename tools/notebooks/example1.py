@@ -111,7 +111,11 @@ compute what the original computed.
 
 When the data are synthetic, real-data nets would be meaningless, so the notebook uses
 four small nets **trained on the synthetic phantom** that ship with `emseg` (each under
-2 MB, made by the command stored in `PRETRAINED[name]["command"]`).
+2 MB, made by the command stored in `PRETRAINED[name]["command"]`). They were trained with
+the CPU preset's *old* recipe (`--preset cpu-legacy`: no normalisation layers, plain
+weighted cross-entropy, constant learning rate), which barely learns the phantom's
+mitochondria and canalicular vessels: expect IoU near 0 on those classes below. Example 2
+trains a net with today's recipe; pass its `net.pt` in `nets` to compare.
 """), ("code", r"""
 if nets == "auto":
     names = list(PHANTOM_ENSEMBLE if train.synthetic else ORIGINAL_ENSEMBLE)
