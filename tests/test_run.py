@@ -56,6 +56,9 @@ def test_run_toy_notebook_with_quick_and_parameters(tmp_path):
     assert os.path.samefile(record["cwd"], nb.parent)  # runs in the notebook's folder
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["quick"] is True and run["parameters"]["size"] == 2
+    # output_dir is given relative to the notebook's folder: printed paths stay portable
+    assert not os.path.isabs(run["parameters"]["output_dir"])
+    assert os.path.samefile(nb.parent / run["parameters"]["output_dir"], tmp_path / "run")
     with pytest.raises(ValueError, match="no parameter.*nope.*parameters are: label"):
         run_example(nb, output=tmp_path / "run2", parameters={"nope": 1}, progress=False)
 

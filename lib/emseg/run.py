@@ -12,6 +12,7 @@ values for a small, fast run, the one CI uses). ``quick=True`` applies it; expli
 """
 import ast
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -109,7 +110,8 @@ def run_example(name, *, quick=False, output=None, parameters=None, html=True, p
         Apply the notebook's quick setting (small volumes, few iterations).
     output : str or Path, optional
         Output folder (default ``runs/<example>``, ``runs/<example>-quick`` with
-        ``quick``). The notebook's ``output_dir`` parameter is set to it.
+        ``quick``). The notebook's ``output_dir`` parameter is set to it, as a path
+        relative to the notebook's folder (where the notebook runs).
     parameters : dict, optional
         Parameter values, overriding the quick setting. Unknown names are refused.
     html : bool
@@ -153,7 +155,12 @@ def run_example(name, *, quick=False, output=None, parameters=None, html=True, p
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     if "output_dir" in known and "output_dir" not in (parameters or {}):
-        values["output_dir"] = str(out)
+        # relative to the notebook's folder (where it runs): what the notebook prints
+        # then holds no machine path
+        try:
+            values["output_dir"] = os.path.relpath(out, notebook.parent)
+        except ValueError:  # another drive (Windows)
+            values["output_dir"] = str(out)
     target = out / notebook.name
     tmp = out / f".{notebook.stem}.running.ipynb"
     t0 = time.perf_counter()

@@ -11,6 +11,7 @@ Run `python -m pip install -r requirements.txt` once in the repository (see the 
 `emseg` picks the device itself: CUDA with mixed precision when there is a GPU, else the CPU.
 """), ("code", r"""
 import time
+import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -18,7 +19,7 @@ import torch
 from IPython.display import Markdown, display
 
 from emseg.checkpoint import load_model, save_model
-from emseg.data import CLASS_NAMES, ORGANELLE_CLASSES, load_platelet
+from emseg.data import CLASS_NAMES, ORGANELLE_CLASSES, SyntheticDataWarning, load_platelet
 from emseg.device import describe, pick_device
 from emseg.infer import predict
 from emseg.metrics import format_report, segmentation_report
@@ -27,6 +28,8 @@ from emseg.plot import plot_data, plot_history, plot_prediction, plot_probabilit
 from emseg.report import load_results, markdown_table, save_results
 from emseg.train import PRESETS, fit
 
+# a fallback to synthetic data is announced by a banner; hide the duplicate warning
+warnings.simplefilter("ignore", SyntheticDataWarning)
 t_start = time.perf_counter()
 """), ("md", r"""
 ## Parameters

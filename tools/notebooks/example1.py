@@ -38,13 +38,14 @@ Run `python -m pip install -r requirements.txt` once in the repository (see the 
 `emseg` picks the device itself: CUDA with mixed precision when there is a GPU, else the CPU.
 """), ("code", r"""
 import time
+import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from emseg.data import CLASS_NAMES, ORGANELLE_CLASSES, load_platelet
+from emseg.data import CLASS_NAMES, ORGANELLE_CLASSES, SyntheticDataWarning, load_platelet
 from emseg.device import describe, pick_device
 from emseg.infer import predict
 from emseg.metrics import compare_reports, segmentation_report
@@ -52,6 +53,8 @@ from emseg.plot import plot_data, plot_prediction, plot_probabilities
 from emseg.pretrained import ORIGINAL_ENSEMBLE, PHANTOM_ENSEMBLE, PRETRAINED, load_pretrained
 from emseg.report import markdown_table, save_results
 
+# a fallback to synthetic data is announced by a banner; hide the duplicate warning
+warnings.simplefilter("ignore", SyntheticDataWarning)
 t_start = time.perf_counter()
 """), ("md", r"""
 ## Parameters

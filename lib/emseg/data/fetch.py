@@ -31,6 +31,7 @@ import os
 import re
 import shutil
 import stat
+import sys
 import warnings
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -41,7 +42,8 @@ import pooch
 from emseg._atomic import atomic_path
 from emseg.data.registry import DATASETS, make_pooch
 
-__all__ = ["DataDownloadError", "data_dir", "download_archive", "fetch_dataset", "safe_extract"]
+__all__ = ["DataDownloadError", "data_dir", "display_path", "download_archive", "fetch_dataset",
+           "safe_extract"]
 
 STAMP_NAME = ".emseg-verified.json"
 _OFFLINE_HINT = ('To work offline on synthetic data instead, use source="phantom" '
@@ -82,6 +84,20 @@ def data_dir():
         The folder is created only when something is downloaded.
     """
     return Path(make_pooch(DATASETS["platelet"]).path)
+
+
+def display_path(path):
+    """``path`` as text for messages, with the home folder written ``~``.
+
+    >>> from pathlib import Path
+    >>> display_path(Path.home() / ".cache" / "emseg")
+    '~/.cache/emseg'
+    """
+    path = Path(path).expanduser()
+    try:
+        return str(Path("~") / path.relative_to(Path.home())).replace("\\", "/")
+    except ValueError:  # not under the home folder
+        return str(path)
 
 
 def fetch_dataset(name="platelet", *, data_dir=None, progress=True, retries=3):
@@ -297,6 +313,18 @@ def _check_member(member, root):
 
 # --- downloading -------------------------------------------------------------------------
 
+@contextlib.contextmanager
+def _quiet_pooch():
+    """Hold back pooch's INFO log line ("Downloading file ... to <cache path>")."""
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def download_archive(entry, root, *, progress=True, retries=3):
     """Let pooch fetch a registry entry's zip into ``root``, trying mirrors in turn.
 
@@ -312,7 +340,8 @@ def download_archive(entry, root, *, progress=True, retries=3):
         downloader = _Downloader(entry, progress)  # it draws the progress bar, not pooch
         try:
             pup = make_pooch(entry, root, url=url, retries=retries)
-            return Path(pup.fetch(entry["zip_name"], downloader=downloader))
+            with _quiet_pooch():  # our downloader reports progress; pooch's log line
+                return Path(pup.fetch(entry["zip_name"], downloader=downloader))
         except _Retry as last:  # pooch retried and gave up
             errors.append(last.args[0])
         except DataDownloadError as err:
@@ -349,7 +378,7 @@ class _Downloader:
     """
 
     def __init__(self, entry, progress):
-        self.entry, self.size, self.headers = entry, 0, {}
+        self.entry, self.size, self.headers, self.progress = entry, 0, {}, progress
         # The response hook records the headers of the final response (after redirects),
         # which tell a complete response from one cut short (see _check_file).
         self.http = pooch.HTTPDownloader(progressbar=progress, chunk_size=1 << 20,
@@ -362,6 +391,10 @@ class _Downloader:
         import requests  # pooch's own dependency; imported late, as pooch does
 
         self.headers = {}
+        if self.progress:
+            size = f" ({self.entry['size'] / 1e6:,.0f} MB)" if self.entry.get("size") else ""
+            print(f"downloading {self.entry['zip_name']}{size} from {urlparse(url).hostname} "
+                  f"into {display_path(Path(output_file).parent)}", file=sys.stderr)
         try:
             self.http(url, output_file, pup)
             error = self._check_file(url, output_file)

@@ -14,7 +14,7 @@ import numpy as np
 
 from emseg._validate import check_labels
 from emseg.data._volume import Volume, zscore
-from emseg.data.fetch import DataDownloadError, fetch_dataset
+from emseg.data.fetch import DataDownloadError, display_path, fetch_dataset
 from emseg.data.fetch import data_dir as default_data_dir
 from emseg.data.io import read_volume
 from emseg.data.registry import DATASETS
@@ -200,7 +200,7 @@ def _announce_fallback(split, err, data_dir):
           f"!! Every result below is on synthetic data, NOT on the real platelet data.\n"
           f"!! To get the real data: connect to the internet (check proxy settings) and\n"
           f"!! run again, or download {entry['url']}\n"
-          f"!! by hand and unzip it into {folder}\n"
-          f"!! (it must create {folder / entry['folder']}).\n"
+          f"!! by hand and unzip it into {display_path(folder)}\n"
+          f"!! (it must create {display_path(folder / entry['folder'])}).\n"
           f"!! Pass source='phantom' to use synthetic data on purpose, without this message.\n"
           f"{rule}\n", file=sys.stderr)
