@@ -14,10 +14,17 @@ import numpy as np
 
 from emseg._atomic import atomic_path
 
-__all__ = ["markdown_table", "save_results", "load_results"]
+__all__ = ["format_value", "markdown_table", "save_results", "load_results"]
 
 
-def _cell(value, digits):
+def format_value(value, digits=4):
+    """A table cell's text: floats with ``digits`` decimals, None and NaN as "—".
+
+    Examples
+    --------
+    >>> format_value(0.5, 3), format_value(float("nan")), format_value(None), format_value(3)
+    ('0.500', '—', '—', '3')
+    """
     if isinstance(value, (float, np.floating)):
         return "—" if math.isnan(value) else f"{value:.{digits}f}"
     return "—" if value is None else str(value)
@@ -40,7 +47,7 @@ def markdown_table(header, rows, *, digits=4):
         row = list(row)
         if len(row) != len(header):
             raise ValueError(f"row {row!r} has {len(row)} cells, the header {len(header)}")
-        lines.append("| " + " | ".join(_cell(v, digits) for v in row) + " |")
+        lines.append("| " + " | ".join(format_value(v, digits) for v in row) + " |")
     return "\n".join(lines)
 
 

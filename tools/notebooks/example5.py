@@ -61,7 +61,7 @@ from emseg.data.neuron_phantom import neuron_phantom, neuron_pool, render_denses
 from emseg.device import describe, pick_device
 from emseg.models import count_parameters
 from emseg.plot import plot_history
-from emseg.report import markdown_table, save_results
+from emseg.report import format_value, markdown_table, save_results
 from emseg.train import PRESETS, fit
 from emseg.tracing import (normalize_stack, probability_map, raw_foreground, read_swc,
                            trace_and_score, trace_skeleton, trace_voxel_scooping, write_swc)
@@ -331,8 +331,9 @@ rows = [["data", data_kind],
 for intensity in intensities:
     s = f"{intensity}×"
     rows.append([f"F1@2 / PDS / trees at {s}",
-                 f"pipeline {f1[(s, pipe)]:.3f} / {pds[(s, pipe)]:.3f} / {trees_n[(s, pipe)]:.1f}; "
-                 f"baseline {f1[(s, base)]:.3f} / {pds[(s, base)]:.3f} / {trees_n[(s, base)]:.1f}"])
+                 "; ".join(f"{who} {format_value(f1[(s, m)], 3)} / {format_value(pds[(s, m)], 3)}"
+                           f" / {format_value(trees_n[(s, m)], 1)}"
+                           for who, m in (("pipeline", pipe), ("baseline", base)))])
 rows.append(["run time", f"{run_seconds:.0f} s"])
 display(Markdown(markdown_table(["", ""], rows)))
 save_results(out / "results.json", reports={"tracing": results}, data=data_kind,
