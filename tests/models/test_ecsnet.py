@@ -137,7 +137,7 @@ def test_training_loss_hook_uses_the_heads():
     total, focal, focal_stage1 = net.training_loss(net(x), target, torch.zeros(2, 16, 16))
     total.backward()
     assert not focal.requires_grad and not focal_stage1.requires_grad
-    assert float(total) > 0.5 * (float(focal) + float(focal_stage1)) - 1e-6  # + 0.1 x contrastive
+    assert total.item() > 0.5 * (float(focal) + float(focal_stage1)) - 1e-6  # + 0.1 x contrastive
     assert net.heads.predictor[0].weight.grad is not None
 
 
