@@ -18,7 +18,8 @@ from emseg.data.dhpr import DHPRSelection, dhpr_image_scores, select_dhpr
 from emseg.data.em_datasets import load_lucchi, load_lucchi_pp, load_vnc
 
 __all__ = ["Volume", "zscore", "read_volume", "write_volume", "CLASS_NAMES",
-           "ORGANELLE_CLASSES", "SyntheticDataWarning", "load_platelet", "DataDownloadError", "data_dir",
+           "ORGANELLE_CLASSES", "SyntheticDataWarning", "load_platelet", "DataDownloadError",
+           "data_dir",
            "fetch_dataset", "platelet_phantom", "phantom_labels", "render_image",
            "error_weights", "ECS_VOXEL_SIZE", "ecs_phantom", "ecs_phantom_labels",
            "render_ecs_image", "NeuronStack", "neuron_phantom", "neuron_tree", "render_neuron",

@@ -477,6 +477,7 @@ def _announce_fallback(name, split, err, data_dir):
           f"!! Could not reach the {name} data host: using SYNTHETIC phantom data.\n"
           f"!! Every result below is on synthetic data, NOT on the real {name} data.\n"
           f"!! To get the real data: connect to the internet and run again, or download\n"
-          f"!! {err.url or EM_DATASETS[name]['homepage']} by hand into {display_path(_root(data_dir))}.\n"
+          f"!! {err.url or EM_DATASETS[name]['homepage']} by hand into "
+          f"{display_path(_root(data_dir))}.\n"
           f"!! Pass source='phantom' to use synthetic data on purpose, without this message.\n"
           f"{rule}\n", file=sys.stderr)
