@@ -21,7 +21,8 @@ The 2D-3D+3×3×3 network of Guay et al. (2021) reads 5-slice windows of an anis
 volume. A 2D-style U-Net (mostly 1×3×3 convolutions, with 3×3×3 convolutions at the start of
 its first blocks) predicts each slice; a small 3D spatial-pyramid head then looks at the
 U-Net's features and its 2D predictions together across slices and makes the final
-prediction. Here you train one with the paper's recipe and measure it on the test volume.
+prediction. Here you train one, with the paper's recipe on a GPU (`preset="original"`) or
+the hub's modern CPU recipe (`preset="cpu"`, the default), and measure it on the test volume.
 
 **What you will learn**
 
