@@ -89,9 +89,9 @@ print(f"window {{config.window}}, batch {{config.batch_size}}, {{config.optimize
 """), ("md", r"""
 ## 2. Train
 
-`fit` is the one training loop of `emseg`: it samples windows (a third of them centred on
-an organelle), augments them, computes the loss (the CPU preset: Dice + cross-entropy;
-the original preset: the error-weighted cross-entropy), steps the optimizer on the
+`fit` is the one training loop of `emseg`: it samples windows (with the CPU preset a third
+of them centred on an organelle), augments them, computes the loss (the CPU preset: Dice +
+cross-entropy; the original preset: the error-weighted cross-entropy), steps the optimizer on the
 preset's learning-rate schedule, validates on the eval volume and keeps `best.pt` (highest
 validation MIoU) and `last.pt` in `output_dir/run/checkpoints`. Ctrl-C (or the Jupyter stop
 button) saves `last.pt` first; `resume=True` continues exactly where it stopped.
