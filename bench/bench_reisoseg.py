@@ -186,7 +186,7 @@ def run_vnc(args, device):
               f"{VNC_TEST.stop - VNC_TEST.start}; unet2d template + {VNC_OVERRIDES}, "
               f"{args.vnc_iterations} iterations; device {describe(device)}")
         train_s = train_from_config(config, device=device, progress=False)["metrics"]["seconds"]
-    pred = predict_from_config(config, device=device, progress=False)
+    pred = predict_from_config(config, device=device, progress=False, overwrite=True)
     overall = pred["metrics"]["overall"]
     result = {"part": "vnc", "device": describe(device), "threads": torch.get_num_threads(),
               "iterations": args.vnc_iterations, "overrides": VNC_OVERRIDES,

@@ -62,3 +62,24 @@ def test_export_model_half_precision(tmp_path):
         got = loaded.state_dict()[key]
         assert got.dtype == torch.float32
         torch.testing.assert_close(got, value, rtol=2 ** -10, atol=1e-7)
+
+
+def test_damaged_or_foreign_checkpoints_are_explained(tmp_path):
+    from pathlib import Path
+
+    from emseg.checkpoint import load_model, save_model
+    from emseg.models import UNet2D
+    net = UNet2D(2, width=2, depth=2, padding="same")
+    state = net.state_dict()
+    state.pop(next(iter(state)))
+    torch.save({"model_spec": net.spec(), "model_state": state}, tmp_path / "missing.pt")
+    with pytest.raises(ValueError, match="weights do not fit .* 1 weight\\(s\\) missing"):
+        load_model(tmp_path / "missing.pt")
+    torch.save({"model_spec": net.spec(), "model_state": Path("x")}, tmp_path / "objects.pt")
+    with pytest.raises(ValueError, match="not an emseg network file"):
+        load_model(tmp_path / "objects.pt")
+    save_model(net, tmp_path / "good.pt")
+    data = (tmp_path / "good.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[:len(data) // 2])
+    with pytest.raises(ValueError, match="cut.pt is not a readable PyTorch checkpoint"):
+        load_model(tmp_path / "cut.pt")

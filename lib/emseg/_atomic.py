@@ -1,10 +1,89 @@
-"""Atomic file writes: nothing a user made is ever replaced by a half-written file."""
+"""Safe file writes: nothing a user made is ever replaced by a half-written file, nor
+replaced at all unless asked, nor written over a command's own input."""
 import contextlib
 import os
+import re
 import secrets
 from pathlib import Path
 
-__all__ = ["atomic_path"]
+__all__ = ["atomic_path", "check_output", "remove_stale_temporaries"]
+
+# the names atomic_path gives its temporary files: .<stem>.<8 hex>.tmp<suffix>
+_TMP_NAME = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp(\.[A-Za-z0-9]+)?$")
+
+
+def check_output(path, *, overwrite=False, inputs=(), what="output", how="overwrite=True"):
+    """Check that ``path`` may be written; return it as a :class:`~pathlib.Path`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file about to be written.
+    overwrite : bool
+        Allow replacing an existing file.
+    inputs : iterable of str or Path
+        The files the writer reads; ``path`` may never be one of them, with or
+        without ``overwrite`` (the result would replace its own input).
+    what : str
+        How the message names the output (e.g. ``'--output'``).
+    how : str
+        How the message says to allow replacing it (e.g. ``'--overwrite'``).
+
+    Raises
+    ------
+    ValueError
+        If ``path`` is one of ``inputs``, is a folder, or exists and ``overwrite``
+        is false.
+
+    Examples
+    --------
+    >>> check_output(folder / "labels.tif", inputs=[folder / "image.tif"])  # doctest: +SKIP
+    PosixPath('.../labels.tif')
+    """
+    path = Path(path)
+    for source in inputs:
+        if source is not None and _same_file(path, Path(source)):
+            raise ValueError(f"{what} {path} is also an input of this command; write the result "
+                             f"to another file (nothing is written over its own input)")
+    if path.is_dir():
+        raise ValueError(f"{what} {path} is a folder; give a file name")
+    if path.exists() and not overwrite:
+        raise ValueError(f"{what} {path} exists; pass {how} to replace it, or choose another name")
+    return path
+
+
+def _same_file(a, b):
+    """Whether two paths name the same file (existing or not)."""
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.expanduser().resolve() == b.expanduser().resolve()
+
+
+def remove_stale_temporaries(folder):
+    """Remove the temporary files an interrupted :func:`atomic_path` left in ``folder``.
+
+    Only names of the form ``.<stem>.<8 hex digits>.tmp<suffix>`` are removed (what
+    :func:`atomic_path` creates), and only directly in ``folder``. Call it where a
+    single process owns the folder (e.g. a training run holding its lock).
+
+    Returns
+    -------
+    list of Path
+        The removed files.
+    """
+    folder = Path(folder)
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for p in folder.iterdir():
+        if p.is_file() and _TMP_NAME.match(p.name):
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+                removed.append(p)
+    return removed
 
 
 @contextlib.contextmanager

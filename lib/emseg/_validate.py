@@ -5,7 +5,12 @@ message that names the argument, what was wrong and what to do instead.
 """
 import numpy as np
 
-__all__ = ["check_image", "check_labels", "check_same_shape", "check_positive_int"]
+__all__ = ["check_image", "check_labels", "check_same_shape", "check_positive_int",
+           "check_window_memory"]
+
+# bytes per input voxel of a batch for a small network's activations (float32, about 32
+# feature maps at full resolution, forward and backward): a floor, not a forecast
+_BYTES_PER_VOXEL = 4 * 32
 
 
 def check_image(image, *, name="image", ndim=(3,), allow_int=True):
@@ -97,3 +102,41 @@ def check_positive_int(value, *, name):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def check_window_memory(window, batch_size, *, what="window"):
+    """Refuse a window whose batch cannot fit in this machine's memory, before allocating.
+
+    The estimate is a floor (``batch_size x window voxels x 128`` bytes: about 32 float32
+    feature maps at full resolution); only a batch that needs more than all of the
+    machine's physical memory is refused, so nothing usable is turned away.
+
+    Parameters
+    ----------
+    window : tuple of int
+        The network's input window (z, y, x).
+    batch_size : int
+        Windows per batch.
+    what : str
+        How the message names the setting (e.g. ``'--window'``).
+
+    Raises
+    ------
+    ValueError
+        If the estimate exceeds the physical memory.
+    """
+    need = float(batch_size) * float(np.prod([float(s) for s in window])) * _BYTES_PER_VOXEL
+    total = _physical_memory()
+    if total is not None and need > total:
+        raise ValueError(f"{what} {tuple(int(s) for s in window)} with batch size {batch_size} "
+                         f"needs at least {need / 2 ** 30:,.0f} GiB, more than this machine's "
+                         f"{total / 2 ** 30:,.0f} GiB; use a smaller window or batch size")
+
+
+def _physical_memory():
+    """Bytes of physical memory, or None where the OS does not say."""
+    import os
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return None

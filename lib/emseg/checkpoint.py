@@ -47,7 +47,21 @@ def load_checkpoint(path):
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)  # no arbitrary code
     except Exception as exc:  # pickle/zip errors differ between torch versions
-        raise ValueError(f"{path} is not a readable PyTorch checkpoint ({exc})") from exc
+        import zipfile
+        with open(path, "rb") as fh:
+            pickled = zipfile.is_zipfile(path) or fh.read(1) == b"\x80"
+        if not pickled:
+            raise ValueError(f"{path} is not a readable PyTorch checkpoint (truncated, or another "
+                             f"kind of file); give a .pt file written by emseg (training's "
+                             f"best.pt or last.pt, or emseg.checkpoint.save_model)") from None
+        if "weights_only" in str(exc):  # torch's advice to unpickle arbitrary code: not ours
+            raise ValueError(f"{path} is not an emseg network file: it holds Python objects "
+                             f"other than tensors and plain values, which emseg does not load "
+                             f"(loading them could run code). Save networks with "
+                             f"emseg.checkpoint.save_model or train with emseg.train.fit") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{path} is not a readable PyTorch checkpoint (truncated or another "
+                         f"kind of file: {first})") from None
     if not isinstance(ckpt, dict) or "model_spec" not in ckpt or "model_state" not in ckpt:
         raise ValueError(f"{path} is not an emseg checkpoint (no 'model_spec'/'model_state'); "
                          "save networks with emseg.checkpoint.save_model or train with emseg.train.fit")
@@ -88,7 +102,18 @@ def model_from_checkpoint(ckpt, *, device=None):
 
     spec = ckpt["model_spec"]
     model = build_model(spec["name"], **spec["kwargs"])
-    model.load_state_dict(ckpt["model_state"])
+    try:
+        model.load_state_dict(ckpt["model_state"])
+    except RuntimeError as exc:  # missing/unexpected keys or shapes: say it in words
+        have = set(ckpt["model_state"])
+        want = set(model.state_dict())
+        missing, extra = sorted(want - have), sorted(have - want)
+        detail = (f"{len(missing)} weight(s) missing (e.g. {missing[0]})" if missing else
+                  f"{len(extra)} unexpected weight(s) (e.g. {extra[0]})" if extra else
+                  "weight shapes that differ from the network's")
+        raise ValueError(f"the checkpoint's weights do not fit its network {spec['name']} "
+                         f"{spec['kwargs']}: {detail}. The file is damaged or was edited; use "
+                         f"the checkpoint as training wrote it") from None
     # the resolution it was trained at (TrainConfig.scale); predict bins its input by it
     scale = ckpt.get("working_scale", (ckpt.get("config") or {}).get("scale"))
     model.working_scale = check_scale(scale, ndim=model.window_ndim)

@@ -118,6 +118,8 @@ def _parser():
         prog="python -m emseg",
         description="emseg: deep-learning segmentation of EM volumes. Fetch data, make synthetic "
                     "phantoms, train, predict and evaluate.")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error (also: EMSEG_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("fetch", help="download and verify a dataset or pretrained nets into the cache folder")
@@ -143,6 +145,7 @@ def _parser():
     p.add_argument("--split", default="all", choices=["train", "eval", "test", "all"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--shape", type=_shape, default=None, help="volume shape z,y,x (default: per split)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing files in --output")
 
     p = sub.add_parser("train", help="train a network; writes checkpoints/best.pt, last.pt, history.json")
     p.add_argument("--config", help="a TOML template (file, or unet2d/unet3d/reisoseg/net2d3d) "
@@ -201,6 +204,8 @@ def _parser():
     p.add_argument("--overlap", type=float, default=0.25)
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--tta", action="store_true", help="average over flips (4x slower)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing output files (never an input)")
     p.add_argument("--quiet", action="store_true")
     _add_device(p)
 
@@ -247,6 +252,7 @@ def _parser():
                    help="classes for the organelle MIoU, e.g. 2,3,4,5,6 (default: those with 7 "
                         "classes, the platelet data; '' for none)")
     p.add_argument("--json", help="also write the report as JSON")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
 
     p = sub.add_parser("run", help="execute an example notebook headlessly (papermill) into a folder")
     p.add_argument("example", help="example1 ... example5 (or 1 ... 5), or the path of a notebook")
@@ -294,6 +300,20 @@ def _parser():
     return parser
 
 
+def _output(path, args, *inputs, what="--output"):
+    """Check an output file of a command: not one of its inputs, and not an existing file
+    unless ``--overwrite`` was given (emseg._atomic.check_output)."""
+    from emseg._atomic import check_output
+    return check_output(path, overwrite=getattr(args, "overwrite", False), inputs=inputs,
+                        what=what, how="--overwrite")
+
+
+def _tiff_name(path, what):
+    """ValueError unless ``path`` ends in .tif/.tiff (checked before any work is done)."""
+    if Path(path).suffix.lower() not in (".tif", ".tiff"):
+        raise ValueError(f"{what} {path}: give a .tif file name")
+
+
 def _cmd_fetch(args):
     from emseg.data import fetch_dataset
     from emseg.pretrained import ORIGINAL_ENSEMBLE, PRETRAINED, fetch_pretrained
@@ -319,8 +339,7 @@ def _cmd_convert(args):
     out, source = Path(args.output), Path(args.checkpoint)
     if out.suffix != ".pt":
         raise ValueError(f"--output must end in .pt, got {out}")
-    if out.exists() and not args.overwrite:
-        raise ValueError(f"{out} exists; use --overwrite to replace it")
+    _output(out, args, source)
     with tempfile.TemporaryDirectory() as tmp:
         if source.is_file() and zipfile.is_zipfile(source):
             safe_extract(source, tmp)
@@ -336,9 +355,7 @@ def _cmd_convert(args):
 def _cmd_export(args):
     from emseg.checkpoint import export_model
 
-    out = Path(args.output)
-    if out.exists() and not args.overwrite:
-        raise ValueError(f"{out} exists; use --overwrite to replace it")
+    out = _output(args.output, args, args.checkpoint)
     export_model(args.checkpoint, out, half=args.half)
     print(f"{args.checkpoint} -> {out} ({out.stat().st_size / 1e6:.2f} MB"
           + (", float16 weights)" if args.half else ")"))
@@ -347,7 +364,12 @@ def _cmd_export(args):
 def _cmd_phantom(args):
     from emseg.data import platelet_phantom, write_volume
     out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--output {out} is a file; give a folder for the phantom's TIFFs")
     splits = ["train", "eval", "test"] if args.split == "all" else [args.split]
+    for split in splits:  # refuse before anything is written
+        for kind in ("images", "labels", "error-weights"):
+            _output(out / f"{split}-{kind}.tif", args)
     for split in splits:
         vol = platelet_phantom(split, seed=args.seed, shape=args.shape)
         write_volume(out / f"{split}-images.tif", vol.image)
@@ -357,11 +379,23 @@ def _cmd_phantom(args):
         print(f"{split}: {vol.image.shape} -> {out}/{split}-*.tif")
 
 
-def _user_volume(images, labels, weights, name):
+def _user_volume(images, labels, weights, name, n_classes):
+    """A training/validation Volume from the user's TIFFs, each checked (naming its file)."""
+    import numpy as np
+    from emseg._validate import check_image, check_labels
     from emseg.data import Volume, read_volume, zscore
-    img = read_volume(images)
-    lab = read_volume(labels)
-    w = None if weights is None else read_volume(weights).astype("float32")
+    img = check_image(read_volume(images), name=f"{images}")
+    lab = check_labels(read_volume(labels), name=f"{labels}", shape=img.shape,
+                       n_classes=n_classes)
+    w = None
+    if weights is not None:
+        w = check_image(read_volume(weights), name=f"{weights}").astype("float32")
+        if w.shape != img.shape:
+            raise ValueError(f"{weights} shape {w.shape} does not match the image shape "
+                             f"{img.shape}")
+        if np.min(w) < 0:
+            raise ValueError(f"{weights} holds negative error weights (min {np.min(w):g}); "
+                             f"error weights must be >= 0")
     return Volume(zscore(img), lab, w, source="user", name=name)
 
 
@@ -370,12 +404,13 @@ def _training_data(args):
     if args.train_images or args.train_labels:
         if not (args.train_images and args.train_labels):
             raise ValueError("--train-images and --train-labels go together")
-        train = _user_volume(args.train_images, args.train_labels, args.train_weights, "train")
+        train = _user_volume(args.train_images, args.train_labels, args.train_weights, "train",
+                             args.n_classes)
         val = None
         if args.val_images or args.val_labels:
             if not (args.val_images and args.val_labels):
                 raise ValueError("--val-images and --val-labels go together")
-            val = _user_volume(args.val_images, args.val_labels, None, "val")
+            val = _user_volume(args.val_images, args.val_labels, None, "val", args.n_classes)
         return train, val
     train = load_platelet("train", source=args.source)
     val = load_platelet("eval", source="phantom" if train.synthetic else args.source)
@@ -621,7 +656,8 @@ def _cmd_predict(args):
     if args.config:
         from emseg.config import predict_from_config
         config = _config_from_args(args, "predict")
-        result = predict_from_config(config, device=args.device, progress=not args.quiet)
+        result = predict_from_config(config, device=args.device, progress=not args.quiet,
+                                     overwrite=args.overwrite)
         m = result["metrics"]
         for name, path in result["predictions"].items():
             print(f"{name}: {path}")
@@ -636,6 +672,12 @@ def _cmd_predict(args):
     missing = [f"--{k}" for k in ("model", "input", "output") if not getattr(args, k)]
     if missing:
         raise ValueError(f"predict needs {', '.join(missing)} (or --config TEMPLATE)")
+    inputs = [args.input, *(m for m in args.model if Path(m).exists())]
+    _tiff_name(args.output, "--output")
+    _output(args.output, args, *inputs)
+    if args.probabilities:
+        _tiff_name(args.probabilities, "--probabilities")
+        _output(args.probabilities, args, *inputs, args.output, what="--probabilities")
     import numpy as np
     from emseg.data import read_volume, write_volume, zscore
     from emseg.infer import predict, predict_ensemble
@@ -681,7 +723,13 @@ def _cmd_evaluate(args):
     from emseg.data import read_volume
     from emseg.metrics import format_report, segmentation_report
 
+    if args.json:
+        _output(args.json, args, args.labels, args.prediction, what="--json")
     true, pred = read_volume(args.labels), read_volume(args.prediction)
+    if true.shape != pred.shape:
+        raise ValueError(f"--prediction {args.prediction} has shape {pred.shape} but --labels "
+                         f"{args.labels} has {true.shape}; compare a prediction of the same "
+                         f"volume")
     spec = args.organelles if args.organelles is not None else ("2,3,4,5,6" if args.n_classes == 7 else "")
     organelles = tuple(int(c) for c in spec.split(",") if c.strip()) or None
     names = None
@@ -728,9 +776,10 @@ def _cmd_trace(args):
     from emseg.data import read_volume, write_volume
     from emseg.tracing import probability_map, raw_foreground, trace_voxel_scooping, write_swc
 
-    for path in (args.output, args.probabilities):
-        if path and Path(path).exists() and not args.overwrite:
-            raise ValueError(f"{path} exists; pass --overwrite to replace it")
+    inputs = [args.input, args.model]
+    _output(args.output, args, *inputs)
+    if args.probabilities:
+        _output(args.probabilities, args, *inputs, args.output, what="--probabilities")
     if args.model and args.baseline:
         raise ValueError("--model (the CNN pipeline) and --baseline exclude each other")
     if args.baseline and args.threshold is not None:
@@ -803,6 +852,8 @@ def _add_ecs_parser(sub):
     p.add_argument("--threshold", type=float, default=0.5)
     p.add_argument("--voxel-size", default=None, **{**vs, "help": "also quantify each result "
                                                                   "(<name>_ecs.csv), voxel size in nm"})
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the results of an earlier run in --output")
     p.add_argument("--quiet", action="store_true")
     _add_device(p)
 
@@ -812,6 +863,7 @@ def _add_ecs_parser(sub):
     p.add_argument("--threshold", type=float, default=0.5)
     p.add_argument("--voxel-size", default=None, **{**vs, "help": "HD95 in nm (default: pixels)"})
     p.add_argument("--json", help="also write the scores as JSON")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
 
     p = acts.add_parser("quantify", help="ECS fraction, gap widths, skeleton length, components "
                                          "of a binary ECS mask: CSV, figure and summary")
@@ -820,6 +872,8 @@ def _add_ecs_parser(sub):
     p.add_argument("--voxel-size", required=True, **vs)
     p.add_argument("--output", required=True, help="folder for ecs.csv and ecs.png")
     p.add_argument("--threshold", type=float, default=0.5, help="for probability maps")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace ecs.csv and ecs.png in --output")
 
 
 def _read_ecs_mask(path, threshold):
@@ -854,9 +908,13 @@ def _cmd_ecs(args):
         raise ValueError("ecs needs an action: train, predict, evaluate or quantify "
                          "(python -m emseg ecs ACTION --help)")
     if args.ecs_command == "quantify":
+        out = Path(args.output)
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"--output {out} is a file; give a folder for ecs.csv and ecs.png")
+        for name in ("ecs.csv", "ecs.png"):
+            _output(out / name, args, args.labels)
         mask = _read_ecs_mask(args.labels, args.threshold)
         stats = ecs_lib.quantify_ecs(mask, voxel_size=args.voxel_size)
-        out = Path(args.output)
         ecs_lib.write_ecs_csv(out / "ecs.csv", stats)
         ecs_lib.plot_ecs(mask, out / "ecs.png", voxel_size=args.voxel_size, stats=stats,
                          title=Path(args.labels).name)
@@ -864,6 +922,8 @@ def _cmd_ecs(args):
         print(f"per-section table: {out / 'ecs.csv'}; figure: {out / 'ecs.png'}")
     elif args.ecs_command == "evaluate":
         from emseg.data import read_volume
+        if args.json:
+            _output(args.json, args, args.labels, args.prediction, what="--json")
         true = _read_ecs_mask(args.labels, 0.5)
         pred = read_volume(args.prediction)
         if not (pred.dtype.kind == "f" and pred.max() <= 1):
@@ -879,7 +939,7 @@ def _cmd_ecs(args):
         model = load_model(args.model, device=args.device)
         done = wf.segment_ecs(model, args.input, args.output, window=args.window,
                               overlap=args.overlap, threshold=args.threshold, device=args.device,
-                              progress=not args.quiet)
+                              overwrite=args.overwrite, progress=not args.quiet)
         for d in done:
             print(f"{d['name']}: {d['shape']} in {d['seconds']:.1f} s -> {d['probability']}, "
                   f"{d['labels']}")
@@ -887,7 +947,8 @@ def _cmd_ecs(args):
                 from emseg.data import read_volume
                 mask = read_volume(d["labels"])
                 stats = ecs_lib.quantify_ecs(mask, voxel_size=args.voxel_size)
-                ecs_lib.write_ecs_csv(Path(args.output) / f"{d['name']}_ecs.csv", stats)
+                csv = _output(Path(args.output) / f"{d['name']}_ecs.csv", args, d["labels"])
+                ecs_lib.write_ecs_csv(csv, stats)
                 print(f"  {_ecs_summary(stats)}")
     else:  # train
         from emseg.data import ecs_phantom
@@ -922,23 +983,61 @@ COMMANDS = {"fetch": _cmd_fetch, "convert": _cmd_convert, "export": _cmd_export,
 
 
 def main(argv=None):
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status.
+
+    A failure is printed as one ``error: ...`` line (exit status 1) that names the file
+    or option and what to do; ``--debug`` or ``EMSEG_DEBUG=1`` shows the traceback
+    instead.
+    """
+    import os
+
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
-    if getattr(args, "config", None):
-        args._explicit = _explicit_options(argv)  # --config: which options were typed
+    debug = args.debug or os.environ.get("EMSEG_DEBUG", "") not in ("", "0")
     try:
+        if getattr(args, "config", None):
+            args._explicit = _explicit_options(argv)  # --config: which options were typed
         status = COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        from emseg.data.fetch import DataDownloadError
-        if isinstance(exc, (ValueError, FileNotFoundError, DataDownloadError)):
-            print(f"error: {exc}", file=sys.stderr)  # these messages say what to do
-            return 1
-        raise
+        message = None if debug else _error_line(exc)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 1
     return status or 0
+
+
+def _error_line(exc):
+    """The one-line message of a known failure, or None (an unexpected error: traceback)."""
+    import errno
+
+    from emseg.data.fetch import DataDownloadError
+
+    if isinstance(exc, (ValueError, FileNotFoundError, DataDownloadError)):
+        return " ".join(str(exc).split("\n"))  # these messages say what to do
+    if isinstance(exc, MemoryError):
+        return ("out of memory: the volume, window or batch is too large for this machine; "
+                "use a smaller --window or --batch-size, crop the volume, or use predict-large "
+                "(block by block)")
+    if isinstance(exc, OSError):
+        where = exc.filename or "a file"
+        what = {errno.ENOSPC: "the disk is full; free space or write elsewhere",
+                errno.EDQUOT: "the disk quota is exceeded; free space or write elsewhere",
+                errno.EACCES: "permission denied; choose a folder you can write to (or read)",
+                errno.EPERM: "operation not permitted; choose a folder you can write to",
+                errno.EROFS: "the file system is read-only; write elsewhere",
+                errno.ENOTDIR: "a part of the path is a file, not a folder; check the path",
+                errno.EISDIR: "it is a folder; give a file name",
+                errno.EEXIST: "it exists; choose another name or pass --overwrite",
+                errno.ENAMETOOLONG: "the name is too long; choose a shorter path"}.get(exc.errno)
+        return f"{where}: {what or (exc.strerror or str(exc)) + '; check the path and the disk'}"
+    if isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower():
+        return ("the device ran out of memory: use a smaller --window or --batch-size (or "
+                "--device cpu)")
+    return None

@@ -928,7 +928,7 @@ def _validation_split(config):
     return choice
 
 
-def predict_from_config(config, *, device=None, progress=True):
+def predict_from_config(config, *, device=None, progress=True, overwrite=False):
     """Predict the test folder with the trained network; write TIFFs and metrics.
 
     Parameters
@@ -939,6 +939,9 @@ def predict_from_config(config, *, device=None, progress=True):
         Default: CUDA if available, else CPU.
     progress : bool
         Show progress bars.
+    overwrite : bool
+        Replace the results of an earlier prediction in the output folder (by default
+        refused before anything is predicted; CLI: ``--overwrite``).
 
     Returns
     -------
@@ -954,7 +957,7 @@ def predict_from_config(config, *, device=None, progress=True):
     ``metrics.json`` holds :func:`emseg.metrics.segmentation_report` per volume and
     over all volumes together (``overall``).
     """
-    from emseg._atomic import atomic_path
+    from emseg._atomic import atomic_path, check_output
     from emseg.data import write_volume
     from emseg.infer import predict
     from emseg.checkpoint import load_checkpoint, model_from_checkpoint
@@ -977,6 +980,14 @@ def predict_from_config(config, *, device=None, progress=True):
     split_dir = config.resolve(config.data.folder) / p.split
     vols = _split_volumes(config, p.split, labels=(split_dir / "y").is_dir())
     out = config.resolve(p.output) if p.output else run / "predictions"
+    sources = [f for kind in ("x", "y") if (split_dir / kind).is_dir()
+               for f in (split_dir / kind).iterdir()]
+    how = "overwrite=True (CLI: --overwrite)"
+    for vol in vols:  # refuse before anything is predicted
+        for kind in ("prediction", "probabilities")[:2 if p.probabilities else 1]:
+            check_output(out / f"{vol.name}-{kind}.tif", overwrite=overwrite, inputs=sources,
+                         what="result", how=how)
+    check_output(out / "metrics.json", overwrite=overwrite, inputs=sources, what="result", how=how)
     n, names = config.data.n_classes, config.data.class_names
     paths, reports, total = {}, {}, np.zeros((n, n), np.int64)
     t0 = time.perf_counter()

@@ -21,7 +21,21 @@ def pick_device(device=None):
     """
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"device {device!r} is not a device name; use None (auto), 'cpu', "
+                         f"'cuda' or 'cuda:N'") from None
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device {device!r}: emseg runs on 'cpu' or 'cuda' ('cuda:N'), not "
+                         f"{dev.type!r}; use None to choose automatically")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r} was requested but PyTorch sees no Apple GPU; "
+                         "use device=None (auto) or 'cpu'")
+    if dev.type == "cuda" and dev.index is not None and torch.cuda.is_available() \
+            and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r}: PyTorch sees {torch.cuda.device_count()} CUDA "
+                         f"GPU(s) (cuda:0 ... cuda:{torch.cuda.device_count() - 1})")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} was requested but PyTorch sees no CUDA GPU; "
                          "use device=None (auto) or 'cpu'")

@@ -200,7 +200,7 @@ def evaluate_ecs(true, prediction, *, threshold=0.5, voxel_size=None):
 
 
 def segment_ecs(model, images, output, *, window=None, overlap=0.25, threshold=0.5, device=None,
-                progress=False):
+                overwrite=False, progress=False):
     """Segment EM sections and write ``<name>_probability.tif`` and ``<name>_labels.tif`` per input.
 
     The counterpart of the original's ``result/`` folder (there: 8-bit PNG tiles stitched
@@ -218,6 +218,9 @@ def segment_ecs(model, images, output, *, window=None, overlap=0.25, threshold=0
         The results folder (created).
     window, overlap, threshold, device, progress
         See :func:`predict_ecs` and :func:`emseg.ecs.write_results`.
+    overwrite : bool
+        Replace results that exist in ``output`` (by default refused before any image is
+        segmented). A result never replaces one of the input images.
 
     Returns
     -------
@@ -225,6 +228,7 @@ def segment_ecs(model, images, output, *, window=None, overlap=0.25, threshold=0
         Per input: ``name``, ``probability`` and ``labels`` paths, ``shape``, ``seconds``.
     """
     from emseg.data.io import SLICE_SUFFIXES, _natural_key, _read_any
+    from emseg._atomic import check_output
     from emseg.ecs import write_results
 
     if isinstance(images, (str, Path)):
@@ -246,6 +250,10 @@ def segment_ecs(model, images, output, *, window=None, overlap=0.25, threshold=0
     if twins:
         raise ValueError(f"several images share the name {twins[0]!r} (e.g. .tif and .png); their "
                          f"results <name>_probability.tif would overwrite each other: rename them")
+    for f in files:  # refuse before anything is computed or written
+        for kind in ("probability", "labels"):
+            check_output(Path(output) / f"{f.stem}_{kind}.tif", overwrite=overwrite,
+                         inputs=files, what="result", how="overwrite=True (CLI: --overwrite)")
     done = []
     for f in files:
         img = _read_any(f)

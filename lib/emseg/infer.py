@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from emseg._validate import check_image, check_positive_int
+from emseg._validate import check_image, check_positive_int, check_window_memory
 from emseg._padding import reflect_pad
 from emseg.device import autocast, pick_device
 from emseg.models._base import window_geometry
@@ -300,7 +300,9 @@ def _check_model(model, opts):
     if len(opts.overlap) == 2 and model.window_ndim != 2:
         raise ValueError(f"a 3D network needs one overlap or one per axis (z, y, x), got {opts.overlap}")
     check_scale(model_scale(model, opts), ndim=model.window_ndim)
-    return window_geometry(model, opts.window)
+    geometry = window_geometry(model, opts.window)
+    check_window_memory(geometry.input, opts.batch_size)
+    return geometry
 
 
 def model_scale(model, opts):

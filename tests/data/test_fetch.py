@@ -362,3 +362,25 @@ def test_registry_entry_is_complete():
         "md5": "d3f296cbedb7c3240e6be0e9e7217f3a", "size": 58_974_368, "shape": (121, 609, 400)}
     assert sum(f["size"] for f in entry["files"].values()) == 411_603_376
     assert entry["voxel_size"] == (40.0, 10.0, 10.0)
+
+
+def test_safe_extract_refuses_a_zip_bomb_before_writing(tmp_path):
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("zeros.bin", b"\0" * (20 * 2 ** 20))  # 20 MB of zeros: ratio ~1000
+    with pytest.raises(ValueError, match="compressed .* times"):
+        safe_extract(bomb, tmp_path / "out")
+    with pytest.raises(ValueError, match="more than the"):
+        safe_extract(bomb, tmp_path / "out", max_bytes=2 ** 20, max_ratio=10 ** 6)
+    assert not any((tmp_path / "out").iterdir())
+    assert [p.name for p in safe_extract(bomb, tmp_path / "ok", max_ratio=10 ** 6)] == ["zeros.bin"]
+
+
+def test_partial_downloads_are_removed_only_when_old_and_named_by_tempfile(tmp_path):
+    old, fresh = tmp_path / "tmpab12cd_9", tmp_path / "tmpzz99yy00"
+    kept = [tmp_path / "tmpnotours.zip", tmp_path / "data.zip", fresh]
+    for p in (old, *kept):
+        p.write_bytes(b"partial")
+    os.utime(old, (0, 0))  # last written long ago: an interrupted download
+    assert fetch.remove_partial_downloads(tmp_path) == [old]
+    assert not old.exists() and all(p.exists() for p in kept)

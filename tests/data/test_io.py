@@ -145,3 +145,23 @@ def test_failed_write_keeps_old_file_and_leaves_no_temp(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["keep.tif"]
     monkeypatch.undo()
     assert np.array_equal(read_volume(path), _volume())
+
+
+def test_truncated_tiff_is_one_error_naming_the_file(tmp_path):
+    rng = np.random.default_rng(0)
+    for dtype in (np.uint8, np.float32):
+        path = tmp_path / f"stack-{np.dtype(dtype).name}.tif"
+        write_volume(path, rng.random((20, 64, 64)).astype(dtype))
+        data = path.read_bytes()
+        cut = tmp_path / f"cut-{np.dtype(dtype).name}.tif"
+        cut.write_bytes(data[:len(data) // 3])
+        with pytest.raises(ValueError, match=f"{cut.name}: cannot read this TIFF file, it is "
+                                             f"truncated or damaged"):
+            read_volume(cut)
+        assert read_volume(path).shape == (20, 64, 64)  # the intact file reads as before
+
+
+def test_a_stack_in_a_slice_folder_is_called_a_stack(tmp_path):
+    write_volume(tmp_path / "slices" / "a.tif", np.zeros((3, 8, 8), np.uint8))
+    with pytest.raises(ValueError, match="stack of sections"):
+        read_volume(tmp_path / "slices")

@@ -178,3 +178,28 @@ def test_render_densest_puts_the_dense_part_of_a_large_tree_in_the_box():
     assert np.all(vox > -1) and np.all(vox < np.array([16, 48, 48]))
     with pytest.raises(TypeError, match="SwcTree"):
         render_densest(np.zeros((3, 3)))
+
+
+def test_a_huge_soma_radius_paints_fast_exactly_and_with_a_warning(monkeypatch):
+    import importlib
+    import time
+
+    nph = importlib.import_module("emseg.data.neuron_phantom")  # the module, not the function
+    tree = neuron_tree(seed=1)
+    r = tree.radius.copy()
+    r[0] = 14.0  # 28 voxels in x/y: above the wide-ball limit, painted in clipped boxes
+    wide = SwcTree(id=tree.id, type=tree.type, x=tree.x, y=tree.y, z=tree.z, radius=r,
+                   parent=tree.parent)
+    fast = render_neuron(wide, shape=(48, 128, 128)).mask
+    monkeypatch.setattr(nph, "_WIDE", 10 ** 6)  # every ball by the exact offset path
+    exact = render_neuron(wide, shape=(48, 128, 128)).mask
+    assert np.array_equal(fast, exact) and fast.sum() > 10_000
+    monkeypatch.undo()
+    r[0] = 100.0  # an Allen-style soma: 200 voxels; the old painter took minutes
+    huge = SwcTree(id=tree.id, type=tree.type, x=tree.x, y=tree.y, z=tree.z, radius=r,
+                   parent=tree.parent)
+    t0 = time.perf_counter()
+    with pytest.warns(UserWarning, match="radius of 100"):
+        mask = render_neuron(huge, shape=(48, 128, 128)).mask
+    assert mask.all()  # the ball covers the whole 24 x 64 x 64 um volume
+    assert time.perf_counter() - t0 < 30  # a generous bound: seconds, not minutes

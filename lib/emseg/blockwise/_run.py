@@ -361,8 +361,9 @@ def _connect(client, scheduler, n_workers, device):
     # GPU workers get a second thread, so that one block is read and written while another
     # is predicted (predictions themselves are serialised per worker)
     threads = 2 if _uses_gpu(device) else 1
+    # this machine only: the scheduler and its dashboard listen on the loopback interface
     cluster = LocalCluster(n_workers=n, threads_per_worker=threads, processes=True,
-                           dashboard_address=":0")
+                           host="127.0.0.1", dashboard_address="127.0.0.1:0")
     return Client(cluster), cluster, n
 
 

@@ -78,8 +78,8 @@ class Volume:
 
     def __repr__(self):
         parts = [f"image={self.image.shape}"]
-        if self.labels is not None:
-            present = np.count_nonzero(np.bincount(np.asarray(self.labels).ravel()))
+        if self.labels is not None:  # (a repr never fails, whatever the labels hold)
+            present = len(np.unique(np.asarray(self.labels)))
             parts.append(f"labels: {present} classes present")
         if self.weights is not None:
             parts.append("weights")

@@ -18,7 +18,9 @@ What we add:
   :class:`_Retry` (a ``ValueError``); the others end the download at once. An
   unreachable host is not retried, so that ``source="auto"`` falls back at once.
 * Mirrors, tried in turn when the main link fails (an unreachable host only once).
-* Safe unpacking (:func:`safe_extract`), then a size and MD5 check of every file.
+* Safe unpacking (:func:`safe_extract`: paths, size and compression ratio checked),
+  then a size and MD5 check of every file. Partial downloads of an interrupted earlier
+  try (pooch's ``tmp*`` files, over an hour old) are removed first.
   The zip is deleted once its files are unpacked and verified, or when it is bad
   (unsafe, unreadable, wrong content); when unpacking fails otherwise (disk full,
   Ctrl-C) it is kept, and the next try unpacks it without downloading it again.
@@ -43,7 +45,7 @@ from emseg._atomic import atomic_path
 from emseg.data.registry import DATASETS, make_pooch
 
 __all__ = ["DataDownloadError", "data_dir", "display_path", "download_archive", "fetch_dataset",
-           "safe_extract"]
+           "remove_partial_downloads", "safe_extract"]
 
 STAMP_NAME = ".emseg-verified.json"
 _OFFLINE_HINT = ('To work offline on synthetic data instead, use source="phantom" '
@@ -257,13 +259,19 @@ def _verify_files(folder, entry):
 
 # --- unpacking ---------------------------------------------------------------------------
 
-def safe_extract(zip_path, target):
+MAX_UNPACKED_BYTES = 16 * 2 ** 30  # safe_extract: the most a zip may unpack to
+MAX_RATIO = 200  # safe_extract: the highest compression ratio of a member over 8 MB
+
+
+def safe_extract(zip_path, target, *, max_bytes=MAX_UNPACKED_BYTES, max_ratio=MAX_RATIO):
     """Unpack a zip archive into ``target``, refusing anything that could escape it.
 
     Every member is checked before anything is written: absolute paths, drive
-    letters, ``..`` components and symbolic links are refused. Each file is written
-    under a temporary name and then renamed, so an interrupted run leaves no partly
-    written file under its final name.
+    letters, ``..`` components and symbolic links are refused, and so is a "zip
+    bomb": more than ``max_bytes`` in all, a member over 8 MB compressed more than
+    ``max_ratio`` times, or more than the free disk space. Each file is written under
+    a temporary name and then renamed, so an interrupted run leaves no partly written
+    file under its final name; no member is written beyond its declared size.
 
     Parameters
     ----------
@@ -271,6 +279,10 @@ def safe_extract(zip_path, target):
         The archive.
     target : str or Path
         Destination folder (created if missing).
+    max_bytes : int
+        The largest total unpacked size accepted (default 16 GiB).
+    max_ratio : float
+        The largest compression ratio accepted for a member larger than 8 MB.
 
     Returns
     -------
@@ -289,6 +301,21 @@ def safe_extract(zip_path, target):
     root = target.resolve()
     with zipfile.ZipFile(zip_path) as zf:
         members = [m for m in zf.infolist() if _check_member(m, root)]
+        total = sum(m.file_size for m in members)
+        if total > max_bytes:
+            raise ValueError(f"refusing {Path(zip_path).name}: it would unpack to "
+                             f"{total / 2 ** 30:.1f} GiB, more than the {max_bytes / 2 ** 30:.1f} "
+                             f"GiB allowed (max_bytes)")
+        for m in members:
+            if m.file_size > 8 * 2 ** 20 and m.file_size > max_ratio * max(m.compress_size, 1):
+                raise ValueError(f"refusing {Path(zip_path).name}: member {m.filename!r} is "
+                                 f"compressed {m.file_size / max(m.compress_size, 1):.0f} times "
+                                 f"(over {max_ratio}); the archive looks malicious")
+        free = shutil.disk_usage(target).free
+        if total > free:
+            raise ValueError(f"{target}: {Path(zip_path).name} unpacks to {total / 2 ** 20:.0f} MB "
+                             f"but only {free / 2 ** 20:.0f} MB are free; free space or set "
+                             f"another data folder (EMSEG_DATA_DIR)")
         for member in members:
             with atomic_path(target / member.filename) as tmp, zf.open(member) as src, \
                     open(tmp, "wb") as dst:
@@ -333,6 +360,7 @@ def download_archive(entry, root, *, progress=True, retries=3):
     verify the content) and optionally ``mirrors`` and ``homepage``. Returns the
     zip's path; raises :class:`DataDownloadError` saying what to do next.
     """
+    remove_partial_downloads(root)
     errors = []
     for url in (entry["url"], *entry.get("mirrors", ())):
         if any(e.offline and urlparse(e.url).hostname == urlparse(url).hostname for e in errors):
@@ -364,6 +392,35 @@ def download_archive(entry, root, *, progress=True, retries=3):
                                            for e in errors if e is not main]
     main.args = ("\n".join(lines),)
     raise main
+
+
+_POOCH_TMP = re.compile(r"^tmp[a-z0-9_]{8}$")  # tempfile's names, where pooch downloads
+
+
+def remove_partial_downloads(folder, *, older_than=3600.0):
+    """Remove the partial downloads an interrupted pooch download left in ``folder``.
+
+    Only files named as :mod:`tempfile` names them (``tmp`` and 8 characters, no
+    extension) directly in ``folder`` and not modified for ``older_than`` seconds (a
+    download still running writes to its file) are removed.
+
+    Returns
+    -------
+    list of Path
+        The removed files.
+    """
+    import time
+
+    folder, removed = Path(folder), []
+    if not folder.is_dir():
+        return removed
+    for p in folder.iterdir():
+        with contextlib.suppress(OSError):
+            if _POOCH_TMP.match(p.name) and p.is_file() \
+                    and time.time() - p.stat().st_mtime > older_than:
+                p.unlink()
+                removed.append(p)
+    return removed
 
 
 class _Retry(ValueError):

@@ -144,12 +144,54 @@ def _check_magic(path, magics, what):
 
 
 def _read_tiff(path, dtype):
-    """Read a TIFF as (z, y, x), optionally converting slice by slice."""
+    """Read a TIFF as (z, y, x), optionally converting slice by slice; a damaged or
+    truncated file is a ValueError that names it (tifffile would log a warning and return
+    only the pages it could read, or fail with a message that names no file)."""
+    import logging
+
+    class Damage(logging.Handler):
+        signs = ("invalid page offset", "failed to reshape", "truncat", "corrupt")
+
+        def __init__(self):
+            super().__init__(logging.WARNING)
+            self.seen = []
+
+        def emit(self, record):
+            text = record.getMessage()
+            if any(sign in text for sign in self.signs):
+                self.seen.append(text.split("> ", 1)[-1])
+
+    logger, damage = logging.getLogger("tifffile"), Damage()
+    logger.addHandler(damage)
+    propagate, logger.propagate = logger.propagate, False
+    try:
+        out = _read_tiff_unchecked(path, dtype)
+    except _Unreadable:
+        raise
+    except MemoryError:
+        raise
+    except Exception as exc:  # tifffile's errors on damaged files vary
+        damage.seen.append(str(exc).strip() or type(exc).__name__)
+        out = None
+    finally:
+        logger.removeHandler(damage)
+        logger.propagate = propagate
+    if damage.seen:
+        raise ValueError(f"{path}: cannot read this TIFF file, it is truncated or damaged "
+                         f"({damage.seen[0]}); copy or export it again")
+    return out
+
+
+class _Unreadable(ValueError):
+    """A TIFF that is intact but not a volume read_volume reads (e.g. colour)."""
+
+
+def _read_tiff_unchecked(path, dtype):
     with tifffile.TiffFile(path) as tif:
         series = tif.series[0]
         shape, axes = tuple(series.shape), series.axes
         if "S" in axes or "C" in axes or len(shape) > 3:
-            raise ValueError(f"{path.name} has shape {shape} (axes {axes!r}); read_volume reads "
+            raise _Unreadable(f"{path.name} has shape {shape} (axes {axes!r}); read_volume reads "
                              f"single-channel volumes: convert it to grayscale or save one "
                              f"channel per file")
         pages = tif.pages  # all pages: a tifffile-written ("shaped") series lists only its first
@@ -180,8 +222,12 @@ def _read_slice(path):
         _check_magic(path, _TIFF_MAGIC, "a TIFF file")
         img = tifffile.imread(path)
     if img.ndim != 2:
+        colour = img.ndim == 3 and img.shape[-1] in (3, 4)
+        hint = ("convert colour slices to grayscale first" if colour else
+                "this looks like a stack of sections: give the file itself as the volume, or "
+                "save one 2D section per file")
         raise ValueError(f"slice {path} has shape {img.shape}, expected a 2D grayscale image; "
-                         f"convert colour slices to grayscale first")
+                         f"{hint}")
     return img
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from emseg._atomic import atomic_path
-from emseg._validate import check_image, check_labels
+from emseg._atomic import atomic_path, remove_stale_temporaries
+from emseg._validate import check_image, check_labels, check_window_memory
 from emseg.checkpoint import load_checkpoint, save_checkpoint
 from emseg.data._volume import Volume
 from emseg.device import amp_dtype, autocast
@@ -26,6 +26,7 @@ from emseg.models import spec_with_defaults, window_geometry
 from emseg.resample import check_scale, downscale_volume
 from emseg.train._config import LOSSES, LR_SCHEDULES, OPTIMIZERS, TrainConfig
 from emseg.train._distributed import Distributed
+from emseg.train._lock import run_lock
 from emseg.train._sampler import WindowSampler
 
 __all__ = ["fit", "check_config", "scheduled_lr", "make_optimizer"]
@@ -93,11 +94,12 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, o
     recorded losses are the mean over processes, and only rank 0 validates, writes the
     checkpoints and shows progress. Resume with the same number of processes.
     """
-    from tqdm.auto import tqdm
-
     cfg = check_config(config)
     if resume and output_dir is None:
         raise ValueError("resume=True needs the output_dir of the run to resume")
+    if output_dir is not None and Path(output_dir).exists() and not Path(output_dir).is_dir():
+        raise ValueError(f"output_dir {output_dir} is a file; give a folder for the run "
+                         f"(checkpoints/, history.json)")
     trains = [_as_volume(t, f"train[{i}]", model) for i, t in enumerate(_as_list(train))]
     vals = [_as_volume(v, f"val[{i}]", model) for i, v in enumerate(_as_list(val))]
     if not trains:
@@ -116,8 +118,44 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, o
     model.working_scale = scale  # validation and prediction run at the same resolution
     ckpt_dir = None if output_dir is None else Path(output_dir) / "checkpoints"
     dist = Distributed.setup()  # torchrun: join the process group; else one process, rank 0
+    if resume and not (ckpt_dir / "last.pt").exists():
+        raise ValueError(f"resume=True (CLI: --resume) but {ckpt_dir} holds no run to resume "
+                         f"(no last.pt); check the output folder, or start a new run without "
+                         f"resume")
     if ckpt_dir is not None:
         model.spec()  # fail now, not after the first eval_every iterations, if it cannot be saved
+    geometry = window_geometry(model, cfg.window)
+    check_window_memory(geometry.input, cfg.batch_size, what="config.window")
+    _warn_small_volumes(trains, geometry)
+    lock = run_lock(ckpt_dir.parent) if ckpt_dir is not None and dist.is_main \
+        else contextlib.nullcontext()
+    with lock:
+        return _fit(model, trains, vals, cfg, geometry, ckpt_dir=ckpt_dir, dist=dist,
+                    resume=resume, overwrite=overwrite, device=device, progress=progress)
+
+
+def _warn_small_volumes(trains, geometry):
+    """Warn when the network's output window is larger than a training volume: its labels
+    are then partly mirror images of the volume's (a valid network's wider input window
+    is mirrored context by design, and not warned about)."""
+    import warnings
+    for i, vol in enumerate(trains):
+        if any(w > s for w, s in zip(geometry.output, vol.image.shape)):
+            warnings.warn(f"the training window's output {geometry.output} (z, y, x) is larger "
+                          f"than train[{i}] {vol.image.shape} (at the working scale): its "
+                          f"windows are filled by mirroring the volume; use a smaller window "
+                          f"or more data", stacklevel=3)
+
+
+def _fit(model, trains, vals, cfg, geometry, *, ckpt_dir, dist, resume, overwrite, device,
+         progress):
+    """:func:`fit` once its arguments are checked and the run folder is locked."""
+    from tqdm.auto import tqdm
+
+    if ckpt_dir is not None and dist.is_main:  # what an earlier process left half-written
+        for folder in (ckpt_dir, ckpt_dir.parent):
+            remove_stale_temporaries(folder)
+    if ckpt_dir is not None:
         earlier = [p.name for p in (ckpt_dir / "last.pt", ckpt_dir / "best.pt") if p.exists()]
         if earlier and not resume and not overwrite:
             raise ValueError(f"{ckpt_dir} already holds a training run ({', '.join(earlier)}); "
@@ -128,7 +166,6 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, o
                 old.unlink(missing_ok=True)
 
     device = dist.device(device)
-    geometry = window_geometry(model, cfg.window)
     sampler = WindowSampler(trains, geometry, spacing=cfg.spacing, seed=cfg.seed, augment=cfg.augment,
                             oversample=cfg.oversample)
     model.to(device).train()
@@ -363,6 +400,11 @@ def _as_volume(item, name, model):
         if vol.weights.shape != vol.image.shape:
             raise ValueError(f"{name} weights shape {vol.weights.shape} does not match the image "
                              f"shape {vol.image.shape}")
+        low = float(np.min(vol.weights))
+        if low < 0:
+            raise ValueError(f"{name} weights hold negative values (min {low:g}); error weights "
+                             f"scale each voxel's loss and must be >= 0 (a negative weight "
+                             f"would make training maximise that voxel's error)")
     return vol
 
 
