@@ -220,3 +220,35 @@ def test_debug_shows_the_traceback(ws):
                            str(ws / "nope.tif"), "--prediction", str(ws / "labels.tif")],
                           capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode != 0 and "Traceback" in proc.stderr and "nope.tif" in proc.stderr
+
+
+def test_kill_9_during_training_then_resume_loses_nothing(ws, tmp_path):
+    """A training run killed with SIGKILL (no clean-up at all) resumes from its last
+    checkpoint; the stale lock is reported and taken over; no temporaries remain."""
+    import json
+    import signal
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "lib")}
+    run = tmp_path / "run"
+    argv = [sys.executable, "-m", "emseg", *[a.format(w=ws) for a in TRAIN[:-2]],
+            "--iterations", "60", "--eval-every", "2", "--output", str(run), "--device", "cpu"]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = run / "checkpoints" / "last.pt"
+    deadline = time.time() + 240
+    while not last.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)  # somewhere in the next steps, maybe inside a checkpoint write
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    done = json.loads((run / "history.json").read_text())["iteration"][-1]
+    assert 0 < done < 60
+    again = subprocess.run(argv + ["--resume"], env=env, capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "stale lock" in again.stderr
+    history = json.loads((run / "history.json").read_text())
+    assert history["iteration"] == list(range(1, 61))
+    leftovers = [p.name for p in run.rglob("*") if p.name.startswith(".")]
+    assert leftovers == []

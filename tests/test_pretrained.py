@@ -71,7 +71,8 @@ def test_fetch_converts_best_then_works_offline(served, server, tmp_path, writer
     served(data)
     path = fetch_pretrained("2d3d-3x3x3_0", data_dir=tmp_path / "cache", progress=False)
     assert path == tmp_path / "cache" / "weights" / "2d3d-3x3x3_0.pt"
-    assert sorted(p.name for p in path.parent.iterdir()) == ["2d3d-3x3x3_0.pt"]  # zip, unpack gone
+    assert sorted(p.name for p in path.parent.iterdir()) == [  # zip, unpack gone
+        "2d3d-3x3x3_0.pt", "trusted-sha256.json"]
     ckpt = load_checkpoint(path)
     assert ckpt["source"]["zip_sha256"] == hashlib.sha256(data).hexdigest()
     conversion = ckpt["source"]["conversion"]
@@ -82,6 +83,19 @@ def test_fetch_converts_best_then_works_offline(served, server, tmp_path, writer
         torch.testing.assert_close(model.state_dict()[key], value, rtol=0, atol=0)
     server.stop()  # a cache hit needs no network
     assert fetch_pretrained("2d3d-3x3x3_0", data_dir=tmp_path / "cache") == path
+
+
+def test_a_changed_zip_on_a_later_download_is_refused(served, tmp_path, writers):
+    first = _published_zip(tmp_path, writers, best=_net(1))
+    served(first)
+    path = fetch_pretrained("2d3d-3x3x3_0", data_dir=tmp_path / "cache", progress=False)
+    path.unlink()  # a later download: the converted file was deleted
+    served(_published_zip(tmp_path, writers, best=_net(3)))  # the server now sends another zip
+    with pytest.raises(DataDownloadError, match="SHA-256 .* first downloaded"):
+        fetch_pretrained("2d3d-3x3x3_0", data_dir=tmp_path / "cache", progress=False)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["trusted-sha256.json"]
+    served(first)  # the trusted content again: accepted
+    assert fetch_pretrained("2d3d-3x3x3_0", data_dir=tmp_path / "cache", progress=False) == path
 
 
 def test_zip_without_checkpoint_is_reported_and_removed(served, tmp_path, writers):
@@ -138,7 +152,7 @@ def test_cli_convert_zip_and_refuse_to_overwrite(tmp_path, writers, capsys):
     with torch.no_grad():
         torch.testing.assert_close(model(x)[0], best(x)[0], rtol=0, atol=0)
     assert main(["convert", str(zip_path), "--output", str(out)]) == 1
-    assert "exists; use --overwrite" in capsys.readouterr().err
+    assert "exists; pass --overwrite" in capsys.readouterr().err
     ckpt_folder = tmp_path / "make" / "2d3d-3x3x3_0" / "model" / "checkpoints" / "best"
     assert main(["convert", str(ckpt_folder), "--output", str(out), "--overwrite"]) == 0
 

@@ -14,7 +14,9 @@ No checksum was published for these zips. Their integrity is checked on the
 content instead: every tensor read is checked against the CRC32C stored in the
 checkpoint's index, and every layer's name and shape must match the network. The
 SHA-256 of the zip that was downloaded is stored in the converted file
-(``load_checkpoint(path)["source"]["zip_sha256"]``) so that it can be compared.
+(``load_checkpoint(path)["source"]["zip_sha256"]``) and in ``trusted-sha256.json`` of
+the weights folder (trust on first use): a later download of the same net (after the
+converted file was deleted) must have the same SHA-256, or it is refused.
 
 Examples
 --------
@@ -135,6 +137,7 @@ def fetch_pretrained(name, *, data_dir=None, progress=True, retries=3):
     if target.is_file():
         return target
     zip_path = download_archive(entry, root, progress=progress, retries=retries)
+    sha = _check_trusted(root, name, zip_path, entry)
     unpack = root / f".{name}.unpack"
     try:
         shutil.rmtree(unpack, ignore_errors=True)
@@ -152,9 +155,10 @@ def fetch_pretrained(name, *, data_dir=None, progress=True, retries=3):
         info["checkpoint"] = str(Path(info["checkpoint"]).relative_to(unpack))
         info["ignored"] = len(info["ignored"])
         save_model(model, target, source={
-            "name": name, "url": entry["url"], "zip_sha256": _sha256(zip_path),
+            "name": name, "url": entry["url"], "zip_sha256": sha,
             "conversion": info, "description": entry["description"],
             "citation": entry["citation"]})
+        _record_trusted(root, name, sha)
         print(f"emseg: converted {name} ({info['checkpoint']}, step {info['global_step']}) "
               f"to {target}", file=sys.stderr)
     finally:
@@ -206,6 +210,44 @@ def _find_checkpoint(folder):
             if candidate.as_posix().endswith(wanted):
                 return candidate
     return found[0]
+
+
+TRUSTED = "trusted-sha256.json"  # {name: SHA-256 of the zip first downloaded}
+
+
+def _check_trusted(root, name, zip_path, entry):
+    """The zip's SHA-256; DataDownloadError (zip removed) if it differs from the recorded one."""
+    import json
+
+    from emseg.data.fetch import DataDownloadError
+    sha = _sha256(zip_path)
+    try:
+        known = json.loads((root / TRUSTED).read_text()).get(name)
+    except (OSError, ValueError, AttributeError):
+        known = None
+    if known is not None and known != sha:
+        zip_path.unlink(missing_ok=True)
+        raise DataDownloadError(
+            f"{entry['zip_name']} from {entry['url']} has SHA-256 {sha}, but the copy first "
+            f"downloaded into {root} had {known}: the file on the server changed or the "
+            f"download was altered. The zip was removed. If the change is expected, delete "
+            f"{root / TRUSTED} and try again.", url=entry["url"])
+    return sha
+
+
+def _record_trusted(root, name, sha):
+    """Record the SHA-256 of a net's zip on its first download (trust on first use)."""
+    import json
+
+    from emseg._atomic import atomic_path
+    path = root / TRUSTED
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if known.get(name) != sha:
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps({**known, name: sha}, indent=1, sort_keys=True))
 
 
 def _sha256(path):
