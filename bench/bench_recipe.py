@@ -38,6 +38,7 @@ seeds that are done and the ratios ours / MONAI.
 
     python bench/bench_recipe.py --cases vnc-mito --seeds 0 1 2
     python bench/bench_recipe.py --cases vnc-mito --arms ours monai --iterations 600
+    python bench/bench_recipe.py --cases platelet --arms ours --scale 2 --out runs/bench_recipe_scale2
     python bench/bench_recipe.py --print            # the table of what is done
 """
 import argparse
@@ -228,7 +229,8 @@ def run_part(case, arm, seed, args, device, data):
     if arm in PRESET_OF:
         result = run_ours(PRESET_OF[arm], data, folder / f"{arm}-seed{seed}", seed,
                           args.iterations, device,
-                          scale=None if arm == "legacy" else CASE_SCALE.get(case))
+                          scale=None if arm == "legacy" else
+                          (1, args.scale, args.scale) if args.scale else CASE_SCALE.get(case))
     elif arm in ("monai", "monai-scaled"):
         result = run_monai(data, window=window, batch_size=batch, iterations=iterations,
                            seed=seed, device=device,
@@ -302,6 +304,10 @@ def main():
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--iterations", type=int, default=None,
                         help="override the presets' iterations (the same for every arm)")
+    parser.add_argument("--scale", type=int, default=None,
+                        help="working scale (x/y binning) of the ours arms instead of the "
+                             "case's (VNC: 2, platelet: 1), e.g. --scale 2 for the platelet; "
+                             "use another --out")
     parser.add_argument("--shared", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench_recipe"))
     parser.add_argument("--threads", type=int, default=2)

@@ -135,7 +135,8 @@ PRESETS = {
         iterations=36000, lr=10 ** -3.3, window=(572, 572), spacing=(1, 80, 80), eval_every=1800,
         aux_weight=0.0, organelle_classes=PLATELET_ORGANELLES)),
     # small networks that train in minutes on a laptop CPU, with the modern recipe (MODERN);
-    # for data finer than about 8 nm per pixel also set scale (VNC's 4.6 nm: scale=2)
+    # for data finer than about 8 nm per pixel also set scale (VNC's 4.6 nm: scale=2); the
+    # 10 nm platelet geometry also gained from scale=2 (bench/README.md)
     "unet2d-cpu": Preset("unet2d", {"width": 16, "padding": "same", "norm": "batch"}, TrainConfig(
         iterations=1000, batch_size=4, window=(128, 128), eval_every=250,
         organelle_classes=PLATELET_ORGANELLES, **MODERN)),
