@@ -4,6 +4,7 @@ Volumes are numpy arrays in (z, y, x) order. Writes are atomic: the data go to a
 temporary file in the destination folder, which then replaces the destination in
 one step, so a failed or interrupted write never leaves a half-written file.
 """
+import logging
 import re
 from pathlib import Path
 
@@ -143,32 +144,30 @@ def _check_magic(path, magics, what):
                          f"re-export it")
 
 
+class _DamageSigns(logging.Handler):
+    """Collects tifffile's log messages that mean a damaged or truncated file."""
+    signs = ("invalid page offset", "failed to reshape", "truncat", "corrupt")
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.seen = []
+
+    def emit(self, record):
+        text = record.getMessage()
+        if any(sign in text for sign in self.signs):
+            self.seen.append(text.split("> ", 1)[-1])
+
+
 def _read_tiff(path, dtype):
     """Read a TIFF as (z, y, x), optionally converting slice by slice; a damaged or
     truncated file is a ValueError that names it (tifffile would log a warning and return
     only the pages it could read, or fail with a message that names no file)."""
-    import logging
-
-    class Damage(logging.Handler):
-        signs = ("invalid page offset", "failed to reshape", "truncat", "corrupt")
-
-        def __init__(self):
-            super().__init__(logging.WARNING)
-            self.seen = []
-
-        def emit(self, record):
-            text = record.getMessage()
-            if any(sign in text for sign in self.signs):
-                self.seen.append(text.split("> ", 1)[-1])
-
-    logger, damage = logging.getLogger("tifffile"), Damage()
+    logger, damage = logging.getLogger("tifffile"), _DamageSigns()
     logger.addHandler(damage)
     propagate, logger.propagate = logger.propagate, False
     try:
         out = _read_tiff_unchecked(path, dtype)
-    except _Unreadable:
-        raise
-    except MemoryError:
+    except (_Unreadable, MemoryError):
         raise
     except Exception as exc:  # tifffile's errors on damaged files vary
         damage.seen.append(str(exc).strip() or type(exc).__name__)
