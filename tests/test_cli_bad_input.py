@@ -211,7 +211,16 @@ def test_error_line_of_os_errors_names_the_path_and_what_to_do():
     ro = OSError(errno.EROFS, "Read-only file system", "/mnt/ro/x.tif")
     assert "read-only" in _error_line(ro) and "/mnt/ro/x.tif" in _error_line(ro)
     assert "out of memory" in _error_line(MemoryError())
+    assert _error_line(OSError(errno.EIO, "Input/output error")) == (
+        "Input/output error; check the path and the disk")  # no file to name: none invented
     assert _error_line(KeyError("bug")) is None  # an unexpected error keeps its traceback
+
+
+def test_a_closed_pipe_ends_quietly():
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "lib")}
+    proc = subprocess.run(f"{sys.executable} -m emseg template | head -1", shell=True,
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.stdout.count("\n") == 1 and proc.stderr == "", proc.stderr
 
 
 def test_debug_shows_the_traceback(ws):

@@ -1004,6 +1004,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader stopped early (python -m emseg template | head)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes at exit
+        return 0
     except Exception as exc:
         message = None if debug else _error_line(exc)
         if message is None:
@@ -1026,7 +1030,6 @@ def _error_line(exc):
                 "use a smaller --window or --batch-size, crop the volume, or use predict-large "
                 "(block by block)")
     if isinstance(exc, OSError):
-        where = exc.filename or "a file"
         what = {errno.ENOSPC: "the disk is full; free space or write elsewhere",
                 errno.EDQUOT: "the disk quota is exceeded; free space or write elsewhere",
                 errno.EACCES: "permission denied; choose a folder you can write to (or read)",
@@ -1036,7 +1039,8 @@ def _error_line(exc):
                 errno.EISDIR: "it is a folder; give a file name",
                 errno.EEXIST: "it exists; choose another name or pass --overwrite",
                 errno.ENAMETOOLONG: "the name is too long; choose a shorter path"}.get(exc.errno)
-        return f"{where}: {what or (exc.strerror or str(exc)) + '; check the path and the disk'}"
+        what = what or f"{exc.strerror or exc}; check the path and the disk"
+        return f"{exc.filename}: {what}" if exc.filename else what
     if isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower():
         return ("the device ran out of memory: use a smaller --window or --batch-size (or "
                 "--device cpu)")
