@@ -135,7 +135,7 @@ def main(argv=None):
     net = UNet2D(2, width=4, depth=1, padding="same")
     folder = Path(args.folder)
     folder.mkdir(parents=True, exist_ok=True)
-    net_path = save_model(net, folder / "tiny-unet2d.pt")
+    net_path = save_model(net, folder / "tiny-unet2d.pt", overwrite=True)
     print(f"model: UNet2D(2, width=4, depth=1, same), {sum(p.numel() for p in net.parameters())} "
           f"parameters, window {tuple(args.window)}; {args.workers} worker processes x 1 thread; "
           f"{os.cpu_count()} cores; torch {torch.__version__}, CPU (no GPU)", flush=True)

@@ -163,8 +163,8 @@ def _vnc_folder(folder, shared):
     """VNC stack 1 in the template layout: train/x, train/y (16 sections), test/x, test/y."""
     for split, sections in (("train", VNC_TRAIN), ("test", VNC_TEST)):
         vol = load_vnc(target="mitochondria", sections=sections, path=Path(shared) / "vnc")
-        write_volume(folder / split / "x" / "vnc.tif", vol.image)
-        write_volume(folder / split / "y" / "vnc.tif", vol.labels)
+        write_volume(folder / split / "x" / "vnc.tif", vol.image, overwrite=True)
+        write_volume(folder / split / "y" / "vnc.tif", vol.labels, overwrite=True)
     return folder
 
 

@@ -49,3 +49,67 @@ def test_plot_data_and_probabilities(tmp_path):
         plot_probabilities(probs[0])
     with pytest.raises(ValueError, match="non-empty"):
         plot_data({})
+
+
+def _text_boxes(fig):
+    """Window extents of the figure's titles, axis labels and legends (drawn first)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    texts = [t for t in [fig._suptitle] if t is not None and t.get_text()]
+    for ax in fig.axes:
+        labels = (ax.xaxis.label, ax.yaxis.label) if ax.axison else ()
+        texts += [t for t in (ax.title, *labels) if t.get_text()]
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
+    boxes += [("legend", leg.get_window_extent(renderer)) for leg in fig.legends]
+    return boxes
+
+
+def _overlaps(fig):
+    boxes = _text_boxes(fig)
+    return [(a, b) for i, (a, ba) in enumerate(boxes) for b, bb in boxes[i + 1:]
+            if ba.overlaps(bb)]
+
+
+def test_figures_have_their_title_a_legend_and_no_overlapping_text():
+    from emseg.data import CLASS_NAMES, Volume
+
+    rng = np.random.default_rng(0)
+    img = rng.normal(size=(4, 32, 32)).astype(np.float32)
+    lab = rng.integers(0, 7, size=(4, 32, 32)).astype(np.uint8)
+    history = {"iteration": list(range(1, 21)), "loss": list(np.linspace(3, 1, 20)),
+               "val": [{"iteration": 20, "miou_all": 0.5, "miou_organelle": 0.2}]}
+    probs = rng.dirichlet(np.ones(7), size=(4, 32, 32)).transpose(3, 0, 1, 2)
+    figures = {
+        "prediction": plot_prediction(img, lab, lab, class_names=CLASS_NAMES,
+                                      title="2D-3D net: test volume (synthetic platelet phantom)"),
+        "data": plot_data({"train": Volume(img, lab, np.abs(img)), "test": Volume(img, lab)},
+                          class_names=CLASS_NAMES, title="Platelet data"),
+        "history": plot_history(history, title="2D-3D net training on synthetic data (CPU)"),
+        "probabilities": plot_probabilities(probs, class_names=CLASS_NAMES, title="Ensemble"),
+    }
+    for name, fig in figures.items():
+        assert fig._suptitle is not None and fig._suptitle.get_text(), name
+        assert _overlaps(fig) == [], name
+        plt.close(fig)
+    for name in ("prediction", "data"):  # label maps carry a legend naming every class
+        fig = {"prediction": plot_prediction, "data": plot_data}[name](
+            *((img, lab, lab) if name == "prediction" else ({"x": Volume(img, lab)},)),
+            class_names=CLASS_NAMES)
+        legend = fig.legends[0]
+        assert [t.get_text() for t in legend.get_texts()] == list(CLASS_NAMES)
+        plt.close(fig)
+
+
+def test_one_colour_per_class_in_every_label_figure():
+    from emseg.plot import label_colours, label_colormap
+
+    assert label_colours(2) == label_colours(7)[:2]  # a class keeps its colour
+    assert len(set(label_colours(7))) == 7
+    cmap = label_colormap(7)
+    fig = plot_prediction(np.zeros((1, 8, 8)), np.full((1, 8, 8), 3), np.full((1, 8, 8), 3))
+    image = fig.axes[1].images[0]
+    assert image.cmap.colors == cmap.colors
+    assert tuple(image.get_clim()) == (-0.5, 6.5)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="2 names for 7 classes"):
+        plot_prediction(np.zeros((1, 8, 8)), None, np.zeros((1, 8, 8), int), class_names=["a", "b"])

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from emseg._atomic import atomic_path
+from emseg._atomic import atomic_path, check_output
 
 __all__ = ["save_checkpoint", "load_checkpoint", "save_model", "load_model", "model_from_checkpoint",
            "export_model"]
@@ -68,8 +68,12 @@ def load_checkpoint(path):
     return ckpt
 
 
-def save_model(model, path, **extra):
-    """Save a network (spec + weights + working scale, plus any ``extra`` entries) atomically."""
+def save_model(model, path, *, overwrite=False, **extra):
+    """Save a network (spec + weights + working scale, plus any ``extra`` entries) atomically.
+
+    An existing ``path`` is replaced only with ``overwrite=True``. Returns the path.
+    """
+    check_output(path, overwrite=overwrite)
     ckpt = {"model_spec": model.spec(), "model_state": model.state_dict(),
             "working_scale": list(getattr(model, "working_scale", (1, 1, 1))), **extra}
     return save_checkpoint(ckpt, path)

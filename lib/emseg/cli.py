@@ -346,7 +346,8 @@ def _cmd_convert(args):
             source = _find_checkpoint(tmp)
         model, info = convert_genenet(source, device="cpu")
         info["ignored"] = len(info["ignored"])
-        save_model(model, out, source={"name": Path(args.checkpoint).name, "conversion": info})
+        save_model(model, out, overwrite=args.overwrite,
+                   source={"name": Path(args.checkpoint).name, "conversion": info})
     print(f"converted {info['n_tensors']} tensors (scope {info['prefix']}, step "
           f"{info['global_step']}; {info['ignored']} optimizer/bookkeeping variables skipped): "
           f"{model.spec()['name']} {model.spec()['kwargs']} -> {out}")
@@ -372,10 +373,11 @@ def _cmd_phantom(args):
             _output(out / f"{split}-{kind}.tif", args)
     for split in splits:
         vol = platelet_phantom(split, seed=args.seed, shape=args.shape)
-        write_volume(out / f"{split}-images.tif", vol.image)
-        write_volume(out / f"{split}-labels.tif", vol.labels)
+        write_volume(out / f"{split}-images.tif", vol.image, overwrite=args.overwrite)
+        write_volume(out / f"{split}-labels.tif", vol.labels, overwrite=args.overwrite)
         if vol.weights is not None:
-            write_volume(out / f"{split}-error-weights.tif", vol.weights)
+            write_volume(out / f"{split}-error-weights.tif", vol.weights,
+                         overwrite=args.overwrite)
         print(f"{split}: {vol.image.shape} -> {out}/{split}-*.tif")
 
 
@@ -644,7 +646,7 @@ def _cmd_train(args):
     import os
     if int(os.environ.get("RANK", "0")) != 0:
         return  # torchrun: rank 0 writes the curve and reports (fit wrote its checkpoints)
-    plot_history(history, out / "training-curve.png")
+    plot_history(history, out / "training-curve.png", overwrite=True)  # the run folder's own
     if history["val"]:
         last = dict(history["val"][-1])
         it = last.pop("iteration")
@@ -691,9 +693,9 @@ def _cmd_predict(args):
     probs = predict(models[0], image, **opts) if len(models) == 1 else predict_ensemble(models, image, **opts)
     seconds = time.perf_counter() - t0
     labels = np.argmax(probs, axis=0).astype(np.uint8)
-    write_volume(args.output, labels)
+    write_volume(args.output, labels, overwrite=args.overwrite)
     if args.probabilities:
-        write_volume(args.probabilities, probs.astype(np.float32))
+        write_volume(args.probabilities, probs.astype(np.float32), overwrite=args.overwrite)
     print(f"predicted {image.shape} with {len(models)} net(s) in {seconds:.1f} s "
           f"({image.size / seconds:,.0f} voxels/s) -> {args.output}")
 
@@ -796,7 +798,7 @@ def _cmd_trace(args):
         net = load_model(args.model, device=args.device)
         image = probability_map(net, image, device=args.device)
         if args.probabilities:
-            write_volume(args.probabilities, image.astype("float32"))
+            write_volume(args.probabilities, image.astype("float32"), overwrite=args.overwrite)
         tree = trace_voxel_scooping(image, threshold=args.threshold, voxel_size=args.voxel_size)
         how = "VoxResNet probability map + voxel scooping"
     elif args.baseline:
@@ -807,7 +809,8 @@ def _cmd_trace(args):
         tree = trace_voxel_scooping(image, threshold=args.threshold, voxel_size=args.voxel_size)
         how = "voxel scooping"
     seconds = time.perf_counter() - t0
-    write_swc(args.output, tree, comments=[f"emseg trace ({how}) of {Path(args.input).name}"])
+    write_swc(args.output, tree, comments=[f"emseg trace ({how}) of {Path(args.input).name}"],
+              overwrite=args.overwrite)
     print(f"traced {image.shape} ({how}) in {seconds:.1f} s ({image.size / seconds:,.0f} voxels/s): "
           f"{len(tree)} nodes, {len(tree.roots)} tree(s) -> {args.output}")
 
@@ -915,9 +918,9 @@ def _cmd_ecs(args):
             _output(out / name, args, args.labels)
         mask = _read_ecs_mask(args.labels, args.threshold)
         stats = ecs_lib.quantify_ecs(mask, voxel_size=args.voxel_size)
-        ecs_lib.write_ecs_csv(out / "ecs.csv", stats)
+        ecs_lib.write_ecs_csv(out / "ecs.csv", stats, overwrite=args.overwrite)
         ecs_lib.plot_ecs(mask, out / "ecs.png", voxel_size=args.voxel_size, stats=stats,
-                         title=Path(args.labels).name)
+                         title=Path(args.labels).name, overwrite=args.overwrite)
         print(_ecs_summary(stats))
         print(f"per-section table: {out / 'ecs.csv'}; figure: {out / 'ecs.png'}")
     elif args.ecs_command == "evaluate":
@@ -948,7 +951,7 @@ def _cmd_ecs(args):
                 mask = read_volume(d["labels"])
                 stats = ecs_lib.quantify_ecs(mask, voxel_size=args.voxel_size)
                 csv = _output(Path(args.output) / f"{d['name']}_ecs.csv", args, d["labels"])
-                ecs_lib.write_ecs_csv(csv, stats)
+                ecs_lib.write_ecs_csv(csv, stats, overwrite=args.overwrite)
                 print(f"  {_ecs_summary(stats)}")
     else:  # train
         from emseg.data import ecs_phantom
@@ -969,7 +972,7 @@ def _cmd_ecs(args):
                                       iterations=args.iterations, seed=args.seed,
                                       output_dir=args.output, overwrite=args.overwrite,
                                       device=args.device, progress=not args.quiet)
-        plot_history(history, Path(args.output) / "training-curve.png")
+        plot_history(history, Path(args.output) / "training-curve.png", overwrite=True)
         print(f"trained {args.variant} for {len(history['loss'])} iterations in "
               f"{history['seconds_total']:.0f} s; checkpoints in {Path(args.output) / 'checkpoints'}")
 

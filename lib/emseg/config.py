@@ -898,7 +898,8 @@ def train_from_config(config, *, device=None, progress=True):
                   progress=progress)
     dump_config(config.override({"data": {"folder": str(config.resolve(config.data.folder))},
                                  "train": {"output": str(out)}}), out / "config.toml")
-    plot_history(history, out / "training-curve.png", title=model.spec()["name"])
+    plot_history(history, out / "training-curve.png", title=model.spec()["name"],
+                 overwrite=True)  # the run folder's own figure (fit checked the folder)
     losses = history["loss"]
     metrics = {
         "model": model.spec(), "parameters": count_parameters(model),
@@ -996,9 +997,10 @@ def predict_from_config(config, *, device=None, progress=True, overwrite=False):
                         blending=p.blending, batch_size=p.batch_size, tta=p.tta,
                         device=device, progress=progress)
         pred = np.argmax(probs, axis=0).astype(np.uint8)
-        paths[vol.name] = write_volume(out / f"{vol.name}-prediction.tif", pred)
+        paths[vol.name] = write_volume(out / f"{vol.name}-prediction.tif", pred,
+                                       overwrite=overwrite)
         if p.probabilities:
-            write_volume(out / f"{vol.name}-probabilities.tif", probs)
+            write_volume(out / f"{vol.name}-probabilities.tif", probs, overwrite=overwrite)
         if vol.labels is not None:
             reports[vol.name] = segmentation_report(vol.labels, pred, n_classes=n,
                                                     class_names=names)

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage as ndi
 
-from emseg._atomic import atomic_path
+from emseg._atomic import atomic_path, check_output
 
 __all__ = ["check_mask", "area_fraction", "gap_width_map", "skeleton_length",
            "component_stats", "quantify_ecs", "write_ecs_csv", "plot_ecs", "plot_weight_map",
@@ -304,12 +304,13 @@ def quantify_ecs(mask, *, voxel_size):
 
 # --------------------------------------------------------------------------- output
 
-def write_ecs_csv(path, stats):
+def write_ecs_csv(path, stats, *, overwrite=False):
     """Write the per-section measures of :func:`quantify_ecs` as CSV, atomically.
 
     One row per section (``z`` = 0, 1, ...) and a last row ``z = all`` for the whole
     mask (its ``n_components`` counts 3D components for a volume); columns
     :data:`CSV_COLUMNS`; empty cells where a value is undefined (no ECS). Returns the path.
+    An existing file is replaced only with ``overwrite=True``.
     """
     per_section = {"ecs_fraction": "slice_fraction", "ecs_area_um2": "ecs_area_um2",
                    "skeleton_length_um": "skeleton_length_um",
@@ -320,6 +321,7 @@ def write_ecs_csv(path, stats):
     missing = [k for k in needed if k not in stats]
     if missing:
         raise ValueError(f"stats lacks {missing}; pass the dict returned by quantify_ecs")
+    check_output(path, overwrite=overwrite)
 
     def fmt(v):
         return "" if v is None or np.isnan(v) else f"{float(v):.6g}"
@@ -349,7 +351,8 @@ def write_ecs_csv(path, stats):
     return Path(path)
 
 
-def plot_ecs(mask, path=None, *, voxel_size, image=None, stats=None, z=None, title="ECS"):
+def plot_ecs(mask, path=None, *, voxel_size, image=None, stats=None, z=None, title="ECS",
+             overwrite=False):
     """One figure of the ECS measures: section with skeleton widths, fraction per
     section, gap-width and component-size histograms.
 
@@ -368,10 +371,12 @@ def plot_ecs(mask, path=None, *, voxel_size, image=None, stats=None, z=None, tit
         :func:`quantify_ecs` of ``mask`` (computed when not given).
     z : int, optional
         Section to show (default: the middle one).
+    overwrite : bool
+        Replace an existing ``path``.
     """
     from matplotlib.ticker import MaxNLocator
 
-    from emseg.plot import _figure, finish_figure
+    from emseg.plot import finish_figure, new_figure
 
     arr = check_mask(mask)
     if image is not None and np.shape(image) != arr.shape:
@@ -383,7 +388,7 @@ def plot_ecs(mask, path=None, *, voxel_size, image=None, stats=None, z=None, tit
         raise ValueError(f"z must be in 0..{len(secs) - 1}, got {z}")
     vs = (stats["voxel_size"][1], stats["voxel_size"][2])
     widths = gap_width_map(secs[k], voxel_size=vs)
-    fig, axes = _figure(path, nrows=1, ncols=4, figsize=(14, 3.6),
+    fig, axes = new_figure(path, nrows=1, ncols=4, figsize=(14, 3.6),
                         gridspec_kw={"width_ratios": [1.5, 1, 1, 1]})
     ax = axes[0]
     if image is not None:
@@ -414,10 +419,11 @@ def plot_ecs(mask, path=None, *, voxel_size, image=None, stats=None, z=None, tit
         if wide:
             axes[3].set_xscale("log")
     axes[3].set(title="components per section", xlabel="area (µm²)", ylabel="count")
-    return finish_figure(fig, path, title=title)
+    return finish_figure(fig, path, title=title, overwrite=overwrite)
 
 
-def plot_weight_map(image, mask, path=None, *, weights=None, classes=None, title="Shape-aware weights"):
+def plot_weight_map(image, mask, path=None, *, weights=None, classes=None,
+                    title="Shape-aware weights", overwrite=False):
     """ECS-Net's shape-aware weight map of one section: image, mask, pixel classes, weights.
 
     Parameters
@@ -429,18 +435,20 @@ def plot_weight_map(image, mask, path=None, *, weights=None, classes=None, title
     weights, classes : array_like, optional
         :func:`emseg.losses.shape_weight_map` of ``mask`` (``return_classes=True``);
         computed when not given.
+    overwrite : bool
+        Replace an existing ``path``.
     """
     from matplotlib.colors import ListedColormap
 
     from emseg.losses._ecs import SHAPE_CLASSES, shape_weight_map
-    from emseg.plot import _figure, finish_figure
+    from emseg.plot import finish_figure, new_figure
 
     m = check_mask(mask, ndim=(2,))
     if np.shape(image) != m.shape:
         raise ValueError(f"image shape {np.shape(image)} does not match the mask shape {m.shape}")
     if weights is None or classes is None:
         weights, classes = shape_weight_map(m, return_classes=True)
-    fig, axes = _figure(path, nrows=1, ncols=4, figsize=(15, 4))
+    fig, axes = new_figure(path, nrows=1, ncols=4, figsize=(15, 4))
     axes[0].imshow(image, cmap="gray")
     axes[0].set_title("image", fontsize=9)
     axes[1].imshow(m, cmap="gray")
@@ -455,11 +463,11 @@ def plot_weight_map(image, mask, path=None, *, weights=None, classes=None, title
     axes[3].set_title("shape weight S", fontsize=9)
     for ax in axes:
         ax.set_axis_off()
-    return finish_figure(fig, path, title=title)
+    return finish_figure(fig, path, title=title, overwrite=overwrite)
 
 
 def plot_ecs_prediction(image, true, probability, path=None, *, z=None, threshold=0.5,
-                        crop=None, title="ECS prediction"):
+                        crop=None, title="ECS prediction", overwrite=False):
     """Image, ground truth, ECS probability and the errors of the thresholded prediction.
 
     Parameters
@@ -474,8 +482,10 @@ def plot_ecs_prediction(image, true, probability, path=None, *, z=None, threshol
         Probability above which a pixel is ECS.
     crop : tuple of int, optional
         Show only the first (y, x) pixels (details of a large section).
+    overwrite : bool
+        Replace an existing ``path``.
     """
-    from emseg.plot import _figure, finish_figure
+    from emseg.plot import finish_figure, new_figure
 
     t = _sections(check_mask(true, name="true"))
     p = _sections(np.asarray(probability, dtype=np.float32))
@@ -493,7 +503,7 @@ def plot_ecs_prediction(image, true, probability, path=None, *, z=None, threshol
     errors[ti & pred] = (1, 1, 1)        # true positives: white
     errors[~ti & pred] = (1, 0.3, 0.3)   # false positives: red
     errors[ti & ~pred] = (0.3, 0.6, 1)   # false negatives: blue
-    fig, axes = _figure(path, nrows=1, ncols=4, figsize=(15, 4))
+    fig, axes = new_figure(path, nrows=1, ncols=4, figsize=(15, 4))
     axes[0].imshow(ii, cmap="gray")
     axes[0].set_title(f"image (z={k})", fontsize=9)
     axes[1].imshow(ti, cmap="gray")
@@ -505,10 +515,10 @@ def plot_ecs_prediction(image, true, probability, path=None, *, z=None, threshol
     axes[3].set_title(f"p > {threshold}: white TP, red FP, blue FN", fontsize=9)
     for ax in axes:
         ax.set_axis_off()
-    return finish_figure(fig, path, title=title)
+    return finish_figure(fig, path, title=title, overwrite=overwrite)
 
 
-def write_results(folder, probability, *, threshold=0.5, name="ecs"):
+def write_results(folder, probability, *, threshold=0.5, name="ecs", overwrite=False):
     """Save an ECS probability map and its thresholded labels as TIFFs (atomic writes).
 
     The counterpart of the original's ``result/`` folder: ``<name>_probability.tif``
@@ -527,6 +537,9 @@ def write_results(folder, probability, *, threshold=0.5, name="ecs"):
         Probability above which a pixel is ECS (original: 0.5).
     name : str
         File name prefix.
+    overwrite : bool
+        Replace an existing file (by default an existing file is refused:
+        nothing you made is replaced unless you ask).
 
     Returns
     -------
@@ -551,6 +564,8 @@ def write_results(folder, probability, *, threshold=0.5, name="ecs"):
         raise ValueError(f"name must be a plain file-name prefix, got {name!r}")
     folder = Path(folder)
     paths = {"probability": folder / f"{name}_probability.tif", "labels": folder / f"{name}_labels.tif"}
-    write_volume(paths["probability"], p.astype(np.float32, copy=False))
-    write_volume(paths["labels"], (p > threshold).astype(np.uint8))
+    for path in paths.values():  # refuse before writing either file
+        check_output(path, overwrite=overwrite)
+    write_volume(paths["probability"], p.astype(np.float32, copy=False), overwrite=overwrite)
+    write_volume(paths["labels"], (p > threshold).astype(np.uint8), overwrite=overwrite)
     return paths

@@ -264,7 +264,7 @@ def segment_ecs(model, images, output, *, window=None, overlap=0.25, threshold=0
         prob = predict_ecs(model, zscore(img.astype(np.float32)), window=window, overlap=overlap,
                            device=device, progress=progress)
         paths = write_results(output, prob[0] if prob.shape[0] == 1 else prob,
-                              threshold=threshold, name=f.stem)
+                              threshold=threshold, name=f.stem, overwrite=overwrite)
         done.append({"name": f.stem, **paths, "shape": tuple(img.shape),
                      "seconds": time.perf_counter() - t0})
     return done

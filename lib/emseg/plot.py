@@ -1,44 +1,118 @@
-"""Figures shared by the command line and the notebooks."""
+"""Figures shared by the command line and the notebooks.
+
+Every figure function takes its ``title`` (drawn as the figure's title, above the panel
+titles; callers add no ``suptitle`` afterwards), returns the figure or, given a ``path``,
+saves it atomically and refuses to replace an existing file unless ``overwrite=True``.
+Label maps use one colour per class, the same in every figure (:func:`label_colormap`),
+and carry a legend naming the classes.
+"""
 from pathlib import Path
 
 import numpy as np
 
-from emseg._atomic import atomic_path
+from emseg._atomic import atomic_path, check_output
 
 __all__ = ["plot_history", "plot_prediction", "plot_data", "plot_probabilities", "save_figure",
-           "finish_figure"]
+           "finish_figure", "new_figure", "label_colours", "label_colormap", "show_labels",
+           "add_label_legend"]
+
+# background dark, the cell (or foreground of a binary mask) light, then the Okabe-Ito
+# colour-blind-safe palette; classes beyond these cycle through it
+_PALETTE = ("#1a1a1a", "#c8c8c8", "#e69f00", "#56b4e9", "#009e73", "#d55e00", "#cc79a7",
+            "#f0e442", "#0072b2")
 
 
-def _figure(path, **kwargs):
-    """A new figure with subplots. When saving to a file, a plain matplotlib Figure is used,
-    so the global pyplot state (the notebook's backend and open figures) is untouched."""
+def label_colours(n_classes):
+    """The colours (hex strings) of classes ``0 .. n_classes-1``, the same in every figure.
+
+    Class 0 (background) is near-black, class 1 light grey, then the Okabe-Ito palette
+    (orange, sky blue, bluish green, vermilion, reddish purple, yellow, blue), which
+    colour-blind readers can tell apart.
+
+    Examples
+    --------
+    >>> label_colours(3)
+    ['#1a1a1a', '#c8c8c8', '#e69f00']
+    """
+    if int(n_classes) < 1:
+        raise ValueError(f"n_classes must be >= 1, got {n_classes}")
+    cycle = _PALETTE[2:]
+    return [_PALETTE[c] if c < 2 else cycle[(c - 2) % len(cycle)] for c in range(int(n_classes))]
+
+
+def label_colormap(n_classes):
+    """A matplotlib colormap for label maps (use with ``vmin=-0.5, vmax=n_classes-0.5``)."""
+    from matplotlib.colors import ListedColormap
+
+    return ListedColormap(label_colours(n_classes), name=f"emseg-labels-{int(n_classes)}")
+
+
+def show_labels(ax, labels, n_classes, **kwargs):
+    """Draw a 2-D label map on ``ax`` in the label colours; returns the image."""
+    return ax.imshow(labels, cmap=label_colormap(n_classes), vmin=-0.5, vmax=n_classes - 0.5,
+                     interpolation="nearest", **kwargs)
+
+
+def add_label_legend(fig, class_names):
+    """A legend of the label colours under the panels of ``fig`` (one patch per class)."""
+    from matplotlib.patches import Patch
+
+    names = list(class_names)
+    handles = [Patch(facecolor=c, edgecolor="#666666", label=n)
+               for c, n in zip(label_colours(len(names)), names)]
+    return fig.legend(handles=handles, loc="outside lower center", ncol=min(len(names), 4),
+                      fontsize=8, frameon=False)
+
+
+def _class_names(class_names, n_classes):
+    names = [f"class {c}" for c in range(n_classes)] if class_names is None else list(class_names)
+    if len(names) != n_classes:
+        raise ValueError(f"class_names has {len(names)} names for {n_classes} classes")
+    return names
+
+
+def new_figure(path=None, **kwargs):
+    """A new figure with subplots, laid out by matplotlib's constrained layout (titles,
+    colourbars and legends never overlap). When saving to a file, a plain matplotlib
+    Figure is used, so the global pyplot state (the notebook's backend and open figures)
+    is untouched."""
     if path is None:
         import matplotlib.pyplot as plt
-        return plt.subplots(**kwargs)
+        return plt.subplots(layout="constrained", **kwargs)
     from matplotlib.figure import Figure
-    fig = Figure(figsize=kwargs.pop("figsize", None))
+    fig = Figure(figsize=kwargs.pop("figsize", None), layout="constrained")
     return fig, fig.subplots(**kwargs)
 
 
-def finish_figure(fig, path=None, *, title=None):
-    """Give ``fig`` its title and a tight layout; save it to ``path`` (atomically, then
-    return the path) or, without a path, return the figure."""
-    if title is not None:
+def finish_figure(fig, path=None, *, title=None, overwrite=False):
+    """Give ``fig`` its title (and a tight layout unless it has a layout engine); save it
+    to ``path`` (atomically; an existing file only with ``overwrite=True``) and return the
+    path or, without a path, return the figure."""
+    if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
     if path is not None:
-        return save_figure(fig, path)
+        return save_figure(fig, path, overwrite=overwrite)
     return fig
 
 
-def save_figure(fig, path, *, dpi=100):
-    """Save a matplotlib figure atomically (temp file + rename); returns the path."""
+def save_figure(fig, path, *, dpi=100, overwrite=False):
+    """Save a matplotlib figure atomically (temp file + rename); returns the path.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` exists and ``overwrite`` is false.
+    """
+    check_output(path, overwrite=overwrite, what="figure")
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
     return Path(path)
 
 
-def plot_history(history, path=None, *, title="Training", loss_label="training loss"):
+def plot_history(history, path=None, *, title="Training", loss_label="training loss",
+                 overwrite=False):
     """Training loss (and its running mean) and validation MIoU against iterations.
 
     Parameters
@@ -47,18 +121,23 @@ def plot_history(history, path=None, *, title="Training", loss_label="training l
         As returned by :func:`emseg.train.fit`.
     path : str or Path, optional
         Save the figure there (PNG) and close it; otherwise return the figure.
+    title : str
+        The figure's title.
     loss_label : str
         y-axis label of the loss panel (the loss is the model's own ``training_loss``:
-        weighted cross-entropy for the platelet nets, focal + contrastive for ECS-Net, ...).
+        Dice + cross-entropy for the CPU presets, weighted cross-entropy for the
+        platelet nets' original recipe, focal + contrastive for ECS-Net, ...).
+    overwrite : bool
+        Replace an existing ``path``.
     """
-    fig, (ax1, ax2) = _figure(path, nrows=1, ncols=2, figsize=(8, 3.2))
+    fig, (ax1, ax2) = new_figure(path, nrows=1, ncols=2, figsize=(8, 3.4))
     it, loss = np.asarray(history["iteration"]), np.asarray(history["loss"], dtype=float)
     ax1.plot(it, loss, lw=0.5, alpha=0.5, label="loss")
     if len(loss) >= 10:
         k = max(5, len(loss) // 20)
         ax1.plot(it[k - 1:], np.convolve(loss, np.ones(k) / k, mode="valid"), lw=1.5,
                  label=f"running mean ({k})")
-    ax1.set(title=f"{title}: loss", xlabel="iteration", ylabel=loss_label)
+    ax1.set(title="loss", xlabel="iteration", ylabel=loss_label)
     ax1.legend(fontsize=8)
     val = history.get("val") or []
     if val:
@@ -67,25 +146,49 @@ def plot_history(history, path=None, *, title="Training", loss_label="training l
             if key in val[0]:
                 ax2.plot(vi, [v[key] for v in val], "o-", label=label)
         ax2.legend(fontsize=8)
-    ax2.set(title=f"{title}: validation", xlabel="iteration", ylabel="MIoU", ylim=(0, 1))
-    return finish_figure(fig, path)
+    ax2.set(title="validation", xlabel="iteration", ylabel="MIoU", ylim=(0, 1))
+    return finish_figure(fig, path, title=title, overwrite=overwrite)
 
 
-def plot_prediction(image, labels, prediction, path=None, *, z=None, n_classes=7, title=""):
-    """One z slice: image, ground truth and prediction side by side (jet colormap, 0..n-1)."""
+def plot_prediction(image, labels, prediction, path=None, *, z=None, n_classes=7,
+                    class_names=None, title=None, overwrite=False):
+    """One z slice: image, ground truth and prediction side by side, with a class legend.
+
+    Parameters
+    ----------
+    image, labels, prediction : ndarray
+        (z, y, x) volumes; ``labels`` may be None (no ground truth: two panels).
+    path : str or Path, optional
+        Save the figure there (PNG); otherwise return it.
+    z : int, optional
+        Slice index (default: the middle slice).
+    n_classes : int
+        Number of classes (the colours are :func:`label_colours`).
+    class_names : sequence of str, optional
+        Legend entries (default ``class 0``, ``class 1``, ...).
+    title : str, optional
+        The figure's title.
+    overwrite : bool
+        Replace an existing ``path``.
+    """
+    names = _class_names(class_names, n_classes)
     z = image.shape[0] // 2 if z is None else z
-    fig, axes = _figure(path, nrows=1, ncols=3, figsize=(8, 2.9))
+    maps = [(labels, "ground truth"), (prediction, "prediction")]
+    maps = [(a, n) for a, n in maps if a is not None]
+    fig, axes = new_figure(path, nrows=1, ncols=1 + len(maps), figsize=(3 * (1 + len(maps)), 3.5))
     axes[0].imshow(image[z], cmap="gray")
-    axes[0].set_title(f"{title} image (z={z})".strip())
-    for ax, arr, name in ((axes[1], labels, "ground truth"), (axes[2], prediction, "prediction")):
-        ax.imshow(arr[z], cmap="jet", vmin=0, vmax=n_classes - 1, interpolation="nearest")
-        ax.set_title(name)
+    axes[0].set_title(f"image (z={z})", fontsize=10)
+    for ax, (arr, name) in zip(axes[1:], maps):
+        show_labels(ax, arr[z], n_classes)
+        ax.set_title(name, fontsize=10)
     for ax in axes:
         ax.set_axis_off()
-    return finish_figure(fig, path)
+    add_label_legend(fig, names)
+    return finish_figure(fig, path, title=title, overwrite=overwrite)
 
 
-def plot_data(volumes, path=None, *, z=None, n_classes=7, title="Data"):
+def plot_data(volumes, path=None, *, z=None, n_classes=7, class_names=None, title="Data",
+              overwrite=False):
     """One z slice of each volume: image, labels and (where present) error weights.
 
     Parameters
@@ -96,18 +199,26 @@ def plot_data(volumes, path=None, *, z=None, n_classes=7, title="Data"):
         Save the figure there (PNG); otherwise return it.
     z : int, optional
         Slice index (default: each volume's middle slice).
+    n_classes : int
+        Number of classes (the colours are :func:`label_colours`).
+    class_names : sequence of str, optional
+        Legend entries (default ``class 0``, ``class 1``, ...).
+    title : str
+        The figure's title.
+    overwrite : bool
+        Replace an existing ``path``.
     """
     if not volumes:
         raise ValueError("volumes must be a non-empty dict of name -> Volume")
-    fig, axes = _figure(path, nrows=len(volumes), ncols=3, figsize=(9, 3 * len(volumes)),
-                        squeeze=False)
+    names = _class_names(class_names, n_classes)
+    fig, axes = new_figure(path, nrows=len(volumes), ncols=3,
+                           figsize=(9, 3 * len(volumes) + 0.6), squeeze=False)
     for row, (name, vol) in zip(axes, volumes.items()):
         k = min(vol.image.shape[0] // 2 if z is None else z, vol.image.shape[0] - 1)
         tag = "synthetic " if getattr(vol, "synthetic", False) else ""
         row[0].imshow(vol.image[k], cmap="gray")
         row[0].set_title(f"{tag}{name} image, z={k} {tuple(vol.image.shape)}", fontsize=9)
-        row[1].imshow(vol.labels[k], cmap="jet", vmin=0, vmax=n_classes - 1,
-                      interpolation="nearest")
+        show_labels(row[1], vol.labels[k], n_classes)
         row[1].set_title(f"{name} labels", fontsize=9)
         if vol.weights is not None:
             im = row[2].imshow(vol.weights[k], cmap="magma")
@@ -118,10 +229,12 @@ def plot_data(volumes, path=None, *, z=None, n_classes=7, title="Data"):
                         va="center", fontsize=9)
         for ax in row:
             ax.set_axis_off()
-    return finish_figure(fig, path, title=title)
+    add_label_legend(fig, names)
+    return finish_figure(fig, path, title=title, overwrite=overwrite)
 
 
-def plot_probabilities(probabilities, path=None, *, z=None, class_names=None, title=""):
+def plot_probabilities(probabilities, path=None, *, z=None, class_names=None, title=None,
+                       overwrite=False):
     """The per-class probability maps of one z slice, one panel per class (0..1).
 
     Parameters
@@ -131,21 +244,26 @@ def plot_probabilities(probabilities, path=None, *, z=None, class_names=None, ti
         output="probabilities")``.
     class_names : sequence of str, optional
         Panel titles (default ``class 0``, ``class 1``, ...).
+    title : str, optional
+        The figure's title (default ``class probabilities, z=<k>``).
+    overwrite : bool
+        Replace an existing ``path``.
     """
     probs = np.asarray(probabilities)
     if probs.ndim != 4:
         raise ValueError(f"probabilities must be (C, z, y, x), got shape {probs.shape}")
     n = probs.shape[0]
-    names = list(class_names) if class_names is not None else [f"class {c}" for c in range(n)]
+    names = _class_names(class_names, n)
     k = probs.shape[1] // 2 if z is None else z
     cols = min(n, 4)
     rows = -(-n // cols)
-    fig, axes = _figure(path, nrows=rows, ncols=cols, figsize=(2.6 * cols, 2.6 * rows),
-                        squeeze=False)
+    fig, axes = new_figure(path, nrows=rows, ncols=cols, figsize=(2.6 * cols, 2.6 * rows + 0.4),
+                           squeeze=False)
     for c, ax in enumerate(axes.flat):
         ax.set_axis_off()
         if c < n:
-            ax.imshow(probs[c, k], cmap="viridis", vmin=0, vmax=1)
+            im = ax.imshow(probs[c, k], cmap="viridis", vmin=0, vmax=1)
             ax.set_title(names[c], fontsize=9)
-    fig.suptitle(f"{title} class probabilities, z={k}".strip())
-    return finish_figure(fig, path)
+    fig.colorbar(im, ax=axes, shrink=0.6, label="probability")
+    return finish_figure(fig, path, title=title or f"class probabilities, z={k}",
+                         overwrite=overwrite)

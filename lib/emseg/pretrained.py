@@ -154,7 +154,7 @@ def fetch_pretrained(name, *, data_dir=None, progress=True, retries=3):
                 f"developers.", url=entry["url"]) from err
         info["checkpoint"] = str(Path(info["checkpoint"]).relative_to(unpack))
         info["ignored"] = len(info["ignored"])
-        save_model(model, target, source={
+        save_model(model, target, overwrite=True, source={  # the cache's own file
             "name": name, "url": entry["url"], "zip_sha256": sha,
             "conversion": info, "description": entry["description"],
             "citation": entry["citation"]})

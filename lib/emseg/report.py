@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emseg._atomic import atomic_path
+from emseg._atomic import atomic_path, check_output
 
 __all__ = ["format_value", "markdown_table", "save_results", "load_results"]
 
@@ -65,7 +65,7 @@ def _plain(value):
     return value
 
 
-def save_results(path, *, reports, data, device, seconds, **extra):
+def save_results(path, *, reports, data, device, seconds, overwrite=False, **extra):
     """Write a run's results as JSON, atomically; returns the path.
 
     Parameters
@@ -81,9 +81,13 @@ def save_results(path, *, reports, data, device, seconds, **extra):
         The device in words (:func:`emseg.device.describe`).
     seconds : float
         Run time.
+    overwrite : bool
+        Replace an existing file (by default an existing file is refused:
+        nothing you made is replaced unless you ask).
     **extra
         Anything else worth keeping (iterations, window, ...); JSON-able values.
     """
+    check_output(path, overwrite=overwrite)
     record = {"data": data, "device": device, "seconds": round(float(seconds), 1),
               "reports": _plain(reports), **_plain(extra)}
     with atomic_path(path) as tmp:

@@ -69,15 +69,16 @@ def run_demo(*, output="runs/demo", source="phantom", iterations=1000, device=No
     # the demo's folder is the demo's own: a new demo run replaces the previous one
     history = fit(model, train, val, config=config, output_dir=out, overwrite=True, device=dev,
                   progress=progress)
-    plot_history(history, out / "training-curve.png", title="2D U-Net (CPU preset)")
+    plot_history(history, out / "training-curve.png", title="2D U-Net (CPU preset)", overwrite=True)
 
     best = load_model(out / "checkpoints" / "best.pt", device=dev)
     t0 = time.perf_counter()
     pred = predict(best, test.image, window=config.window, output="labels", device=dev,
                    progress=progress)
     seconds = time.perf_counter() - t0
-    write_volume(out / "test-prediction.tif", pred)
-    plot_prediction(test.image, test.labels, pred, out / "prediction.png", title="test")
+    write_volume(out / "test-prediction.tif", pred, overwrite=True)
+    plot_prediction(test.image, test.labels, pred, out / "prediction.png", title="test volume",
+                    class_names=CLASS_NAMES, overwrite=True)
 
     names = list(CLASS_NAMES)
     reports = {

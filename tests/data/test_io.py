@@ -141,7 +141,7 @@ def test_failed_write_keeps_old_file_and_leaves_no_temp(tmp_path, monkeypatch):
 
     monkeypatch.setattr(emio.tifffile, "imwrite", broken_imwrite)
     with pytest.raises(OSError, match="disk full"):
-        write_volume(path, np.zeros((2, 2, 2), np.uint8))
+        write_volume(path, np.zeros((2, 2, 2), np.uint8), overwrite=True)
     assert os.listdir(tmp_path) == ["keep.tif"]
     monkeypatch.undo()
     assert np.array_equal(read_volume(path), _volume())

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
-from emseg._atomic import atomic_path
+from emseg._atomic import atomic_path, check_output
 from emseg._validate import check_image
 
 __all__ = ["read_volume", "write_volume", "read_image_label_folder"]
@@ -70,15 +70,15 @@ def read_volume(path, *, dtype=None):
     return _read_tiff(path, dtype)
 
 
-def write_volume(path, array, *, compression=None):
+def write_volume(path, array, *, compression=None, overwrite=False):
     """Write a 2D, 3D or 4D array to a TIFF file, atomically.
 
     Parameters
     ----------
     path : str or Path
         Destination ending in ``.tif`` or ``.tiff``. Missing parent folders are
-        created. An existing file is replaced in one step, and only once the new
-        file is complete.
+        created. An existing file is replaced (with ``overwrite=True``) in one step,
+        and only once the new file is complete.
     array : array_like
         Numeric (integer or float) array, 2D (y, x), 3D (z, y, x) or 4D
         (class, z, y, x: probability maps), finite and non-empty. Boolean masks are
@@ -88,6 +88,9 @@ def write_volume(path, array, *, compression=None):
         integer arrays (labels, raw EM) are zlib-compressed, which shrinks label
         volumes many times over, and float arrays are written uncompressed
         (deflate gains little on float noise and is slow).
+    overwrite : bool
+        Replace an existing file (by default an existing file is refused:
+        nothing you made is replaced unless you ask).
 
     Returns
     -------
@@ -98,7 +101,8 @@ def write_volume(path, array, *, compression=None):
     ------
     ValueError
         If the array is empty, not numeric, not 2D/3D/4D or not finite, if the
-        extension is not a TIFF one, or if ``compression`` is unknown.
+        extension is not a TIFF one, if ``compression`` is unknown, or if ``path``
+        exists and ``overwrite`` is false.
     TypeError
         If ``array`` is a string or None.
 
@@ -113,6 +117,7 @@ def write_volume(path, array, *, compression=None):
                          f"{' or '.join(TIFF_SUFFIXES)}")
     if path.is_dir():
         raise ValueError(f"{path} is a folder; give a file path such as {path / 'volume.tif'}")
+    check_output(path, overwrite=overwrite)
     if getattr(array, "dtype", None) == bool:
         array = np.asarray(array, dtype=np.uint8)
     arr = check_image(array, name="array", ndim=(2, 3, 4))

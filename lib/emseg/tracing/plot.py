@@ -6,7 +6,7 @@ voxel size, after subtracting ``offset``), so they lie on the projections.
 """
 import numpy as np
 
-from emseg.plot import _figure, finish_figure, save_figure
+from emseg.plot import finish_figure, new_figure, save_figure
 from emseg.tracing.swc import SwcTree, _triple
 
 __all__ = ["plot_trace_mip", "plot_tree_3d", "plot_quality_vs_signal"]
@@ -26,7 +26,7 @@ def _segments(tree, voxel_size, offset):
 
 
 def plot_trace_mip(image, trees, path=None, *, voxel_size=(1.0, 1.0, 1.0), offset=(0.0, 0.0, 0.0),
-                   title="", percentile=99.7):
+                   title="", percentile=99.7, overwrite=False):
     """Maximum-intensity projections (z and y) of a stack with traced trees on top.
 
     Parameters
@@ -43,6 +43,8 @@ def plot_trace_mip(image, trees, path=None, *, voxel_size=(1.0, 1.0, 1.0), offse
         Figure title.
     percentile : float
         Display range of each projection: its 1st to ``percentile``-th percentile.
+    overwrite : bool
+        Replace an existing ``path``.
 
     Returns
     -------
@@ -56,7 +58,7 @@ def plot_trace_mip(image, trees, path=None, *, voxel_size=(1.0, 1.0, 1.0), offse
     if not isinstance(trees, dict) or not all(isinstance(t, SwcTree) for t in trees.values()):
         raise TypeError("trees must be a dict of label -> SwcTree")
     vs = _triple(voxel_size, "voxel_size")
-    fig, axes = _figure(path, nrows=1, ncols=2, figsize=(12, 5.5), squeeze=False)
+    fig, axes = new_figure(path, nrows=1, ncols=2, figsize=(12, 5.5), squeeze=False)
     for ax, (proj, h, v, name) in zip(axes[0], _VIEWS):
         mip = image.max(axis=proj).astype(np.float32)
         lo, hi = np.percentile(mip, [1, percentile])
@@ -74,10 +76,10 @@ def plot_trace_mip(image, trees, path=None, *, voxel_size=(1.0, 1.0, 1.0), offse
         ax.set_yticks([])
     if trees:
         axes[0, 0].legend(loc="lower right", fontsize=8)
-    return finish_figure(fig, path, title=title)
+    return finish_figure(fig, path, title=title, overwrite=overwrite)
 
 
-def plot_tree_3d(trees, path=None, *, title="", elev=25, azim=-60):
+def plot_tree_3d(trees, path=None, *, title="", elev=25, azim=-60, overwrite=False):
     """A 3-D line view of traced trees (physical SWC coordinates), with matplotlib.
 
     Parameters
@@ -90,6 +92,8 @@ def plot_tree_3d(trees, path=None, *, title="", elev=25, azim=-60):
         Figure title.
     elev, azim : float
         View angles.
+    overwrite : bool
+        Replace an existing ``path``.
 
     Returns
     -------
@@ -99,7 +103,7 @@ def plot_tree_3d(trees, path=None, *, title="", elev=25, azim=-60):
 
     if not isinstance(trees, dict) or not all(isinstance(t, SwcTree) for t in trees.values()):
         raise TypeError("trees must be a dict of label -> SwcTree")
-    fig, ax = _figure(path, figsize=(7, 6), subplot_kw={"projection": "3d"})
+    fig, ax = new_figure(path, figsize=(7, 6), subplot_kw={"projection": "3d"})
     lo, hi = np.full(3, np.inf), np.full(3, -np.inf)
     for (label, tree), colour in zip(trees.items(), _COLOURS):
         if len(tree) == 0:
@@ -120,7 +124,7 @@ def plot_tree_3d(trees, path=None, *, title="", elev=25, azim=-60):
     ax.view_init(elev=elev, azim=azim)
     ax.set_title(title)
     if path is not None:
-        return save_figure(fig, path)
+        return save_figure(fig, path, overwrite=overwrite)
     return fig
 
 
@@ -131,7 +135,7 @@ def _finite_mean(values):
 
 
 def plot_quality_vs_signal(rows, path=None, *, title="Tracing quality under decreasing signal",
-                           metrics=("f1", "esa", "pds")):
+                           metrics=("f1", "esa", "pds"), overwrite=False):
     """Tracing scores against the signal level, one line per method.
 
     Parameters
@@ -145,6 +149,8 @@ def plot_quality_vs_signal(rows, path=None, *, title="Tracing quality under decr
         Figure title.
     metrics : tuple of str
         Which scores to plot, one panel each.
+    overwrite : bool
+        Replace an existing ``path``.
 
     Returns
     -------
@@ -153,7 +159,7 @@ def plot_quality_vs_signal(rows, path=None, *, title="Tracing quality under decr
     labels = {"f1": "F1 at 2 voxels (higher is better)", "esa": "ESA, voxels (lower is better)",
               "pds": "PDS (lower is better)", "recall": "recall at 2 voxels",
               "precision": "precision at 2 voxels", "dsa": "DSA, voxels"}
-    fig, axes = _figure(path, nrows=1, ncols=len(metrics), figsize=(4.5 * len(metrics), 3.8),
+    fig, axes = new_figure(path, nrows=1, ncols=len(metrics), figsize=(4.5 * len(metrics), 3.8),
                         squeeze=False)
     methods = list(dict.fromkeys(r["method"] for r in rows))
     for ax, key in zip(axes[0], metrics):
@@ -167,4 +173,4 @@ def plot_quality_vs_signal(rows, path=None, *, title="Tracing quality under decr
         ax.set_title(labels.get(key, key))
         ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=8)
-    return finish_figure(fig, path, title=title)
+    return finish_figure(fig, path, title=title, overwrite=overwrite)

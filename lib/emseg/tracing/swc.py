@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emseg._atomic import atomic_path
+from emseg._atomic import atomic_path, check_output
 
 __all__ = ["SwcTree", "read_swc", "write_swc", "resample_tree", "crop_tree", "densest_box",
            "voxel_to_swc", "swc_to_voxel"]
@@ -408,7 +408,7 @@ def _fmt(v):
     return repr(float(v)) if v != int(v) or abs(v) >= 1e15 else f"{int(v)}.0"
 
 
-def write_swc(path, tree, *, comments=None):
+def write_swc(path, tree, *, comments=None, overwrite=False):
     """Write ``tree`` to an SWC file, atomically.
 
     Parameters
@@ -421,6 +421,9 @@ def write_swc(path, tree, *, comments=None):
         ``read_swc(write_swc(p, t))`` gives ``t`` exactly (up to node order).
     comments : str or sequence of str, optional
         Extra header lines (``#`` is added).
+    overwrite : bool
+        Replace an existing file (by default an existing file is refused:
+        nothing you made is replaced unless you ask).
 
     Returns
     -------
@@ -438,6 +441,7 @@ def write_swc(path, tree, *, comments=None):
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"{path} is a folder; give a file path such as {path / 'tree.swc'}")
+    check_output(path, overwrite=overwrite)
     if isinstance(comments, str):
         comments = [comments]
     pidx = tree.parent_index
