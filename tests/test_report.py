@@ -27,3 +27,23 @@ def test_save_and_load_results_round_trip(tmp_path):
     json.loads(path.read_text())  # plain JSON, no NaN tokens
     assert "NaN" not in path.read_text()
     assert load_results(tmp_path / "missing.json") is None
+
+
+def test_about_run_says_what_this_run_was():
+    from emseg.report import about_run, format_seconds
+
+    full = about_run(data="synthetic platelet phantom", synthetic=True, device="cpu (2 threads)",
+                     seconds=1015, work=["trained the 2D U-Net for 1,000 iterations"])
+    assert "measured on synthetic data" in full and "17 min" in full
+    assert "full setting" in full and "quick" not in full
+    quick = about_run(data="real platelet SBF-SEM", synthetic=False, device="cuda (H200)",
+                      seconds=30, work=[], reduced=["20 iterations instead of the preset's 1,000",
+                                                    "test volume cropped to (8, 128, 128)"])
+    assert "synthetic" not in quick and "30 s" in quick
+    assert "reduced (quick) setting" in quick and "20 iterations instead" in quick
+    assert "full setting" not in quick and "cropped" in quick
+    with pytest.raises(TypeError, match="sequences"):
+        about_run(data="x", synthetic=False, device="cpu", seconds=1, work="one string")
+    assert format_seconds(7500) == "2 h 05 min"
+    with pytest.raises(ValueError, match="finite"):
+        format_seconds(float("nan"))

@@ -4,7 +4,8 @@ Every example ends with the same kind of record: what was measured (segmentation
 reports), on which data (real or synthetic), on which device and in how long.
 :func:`save_results` writes it as JSON next to the run's other outputs;
 :func:`load_results` reads it back (example 3 compares itself with example 2 this
-way); :func:`markdown_table` renders small tables for the notebooks.
+way); :func:`markdown_table` renders small tables for the notebooks, and
+:func:`about_run` the note on how a run's outputs were made, from the run's own values.
 """
 import json
 import math
@@ -14,7 +15,8 @@ import numpy as np
 
 from emseg._atomic import atomic_path, check_output
 
-__all__ = ["format_value", "markdown_table", "save_results", "load_results"]
+__all__ = ["format_value", "markdown_table", "save_results", "load_results", "format_seconds",
+           "about_run"]
 
 
 def format_value(value, digits=4):
@@ -101,3 +103,73 @@ def load_results(path):
     if not path.is_file():
         return None
     return json.loads(path.read_text())
+
+
+def format_seconds(seconds):
+    """A duration in words: ``'45 s'``, ``'17 min'``, ``'2 h 05 min'``.
+
+    Examples
+    --------
+    >>> format_seconds(44.6), format_seconds(1015), format_seconds(7500)
+    ('45 s', '17 min', '2 h 05 min')
+    """
+    seconds = float(seconds)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"seconds must be a finite number >= 0, got {seconds}")
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def about_run(*, data, synthetic, device, seconds, work, reduced=()):
+    """The note on how a run's outputs were made, written from the run's own values.
+
+    Every example notebook ends with it, so each executed copy (the committed one, a
+    quick CI run, your own run on real data and a GPU) says truthfully where its numbers
+    come from.
+
+    Parameters
+    ----------
+    data : str
+        The data in words, e.g. ``"synthetic platelet phantom"``.
+    synthetic : bool
+        Whether the data are synthetic (the note then says so plainly).
+    device : str
+        The device in words (:func:`emseg.device.describe`).
+    seconds : float
+        The run's wall time.
+    work : sequence of str
+        What the run did, one phrase each (``"trained the 2D-3D net (preset 'cpu') for
+        1,000 iterations"``).
+    reduced : sequence of str
+        How this run's setting is smaller than the notebook's full one (``"20 iterations
+        instead of the preset's 1,000"``); empty for a full run.
+
+    Returns
+    -------
+    str
+        Markdown (a block quote).
+
+    Examples
+    --------
+    >>> print(about_run(data="real platelet SBF-SEM", synthetic=False, device="cpu (2 threads)",
+    ...                 seconds=1015, work=["segmented the test volume"]))
+    > **About this run.** Data: **real platelet SBF-SEM**. Work: segmented the test volume. Device: cpu (2 threads). Run time: 17 min. Setting: the notebook's full setting.
+    """
+    if isinstance(work, str) or isinstance(reduced, str):
+        raise TypeError("work and reduced are sequences of phrases, not one string")
+    parts = [f"> **About this run.** Data: **{data}**"
+             + (" — every number here is measured on synthetic data, not on real EM."
+                if synthetic else ".")]
+    if work:
+        parts.append(f"Work: {'; '.join(work)}.")
+    parts.append(f"Device: {device}. Run time: {format_seconds(seconds)}.")
+    if reduced:
+        parts.append(f"Setting: **a reduced (quick) setting** — {'; '.join(reduced)}. Its "
+                     "numbers show that the code runs, not how well the method works.")
+    else:
+        parts.append("Setting: the notebook's full setting.")
+    return " ".join(parts)
