@@ -12,9 +12,9 @@ import numpy as np
 
 from emseg._atomic import atomic_path, check_output
 
-__all__ = ["plot_history", "plot_prediction", "plot_data", "plot_probabilities", "save_figure",
-           "finish_figure", "new_figure", "label_colours", "label_colormap", "show_labels",
-           "add_label_legend"]
+__all__ = ["plot_history", "plot_prediction", "plot_data", "plot_probabilities", "plot_blocks",
+           "save_figure", "finish_figure", "new_figure", "label_colours", "label_colormap",
+           "show_labels", "add_label_legend"]
 
 # background dark, the cell (or foreground of a binary mask) light, then the Okabe-Ito
 # colour-blind-safe palette; classes beyond these cycle through it
@@ -267,3 +267,57 @@ def plot_probabilities(probabilities, path=None, *, z=None, class_names=None, ti
     fig.colorbar(im, ax=axes, shrink=0.6, label="probability")
     return finish_figure(fig, path, title=title or f"class probabilities, z={k}",
                          overwrite=overwrite)
+
+
+def plot_blocks(labels, block_size, path=None, *, z=None, y=None, n_classes=7, class_names=None,
+                title=None, overwrite=False):
+    """A label volume predicted block by block, with the block edges drawn as dashed lines:
+    one z slice (y, x) and one y section (z, x), so seams would show in both directions.
+
+    Parameters
+    ----------
+    labels : ndarray
+        (z, y, x) labels, e.g. the argmax of :func:`emseg.blockwise.predict_large`'s output.
+    block_size : tuple of int
+        (z, y, x) block size of the prediction.
+    path : str or Path, optional
+        Save the figure there (PNG); otherwise return it.
+    z, y : int, optional
+        The slice and section shown (default: the middle ones).
+    n_classes : int
+        Number of classes (the colours are :func:`label_colours`).
+    class_names : sequence of str, optional
+        Legend entries (default ``class 0``, ``class 1``, ...).
+    title : str, optional
+        The figure's title.
+    overwrite : bool
+        Replace an existing ``path``.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 3:
+        raise ValueError(f"labels must be (z, y, x), got shape {labels.shape}")
+    if len(block_size) != 3 or min(block_size) < 1:
+        raise ValueError(f"block_size must be three positive sizes (z, y, x), got {block_size}")
+    names = _class_names(class_names, n_classes)
+    z = labels.shape[0] // 2 if z is None else int(z)
+    y = labels.shape[1] // 2 if y is None else int(y)
+    edges = [range(b, n, b) for b, n in zip(block_size, labels.shape)]
+    fig, ax = new_figure(path, nrows=1, ncols=2, figsize=(11, 4.8),
+                         gridspec_kw={"width_ratios": [1, 1.4]})
+    show_labels(ax[0], labels[z], n_classes)
+    ax[0].set_title(f"slice z={z} (y, x)", fontsize=10)
+    show_labels(ax[1], labels[:, y], n_classes, aspect="auto")
+    ax[1].set_title(f"section y={y} (z, x)", fontsize=10)
+    line = {"color": "w", "lw": 1.5, "ls": "--"}
+    for e in edges[1]:
+        ax[0].axhline(e - 0.5, **line)
+    for e in edges[2]:
+        ax[0].axvline(e - 0.5, **line)
+        ax[1].axvline(e - 0.5, **line)
+    for e in edges[0]:
+        ax[1].axhline(e - 0.5, **line)
+    for a in ax:
+        a.set_xticks([])
+        a.set_yticks([])
+    add_label_legend(fig, names)
+    return finish_figure(fig, path, title=title, overwrite=overwrite)

@@ -162,7 +162,7 @@ def about_run(*, data, synthetic, device, seconds, work, reduced=()):
     if isinstance(work, str) or isinstance(reduced, str):
         raise TypeError("work and reduced are sequences of phrases, not one string")
     parts = [f"> **About this run.** Data: **{data}**"
-             + (" — every number here is measured on synthetic data, not on real EM."
+             + (" — every number here is measured on synthetic data, not on real images."
                 if synthetic else ".")]
     if work:
         parts.append(f"Work: {'; '.join(work)}.")

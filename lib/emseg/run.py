@@ -14,6 +14,7 @@ import ast
 import json
 import os
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -177,11 +178,22 @@ def run_example(name, *, quick=False, output=None, parameters=None, html=True, p
                 _write_html(target, out / f"{notebook.stem}.html")
         tmp.unlink(missing_ok=True)
     seconds = time.perf_counter() - t0
+    record = {"notebook": str(notebook), "quick": quick, "parameters": values,
+              "seconds": round(seconds, 1), "peak_memory_mb": _children_peak_memory_mb()}
     with atomic_path(out / "run.json") as tmp:
-        tmp.write_text(json.dumps({"notebook": str(notebook), "quick": quick,
-                                   "parameters": values, "seconds": round(seconds, 1)},
-                                  indent=1, default=str))
+        tmp.write_text(json.dumps(record, indent=1, default=str))
     return target
+
+
+def _children_peak_memory_mb():
+    """The largest resident memory of any finished child process (the notebook's kernel,
+    or a worker process it started), in MB; None where the platform does not say (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)  # bytes on macOS
 
 
 def _write_html(notebook_path, html_path):

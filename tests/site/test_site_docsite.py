@@ -69,7 +69,9 @@ def test_notebook_markdown_renders_every_kind_of_output(tmp_path):
              "data": {"text/html": "<b>bold</b><script src='https://cdn.example/x.js'></script>"}},
             {"output_type": "display_data", "metadata": {},
              "data": {"application/vnd.jupyter.widget-view+json": {"model_id": "1"},
-                      "text/plain": "HBox(children=...)"}},
+                      "text/plain": "train: 100%|####| 20/20 [00:05<00:00]"}},
+            {"output_type": "display_data", "metadata": {},
+             "data": {"application/vnd.jupyter.widget-view+json": {"model_id": "2"}}},
             {"output_type": "error", "ename": "ValueError", "evalue": "bad",
              "traceback": ["\x1b[31mValueError\x1b[0m: bad"]},
         ]),
@@ -98,7 +100,7 @@ def test_notebook_markdown_renders_every_kind_of_output(tmp_path):
     assert "![Figure of cell 2](example7_files/cell02-2.png)" in md
     assert "| a | b |" in md
     assert "<b>bold</b>" in md and "script" not in md.lower()      # no scripts on a static site
-    assert "HBox" not in md                                       # widgets are dropped
+    assert "train: 100%|####| 20/20" in md                        # a bar's final text is shown
     assert "ValueError: bad" in md
     assert '??? note "Output (100 lines)"' in md                  # long output folded
 

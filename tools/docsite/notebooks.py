@@ -228,8 +228,10 @@ def _outputs(outputs, index, files_dir, files, long_lines, resolve_link):
                                      stderr=True))
             continue
         data = out.get("data", {})
-        if _WIDGET in data:
-            continue  # an interactive widget (a progress bar): nothing to show statically
+        if _WIDGET in data:  # a progress bar: its plain-text copy (its final state, written
+            if "text/plain" in data:  # by tools/commit_notebook.py) is what a static page shows
+                shown.append(_text_block(clean_stream(_text(data["text/plain"])), long_lines))
+            continue
         stem = f"{files_dir}/cell{index:02d}-{k}"
         if "image/png" in data or "image/jpeg" in data:
             mime = "image/png" if "image/png" in data else "image/jpeg"

@@ -1,10 +1,13 @@
 """Cells shared by examples 2 and 3 (train a net on the platelet data)."""
+from _common import ABOUT, own_volume_cells
 
 
-def training_cells(*, key, label, intro, recipe, note=(), params_extra="", closing=()):
-    """The notebook cells of a training example; ``key`` is 'net2d3d' or 'unet2d'."""
+def training_cells(*, key, label, intro, recipe, reported, params_extra="", closing=()):
+    """The notebook cells of a training example; ``key`` is 'net2d3d' or 'unet2d';
+    ``reported`` names the entry of ``PAPER_RESULTS`` shown beside ours."""
     n = {"net2d3d": 2, "unet2d": 3}[key]
-    return [("md", intro), *note, ("md", r"""
+    own = 6 + (1 if closing else 0)
+    return [("md", intro), ABOUT, ("md", r"""
 ## Setup
 
 Run `python -m pip install -r requirements.txt` once in the repository (see the README).
@@ -15,17 +18,19 @@ import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from IPython.display import Markdown, display
 
 from emseg.checkpoint import load_model, save_model
-from emseg.data import CLASS_NAMES, ORGANELLE_CLASSES, SyntheticDataWarning, load_platelet
+from emseg.data import (CLASS_NAMES, ORGANELLE_CLASSES, PAPER_RESULTS, SyntheticDataWarning,
+                        load_platelet, read_volume, write_volume, zscore)
 from emseg.device import describe, pick_device
 from emseg.infer import predict
 from emseg.metrics import format_report, segmentation_report
 from emseg.models import count_parameters
 from emseg.plot import plot_data, plot_history, plot_prediction, plot_probabilities
-from emseg.report import load_results, markdown_table, save_results
+from emseg.report import about_run, load_results, markdown_table, save_results
 from emseg.train import PRESETS, fit
 
 # a fallback to synthetic data is announced by a banner; hide the duplicate warning
@@ -50,6 +55,7 @@ phantom_shape = None       # (z, y, x) of the synthetic volumes; None: the phant
 test_crop = None           # (z, y, x): segment only the start of the test volume (quick runs)
 seed = 0
 resume = False             # continue the run in output_dir instead of starting again
+my_volume = None           # path of your own volume (TIFF stack or slice folder) to segment at the end
 {params_extra}
 """.rstrip() + "\n"), ("code", r"""
 out = Path(output_dir)
@@ -73,7 +79,7 @@ data_kind = "synthetic platelet phantom" if train.synthetic else "real platelet 
 print(f"data: {data_kind}")
 for vol in (train, evaluation, test):
     print(f"  {vol}")
-fig = plot_data({"train": train, "eval": evaluation, "test": test},
+fig = plot_data({"train": train, "eval": evaluation, "test": test}, class_names=CLASS_NAMES,
                 title=f"Platelet data ({data_kind})")
 plt.show()
 """), ("md", recipe), ("code", rf"""
@@ -82,6 +88,7 @@ torch.manual_seed(seed)  # the same seed gives the same initial weights (and, on
 model = chosen.build_model(n_classes=7)
 changes = {{"seed": seed}} if iterations is None else {{"seed": seed, "iterations": int(iterations)}}
 config = chosen.config.replace(**changes)
+config = config.replace(eval_every=min(config.eval_every, config.iterations))  # short runs validate at the end
 print(f"{{model.spec()['name']}} {{model.spec()['kwargs']}}: {{count_parameters(model):,}} parameters")
 print(f"window {{config.window}}, batch {{config.batch_size}}, {{config.optimizer}} lr {{config.lr:g}} "
       f"({{config.lr_schedule}} schedule), loss {{config.loss}}, "
@@ -94,19 +101,18 @@ of them centred on an organelle), augments them, computes the loss (the CPU pres
 cross-entropy; the original preset: the error-weighted cross-entropy), steps the optimizer on the
 preset's learning-rate schedule, validates on the eval volume and keeps `best.pt` (highest
 validation MIoU) and `last.pt` in `output_dir/run/checkpoints`. Ctrl-C (or the Jupyter stop
-button) saves `last.pt` first; `resume=True` continues exactly where it stopped.
+button) saves `last.pt` first; `resume=True` continues exactly where it stopped. The
+progress bar shows the loss and the time left, with one line per validation.
 """), ("code", r"""
 t_train = time.perf_counter()
 history = fit(model, train, evaluation, config=config, output_dir=out / "run", resume=resume,
-              overwrite=not resume, device=dev, progress=False)
+              overwrite=not resume, device=dev, progress=True)
 train_seconds = time.perf_counter() - t_train
-print(f"trained {config.iterations} iterations in {train_seconds:.0f} s")
-for v in history["val"]:
-    print(f"  iteration {v['iteration']}: validation MIoU {v['miou_all']:.4f} (all), "
-          f"{v['miou_organelle']:.4f} (organelles)")
+top = max(history["val"], key=lambda v: v["miou_all"])
+print(f"trained {config.iterations} iterations in {train_seconds:.0f} s; best validation MIoU "
+      f"{top['miou_all']:.4f} (organelles {top['miou_organelle']:.4f}) at iteration {top['iteration']}")
 """), ("code", rf"""
-fig = plot_history(history, title="{label}")
-fig.suptitle(f"{label} training on {{data_kind}} ({{describe(dev)}})", y=1.04)
+fig = plot_history(history, title=f"{label} training on {{data_kind}} ({{describe(dev)}})")
 plt.show()
 """), ("md", r"""
 ## 3. Segment the test volume
@@ -117,15 +123,16 @@ blended windows.
 best = load_model(out / "run" / "checkpoints" / "best.pt", device=dev)
 t0 = time.perf_counter()
 probabilities = predict(best, test.image, window=config.window, output="probabilities",
-                        device=dev, progress=False)
+                        device=dev, progress=True)
 predict_seconds = time.perf_counter() - t0
 prediction = probabilities.argmax(0)
 print(f"predicted {test.shape} at {test.image.size / predict_seconds:,.0f} voxels/s")
 """), ("code", rf"""
-fig = plot_prediction(test.image, test.labels, prediction, title="test:")
-fig.suptitle(f"{label}: test volume ({{data_kind}})")
+fig = plot_prediction(test.image, test.labels, prediction, class_names=CLASS_NAMES,
+                      title=f"{label}: test volume ({{data_kind}})")
 plt.show()
-fig = plot_probabilities(probabilities, class_names=CLASS_NAMES, title="{label}")
+fig = plot_probabilities(probabilities, class_names=CLASS_NAMES,
+                         title=f"{label}: class probabilities ({{data_kind}})")
 plt.show()
 """), ("md", r"""
 ## 4. Per-class IoU on the test volume
@@ -139,10 +146,14 @@ display(Markdown(format_report(report, title="{label}, test volume")))
 `net.pt` holds the network only (no optimizer state). Example 1 segments with it when you
 set `nets = ["../runs/example{n}/net.pt"]` there.
 """), ("code", r"""
-save_model(best, out / "net.pt", source={"example": "example{n}", "data": data_kind,
-                                         "iterations": config.iterations})
+save_model(best, out / "net.pt", overwrite=True,
+           source={"example": "example{n}", "data": data_kind, "iterations": config.iterations})
 print(f"saved {out / 'net.pt'}")
-""".replace("{n}", str(n))), *closing, ("md", r"""
+""".replace("{n}", str(n))), *closing, *own_volume_cells(
+        section=own, nets_phrase="the net you trained (`best.pt`)",
+        predict_call="mine_probs = predict(best, mine, window=config.window, output=\"probabilities\", "
+                     "device=dev)",
+        cli_model=f"../runs/example{n}/net.pt"), ("md", r"""
 ## Results
 """), ("code", rf"""
 run_seconds = time.perf_counter() - t_start
@@ -154,8 +165,22 @@ display(Markdown(markdown_table(["", ""], [
     ["test MIoU (all classes)", f"{{report['miou_all']:.4f}}"],
     ["test MIoU (organelles)", f"{{report['miou_organelle']:.4f}}"],
     ["test accuracy", f"{{report['accuracy']:.4f}}"],
-    ["run time", f"{{run_seconds:.0f}} s"]])))
-save_results(out / "results.json", reports={{"{label}": report}}, data=data_kind,
+    ["run time", f"{{run_seconds:.0f}} s"],
+    ["reported in the original work (real data)",
+     f"{{PAPER_RESULTS['{reported}'][0]}}: {{PAPER_RESULTS['{reported}'][1]}}"]])))
+reduced = []
+if config.iterations < chosen.config.iterations:
+    reduced.append(f"{{config.iterations:,}} iterations instead of the preset's {{chosen.config.iterations:,}}")
+if phantom_shape is not None:
+    reduced.append(f"synthetic volumes of {{tuple(phantom_shape)}} voxels")
+if test_crop is not None:
+    reduced.append(f"test volume cropped to {{tuple(test_crop)}}")
+display(Markdown(about_run(
+    data=data_kind, synthetic=train.synthetic, device=describe(dev), seconds=run_seconds,
+    work=[f"trained the {label} (preset '{{preset}}', {{count_parameters(best):,}} parameters) for "
+          f"{{config.iterations:,}} iterations in {{train_seconds:.0f}} s",
+          f"segmented the test volume {{test.shape}}"], reduced=reduced)))
+save_results(out / "results.json", reports={{"{label}": report}}, data=data_kind, overwrite=True,
              device=describe(dev), seconds=run_seconds, preset=preset,
              iterations=config.iterations, test_shape=list(test.shape))
 print(f"saved {{out / 'results.json'}}")

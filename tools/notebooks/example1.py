@@ -1,3 +1,5 @@
+from _common import ABOUT, own_volume_cells
+
 TITLE = "Example 1: segment platelets with the published 2D-3D nets and their ensemble"
 FOLDER = "example1_try_pretrained"
 NOTEBOOK = "example1_try_pretrained.ipynb"
@@ -24,14 +26,7 @@ all four, and measure how good each is, class by class.
 
 **Paper**: Guay M. D. et al., *Dense cellular segmentation for EM using 2D–3D neural network
 ensembles*, Scientific Reports 11:2561 (2021), doi:10.1038/s41598-021-81590-0.
-"""), ("md", r"""
-> **About the outputs stored in this notebook.** They come from `python -m emseg run example1`
-> with this notebook's default parameters, on a **2-core CPU with no GPU** and with
-> no access to the data host, so `source="auto"` fell back to the **synthetic platelet
-> phantom**: every number below is measured on synthetic data. Run it yourself with internet
-> access (and a GPU) for the real data; the final table always states the data and
-> device that produced it.
-"""), ("md", r"""
+"""), ABOUT, ("md", r"""
 ## Setup
 
 Run `python -m pip install -r requirements.txt` once in the repository (see the README).
@@ -45,13 +40,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from emseg.data import CLASS_NAMES, ORGANELLE_CLASSES, SyntheticDataWarning, load_platelet
+from emseg.data import (CLASS_NAMES, ORGANELLE_CLASSES, PAPER_RESULTS, SyntheticDataWarning,
+                        load_platelet, read_volume, write_volume, zscore)
 from emseg.device import describe, pick_device
-from emseg.infer import predict
+from emseg.infer import predict, predict_ensemble
 from emseg.metrics import compare_reports, segmentation_report
-from emseg.plot import plot_data, plot_prediction, plot_probabilities
+from emseg.plot import plot_blocks, plot_data, plot_prediction, plot_probabilities
 from emseg.pretrained import ORIGINAL_ENSEMBLE, PHANTOM_ENSEMBLE, PRETRAINED, load_pretrained
-from emseg.report import markdown_table, save_results
+from emseg.report import about_run, markdown_table, save_results
 
 # a fallback to synthetic data is announced by a banner; hide the duplicate warning
 warnings.simplefilter("ignore", SyntheticDataWarning)
@@ -73,6 +69,7 @@ test_crop = None           # (z, y, x): segment only the start of the test volum
 phantom_shape = None       # (z, y, x) of the synthetic volumes; None: the phantom's default
 batch_size = 4
 blockwise_workers = 2      # dask worker processes for section 6 (one per GPU when you have GPUs)
+my_volume = None           # path of your own volume (TIFF stack or slice folder) to segment in section 7
 """), ("code", r"""
 out = Path(output_dir)
 out.mkdir(parents=True, exist_ok=True)
@@ -100,7 +97,7 @@ for vol in (train, evaluation, test):
 One slice of each volume, its labels and (for train) the error weights. The weights are
 near zero inside regions and high along boundaries, where errors are most likely.
 """), ("code", r"""
-fig = plot_data({"train": train, "eval": evaluation, "test": test},
+fig = plot_data({"train": train, "eval": evaluation, "test": test}, class_names=CLASS_NAMES,
                 title=f"Platelet data ({data_kind})")
 plt.show()
 """), ("md", r"""
@@ -142,14 +139,14 @@ seconds = {}
 for name, model in models.items():
     t0 = time.perf_counter()
     probabilities[name] = predict(model, test.image, output="probabilities", device=dev,
-                                  batch_size=batch_size, progress=False)
+                                  batch_size=batch_size, progress=True)
     seconds[name] = time.perf_counter() - t0
     print(f"{name}: {test.image.size / seconds[name]:,.0f} voxels/s ({seconds[name]:.1f} s)")
 first = names[0]
 single = probabilities[first].argmax(0)
 """), ("code", r"""
-fig = plot_prediction(test.image, test.labels, single, title=f"{first}:")
-fig.suptitle(f"Test volume, one net ({first}, {data_kind})")
+fig = plot_prediction(test.image, test.labels, single, class_names=CLASS_NAMES,
+                      title=f"Test volume, one net ({first}, {data_kind})")
 plt.show()
 """), ("md", r"""
 ## 4. The ensemble
@@ -159,14 +156,15 @@ class, as in the paper. Averaging cancels errors the nets do not share.
 """), ("code", r"""
 ensemble_probs = np.mean([probabilities[n] for n in names], axis=0)
 ensemble = ensemble_probs.argmax(0)
-fig = plot_prediction(test.image, test.labels, ensemble, title="ensemble:")
-fig.suptitle(f"Test volume, ensemble of {len(names)} nets ({data_kind})")
+fig = plot_prediction(test.image, test.labels, ensemble, class_names=CLASS_NAMES,
+                      title=f"Test volume, ensemble of {len(names)} nets ({data_kind})")
 plt.show()
 """), ("md", r"""
 The ensemble's probability for each class on the same slice: bright where the nets agree
 that a voxel belongs to the class.
 """), ("code", r"""
-fig = plot_probabilities(ensemble_probs, class_names=CLASS_NAMES, title="Ensemble")
+fig = plot_probabilities(ensemble_probs, class_names=CLASS_NAMES,
+                         title=f"Ensemble class probabilities ({data_kind})")
 plt.show()
 """), ("md", r"""
 ## 5. How good is it? Per-class IoU
@@ -187,7 +185,8 @@ gain = reports["ensemble"]["miou_organelle"] - reports[best]["miou_organelle"]
 relative = 100 * gain / reports[best]["miou_organelle"]
 print(f"best single net on organelle MIoU: {best} ({reports[best]['miou_organelle']:.4f})")
 print(f"ensemble: {reports['ensemble']['miou_organelle']:.4f}, "
-      f"gain {gain:+.4f} ({relative:+.1f} %; the paper reports +7.1 % on the real test volume)")
+      f"gain {gain:+.4f} ({relative:+.1f} %; the paper reports "
+      f"+{PAPER_RESULTS['ensemble_gain_percent'][0]} % on the real test volume)")
 """), ("md", r"""
 How to read the gain: an ensemble helps when its members are about equally good and make
 different mistakes. When one net is clearly better on the organelles than the others,
@@ -222,7 +221,7 @@ from emseg.blockwise import axis_requirements, predict_large
 from emseg.data import write_volume
 from emseg.models import window_geometry
 
-write_volume(out / "test-image.tif", test.image)
+write_volume(out / "test-image.tif", test.image, overwrite=True)
 step, _ = axis_requirements([window_geometry(models[first])], (0.25, 0.25, 0.25))
 block = (4 * step[0], 2 * step[1], 2 * step[2])  # block sizes must be multiples of the window step
 info = predict_large(models[first], out / "test-image.tif", out / "test-prediction.zarr",
@@ -234,28 +233,14 @@ print(f"{info['blocks']} block(s) of {info['block_size']} with halo {info['halo'
       f"{info['workers']} workers: {info['voxels_per_second']:,.0f} voxels/s")
 print(f"largest difference to the in-memory prediction: {blockwise_diff:.1e}")
 """), ("code", r"""
-z, y = test.shape[0] // 2, test.shape[1] // 2
-labels_bw = blockwise.argmax(0)
-edges = [range(b, n, b) for b, n in zip(info["block_size"], test.shape)]  # block edges per axis
-fig, ax = plt.subplots(1, 2, figsize=(11, 4.5), gridspec_kw={"width_ratios": [1, 1.4]})
-ax[0].imshow(labels_bw[z], cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
-ax[0].set_title(f"labels, slice z={z} (y, x)")
-ax[1].imshow(labels_bw[:, y], cmap="tab10", vmin=0, vmax=9, interpolation="nearest", aspect="auto")
-ax[1].set_title(f"labels, section y={y} (z, x)")
-for e in edges[1]:
-    ax[0].axhline(e - 0.5, color="w", lw=1.5, ls="--")
-for e in edges[2]:
-    ax[0].axvline(e - 0.5, color="w", lw=1.5, ls="--")
-    ax[1].axvline(e - 0.5, color="w", lw=1.5, ls="--")
-for e in edges[0]:
-    ax[1].axhline(e - 0.5, color="w", lw=1.5, ls="--")
-for a in ax:
-    a.set_xticks([])
-    a.set_yticks([])
-fig.suptitle(f"Blockwise prediction ({first}): dashed lines are block edges "
-             f"(blocks {info['block_size']}); no seams")
+fig = plot_blocks(blockwise.argmax(0), info["block_size"], class_names=CLASS_NAMES,
+                  title=f"Blockwise prediction ({first}): dashed lines are block edges "
+                        f"(blocks {info['block_size']}); no seams")
 plt.show()
-"""), ("md", r"""
+"""), *own_volume_cells(section=7, nets_phrase="the same nets (their ensemble when there are several)",
+                        predict_call="mine_probs = predict_ensemble(list(models.values()), mine, "
+                                     "output=\"probabilities\", device=dev, batch_size=batch_size)",
+                        cli_model="NET1 --model NET2 ..."), ("md", r"""
 ## Results
 """), ("code", r"""
 run_seconds = time.perf_counter() - t_start
@@ -270,8 +255,20 @@ display(Markdown(markdown_table(["", ""], [
     ["blockwise vs in-memory prediction (largest difference)",
      f"{blockwise_diff:.1e} ({info['blocks']} block(s), {info['workers']} dask workers)"],
     ["run time", f"{run_seconds:.0f} s"]])))
+display(Markdown(markdown_table(["reported by the paper (real data)", "value", "what it is"], [
+    ["test MIoU", PAPER_RESULTS["test_miou"][0], PAPER_RESULTS["test_miou"][1]],
+    ["ensemble gain", f"+{PAPER_RESULTS['ensemble_gain_percent'][0]} %",
+     PAPER_RESULTS["ensemble_gain_percent"][1]]], digits=3)))
+reduced = [f"test volume cropped to {tuple(test_crop)}"] if test_crop is not None else []
+reduced += [f"synthetic volumes of {tuple(phantom_shape)} voxels"] if phantom_shape is not None else []
+display(Markdown(about_run(
+    data=data_kind, synthetic=train.synthetic, device=describe(dev), seconds=run_seconds,
+    work=[f"segmented the test volume {test.shape} with {len(names)} net(s) "
+          f"({'phantom-trained, bundled' if names == list(PHANTOM_ENSEMBLE) else ', '.join(names)})"
+          " and their ensemble", f"blockwise prediction in {info['blocks']} block(s)"],
+    reduced=reduced)))
 save_results(out / "results.json", reports=reports, data=data_kind, device=describe(dev),
-             seconds=run_seconds, nets=names, test_shape=list(test.shape),
+             seconds=run_seconds, nets=names, test_shape=list(test.shape), overwrite=True,
              ensemble_gain=gain, ensemble_gain_percent=relative,
              blockwise_max_difference=blockwise_diff, blockwise_blocks=info["blocks"])
 print(f"saved {out / 'results.json'}")

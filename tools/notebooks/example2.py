@@ -5,16 +5,7 @@ FOLDER = "example2_train_2d3d"
 NOTEBOOK = "example2_train_2d3d.ipynb"
 QUICK = {"phantom_shape": [8, 128, 128], "test_crop": [8, 128, 128], "iterations": 20}
 
-NOTE = [("md", r"""
-> **About the outputs stored in this notebook.** They come from `python -m emseg run example2`
-> with this notebook's default parameters (`preset="cpu"`: the smaller CPU variant, 1,000 iterations), on a **2-core CPU with no GPU** and with
-> no access to the data host, so `source="auto"` fell back to the **synthetic platelet
-> phantom**: every number below is measured on synthetic data. Run it yourself with internet
-> access (and a GPU, `preset="original"`) for the real data; the final table always states the data and
-> device that produced it.
-""")]
-
-CELLS = training_cells(note=NOTE, key="net2d3d", label="2D-3D net", intro=r"""
+CELLS = training_cells(reported="test_miou", key="net2d3d", label="2D-3D net", intro=r"""
 # Example 2: train a 2D-3D+3×3×3 net on the platelet data
 
 The 2D-3D+3×3×3 network of Guay et al. (2021) reads 5-slice windows of an anisotropic SBF-SEM

@@ -29,16 +29,7 @@ else:
     print(f"higher organelle MIoU: {winner}")
 """)]
 
-NOTE = [("md", r"""
-> **About the outputs stored in this notebook.** They come from `python -m emseg run example3`
-> with this notebook's default parameters (`preset="cpu"`: the smaller CPU variant, 1,000 iterations), on a **2-core CPU with no GPU** and with
-> no access to the data host, so `source="auto"` fell back to the **synthetic platelet
-> phantom**: every number below is measured on synthetic data. Run it yourself with internet
-> access (and a GPU, `preset="original"`) for the real data; the final table always states the data and
-> device that produced it.
-""")]
-
-CELLS = training_cells(note=NOTE, key="unet2d", label="2D U-Net", intro=r"""
+CELLS = training_cells(reported="unet_eval_miou", key="unet2d", label="2D U-Net", intro=r"""
 # Example 3: train a 2D U-Net on the platelet data and compare it with the 2D-3D net
 
 The U-Net of Ronneberger et al. (2015) segments each slice on its own. Guay et al. (2021)

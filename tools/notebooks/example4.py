@@ -1,17 +1,9 @@
+from _common import ABOUT
+
 TITLE = "Example 4: ECS-Net, extracellular-space segmentation and quantification"
 FOLDER = "example4_ecs_net"
 NOTEBOOK = "example4_ecs_net.ipynb"
 QUICK = {"phantom_train": [1, 128, 128], "phantom_test": [1, 128, 128], "iterations": 5}
-
-NOTE = [("md", r"""
-> **About the outputs stored in this notebook.** They come from `python -m emseg run example4`
-> with this notebook's default parameters: `source="auto"` with no `data_folder`, so the
-> **synthetic ECS phantom** (every number below is measured on synthetic data), and
-> `preset="cpu"` (the **CPU preset** `ecsnet-cpu`: width 8, 128×128 windows, batch 4,
-> 1,000 iterations per variant), on a **2-core CPU with no GPU**. For real work point
-> `data_folder` at your own annotated sections and use `preset="original"` on a GPU; the
-> final table always states the data and device that produced it.
-""")]
 
 CELLS = [("md", r"""
 # Example 4: ECS-Net — segment and quantify the extracellular space
@@ -41,7 +33,7 @@ doi:10.1016/j.eswa.2024.126370. The released code does not run; `emseg` implemen
 method from its description and fixes its bugs (see `emseg/models/ecsnet.py` and
 `emseg/losses/_ecs.py` for every change, e.g. the weight map is computed per image with
 correct coordinates and used in training, and the contrastive temperature is used).
-"""), *NOTE, ("md", r"""
+"""), ABOUT, ("md", r"""
 ## Setup
 
 Run `python -m pip install -r requirements.txt` once in the repository (see the README).
@@ -65,7 +57,7 @@ from emseg.losses import shape_weight_map
 from emseg.models import count_parameters
 from emseg.models.ecsnet import ABLATION_LABELS, ABLATIONS
 from emseg.plot import plot_history
-from emseg.report import markdown_table, save_results
+from emseg.report import about_run, markdown_table, save_results
 
 t_start = time.perf_counter()
 """), ("md", r"""
@@ -149,7 +141,7 @@ for name, vols in (("train", train), ("val", val or []), ("test", tests)):
         print(f"  {name}: {v.name or ''} {v.image.shape}, ECS fraction {v.labels.mean():.3f}")
 """), ("code", r"""
 first = train[0]
-fig, axes = plt.subplots(1, 2, figsize=(10, 5))
+fig, axes = plt.subplots(1, 2, figsize=(10, 5), layout="constrained")
 axes[0].imshow(first.image[0], cmap="gray")
 axes[0].set_title("training section")
 axes[1].imshow(first.image[0], cmap="gray")
@@ -202,13 +194,14 @@ and easy ECS pixels and a 2-px background ring, sampled from stage 1's embedding
 """), ("code", r"""
 t0 = time.perf_counter()
 model, history = train_ecs(train, val, preset=preset, variant="ecsnet", iterations=config.iterations,
-                           seed=seed, output_dir=out / "ecsnet", overwrite=True, device=dev)
+                           seed=seed, output_dir=out / "ecsnet", overwrite=True, device=dev,
+                           progress=True)
+top = max(history["val"], key=lambda v: v["miou_all"])
 print(f"ECS-Net: {count_parameters(model):,} parameters, {len(history['loss'])} iterations in "
-      f"{history['seconds_total']:.0f} s")
-for v in history["val"]:
-    print(f"  iteration {v['iteration']}: validation MIoU (background, ECS) {v['miou_all']:.4f}")
-fig = plot_history(history, title="ECS-Net")
-fig.suptitle(f"ECS-Net training on {data_kind} ({describe(dev)}); loss = ECS-Net's total", y=1.04)
+      f"{history['seconds_total']:.0f} s; best validation MIoU (background, ECS) {top['miou_all']:.4f} "
+      f"at iteration {top['iteration']}")
+fig = plot_history(history, title=f"ECS-Net training on {data_kind} ({describe(dev)})",
+                   loss_label="ECS-Net's total loss")
 plt.show()
 """), ("md", r"""
 ## 4. Segment the test sections and evaluate
@@ -236,7 +229,7 @@ def segment_and_score(net, label):
 
 scores, test_probs = segment_and_score(model, "ECS-Net")
 for vol, prob in zip(tests, test_probs):
-    paths = write_results(out / "result", prob, name=vol.name or "test")
+    paths = write_results(out / "result", prob, name=vol.name or "test", overwrite=True)
     print(f"wrote {paths['probability'].name} and {paths['labels'].name} ({vol.image.shape})")
 display(Markdown(markdown_table(["ECS-Net, test sections", "Dice", "IoU", "precision", "recall", "HD95 (nm)"],
                                 [["p > 0.5", scores["dice"], scores["iou"], scores["precision"],
@@ -270,7 +263,8 @@ ablation_scores = {"ecsnet": {**scores, "parameters": count_parameters(model),
 if ablation:
     for variant in ("unet", "shape", "contrastive"):
         net, hist = train_ecs(train, val, preset=preset, variant=variant, iterations=config.iterations,
-                              seed=seed, output_dir=out / variant, overwrite=True, device=dev)
+                              seed=seed, output_dir=out / variant, overwrite=True, device=dev,
+                              progress=True)
         s, _ = segment_and_score(net, ABLATION_LABELS[variant])
         ablation_scores[variant] = {**s, "parameters": count_parameters(net), "seconds": hist["seconds_total"]}
         print(f"{ABLATION_LABELS[variant]}: trained in {hist['seconds_total']:.0f} s, test IoU {s['iou']:.4f}")
@@ -299,8 +293,8 @@ vol, prob = tests[0], test_probs[0]
 pred_mask = prob > 0.5
 q_pred = quantify_ecs(pred_mask, voxel_size=vol.voxel_size)
 q_true = quantify_ecs(vol.labels, voxel_size=vol.voxel_size)
-write_ecs_csv(out / "ecs_prediction.csv", q_pred)
-write_ecs_csv(out / "ecs_ground_truth.csv", q_true)
+write_ecs_csv(out / "ecs_prediction.csv", q_pred, overwrite=True)
+write_ecs_csv(out / "ecs_ground_truth.csv", q_true, overwrite=True)
 
 
 def measures(q):
@@ -358,8 +352,27 @@ display(Markdown(markdown_table(["", ""], [
     ["best variant by test IoU", f"{ABLATION_LABELS[best_variant]} ({ablation_scores[best_variant]['iou']:.4f})"],
     ["ECS volume fraction, predicted / true", f"{q_pred['volume_fraction']:.4f} / {q_true['volume_fraction']:.4f}"],
     ["median gap width, predicted / true", f"{q_pred['gap_width_median_nm_all']:.1f} / {q_true['gap_width_median_nm_all']:.1f} nm"],
-    ["run time", f"{run_seconds:.0f} s"]])))
-save_results(out / "results.json", reports={ABLATION_LABELS[v]: ablation_scores[v] for v in order},
+    ["run time", f"{run_seconds:.0f} s"],
+    ["reported in the paper", "no Dice/IoU values available to us (the released code has no "
+                              "results table); see the paper"]])))
+reduced = []
+if config.iterations < chosen.config.iterations:
+    reduced.append(f"{config.iterations:,} iterations per variant instead of the preset's "
+                   f"{chosen.config.iterations:,}")
+if not use_folder and (list(phantom_train) != [4, 256, 256] or list(phantom_test) != [2, 512, 512]):
+    reduced.append(f"synthetic sections of {tuple(phantom_train)} (train) and "
+                   f"{tuple(phantom_test)} (test) pixels")
+if not ablation:
+    reduced.append("no ablation")
+work = [f"trained ECS-Net (preset '{preset}', {count_parameters(model):,} parameters) for "
+        f"{len(history['loss']):,} iterations in {history['seconds_total']:.0f} s"]
+if ablation:
+    work.append("trained the three ablation variants with the same budget")
+work.append(f"segmented and quantified {len(tests)} test volume(s)")
+display(Markdown(about_run(data=data_kind, synthetic=not use_folder, device=describe(dev),
+                           seconds=run_seconds, work=work, reduced=reduced)))
+save_results(out / "results.json", overwrite=True,
+             reports={ABLATION_LABELS[v]: ablation_scores[v] for v in order},
              data=data_kind, device=describe(dev), seconds=run_seconds, preset=preset,
              iterations=len(history["loss"]), voxel_size=list(vs),
              quantification={"prediction": dict(zip(names, measures(q_pred))),

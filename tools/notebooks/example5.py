@@ -1,3 +1,5 @@
+from _common import ABOUT
+
 TITLE = "Example 5: neuron tracing with VoxResNet probability maps and voxel scooping"
 FOLDER = "example5_neuron_tracing"
 NOTEBOOK = "example5_neuron_tracing.ipynb"
@@ -32,16 +34,7 @@ Rodriguez A. et al., *Three-dimensional neuron tracing by voxel scooping*, J. Ne
 Methods 184:169 (2009). The original code ships neither the tracer nor trained weights;
 `emseg` implements both from the descriptions (see `emseg.tracing.scooping` and
 `emseg.models.voxresnet` for what we changed and why).
-"""), ("md", r"""
-> **About the outputs stored in this notebook.** They come from `python -m emseg run example5`
-> with this notebook's default parameters: `source="phantom"` (**synthetic** procedural
-> neurons rendered with the library's light-microscopy model: the ground truth is exact),
-> `preset="cpu"` (`voxresnet-cpu`: width 8/16, one residual block per stage, 81 k
-> parameters, 400 iterations on 32×64×64 windows), on a **2-core CPU with no GPU**; the
-> whole run took about 8 minutes. The original network (`preset="original"`, 1.7 M
-> parameters, 120³ windows) needs a GPU.
-> The final table states the data and device that produced it.
-"""), ("md", r"""
+"""), ABOUT, ("md", r"""
 ## Setup
 
 Run `python -m pip install -r requirements.txt` once in the repository (see the README).
@@ -61,7 +54,7 @@ from emseg.data.neuron_phantom import neuron_phantom, neuron_pool, render_denses
 from emseg.device import describe, pick_device
 from emseg.models import count_parameters
 from emseg.plot import plot_history
-from emseg.report import format_value, markdown_table, save_results
+from emseg.report import about_run, format_value, markdown_table, save_results
 from emseg.train import PRESETS, fit
 from emseg.tracing import (normalize_stack, probability_map, raw_foreground, read_swc,
                            trace_and_score, trace_skeleton, trace_voxel_scooping, write_swc)
@@ -113,7 +106,8 @@ for i, (c, s) in enumerate(zip(candidates, settings)):
           f"read noise {s['read_noise']:.1f}; {int(c.mask.sum()):,} neurite voxels, "
           f"{len(c.tree)} SWC nodes")
 show = list(range(min(4, n_candidates)))
-fig, axes = plt.subplots(1, len(show), figsize=(3.2 * len(show), 3.4), squeeze=False)
+fig, axes = plt.subplots(1, len(show), figsize=(3.2 * len(show), 3.6), squeeze=False,
+                         layout="constrained")
 for ax, i in zip(axes[0], show):
     mip = candidates[i].image.max(0)
     ax.imshow(mip, cmap="gray", vmin=np.percentile(mip, 1), vmax=np.percentile(mip, 99.8))
@@ -139,7 +133,7 @@ rows = [[i, f"{settings[i]['intensity']:.3f}", sc["density"][i], sc["noise_std"]
         for i in range(n_candidates)]
 display(Markdown(markdown_table(["candidate", "signal", "density", "noise σ", "low-SNR ratio",
                                  "score", "selected"], rows, digits=3)))
-fig, ax = plt.subplots(figsize=(5.5, 4))
+fig, ax = plt.subplots(figsize=(5.5, 4), layout="constrained")
 chosen = np.isin(np.arange(n_candidates), selection.indices)
 ax.scatter(sc["density"][~chosen], sc["lsnr_ratio"][~chosen], c="gray", label="not selected")
 ax.scatter(sc["density"][chosen], sc["lsnr_ratio"][chosen], c="tab:red", label="DHPR selection")
@@ -177,16 +171,17 @@ print(f"window {config.window}, batch {config.batch_size}, {config.optimizer} lr
       f"{len(train)} stacks")
 t_train = time.perf_counter()
 history = fit(model, train, val, config=config, output_dir=out / "run", overwrite=True,
-              device=dev, progress=False)
+              device=dev, progress=True)
 train_seconds = time.perf_counter() - t_train
-print(f"trained in {train_seconds:.0f} s")
-for v in history["val"]:
-    print(f"  iteration {v['iteration']}: validation MIoU {v['miou_all']:.4f}")
-fig = plot_history(history, title="VoxResNet")
-fig.suptitle(f"VoxResNet training on synthetic neuron stacks ({describe(dev)})", y=1.04)
+top = max(history["val"], key=lambda v: v["miou_all"])
+print(f"trained in {train_seconds:.0f} s; best validation MIoU {top['miou_all']:.4f} at iteration "
+      f"{top['iteration']}")
+fig = plot_history(history, title=f"VoxResNet training on synthetic neuron stacks ({describe(dev)})")
 plt.show()
 net = load_model(out / "run" / "checkpoints" / "best.pt", device=dev)
-save_model(net, out / "net.pt", source={"example": "example5", "iterations": config.iterations})
+save_model(net, out / "net.pt", overwrite=True,
+           source={"example": "example5", "iterations": config.iterations})
+print(f"saved {out / 'net.pt'}")
 """), ("md", r"""
 ## 4. Test neurons, probability maps and traces
 
@@ -221,7 +216,8 @@ print(f"probability map of {image.shape} in {predict_seconds:.1f} s "
       f"({image.size / predict_seconds:,.0f} voxels/s); voxel scooping in {row['seconds']:.2f} s "
       f"({row['voxels_per_s']:,.0f} voxels/s): {row['nodes']} nodes, {row['trees']} tree(s)")
 swc_path = write_swc(out / "test0_voxresnet_scooping.swc", tree,
-                     comments=[f"emseg example 5: VoxResNet + voxel scooping, {data_kind}"])
+                     comments=[f"emseg example 5: VoxResNet + voxel scooping, {data_kind}"],
+                     overwrite=True)
 print(f"wrote {swc_path}")
 fig = plot_trace_mip(prob, {"ground truth": truth, "VoxResNet + scooping": tree}, voxel_size=vs,
                      offset=offset, title=f"Probability map of test neuron 0 at {intensities[0]}× signal")
@@ -312,7 +308,7 @@ plt.show()
 for intensity in intensities:
     write_swc(out / f"test0_{intensity}x_voxresnet_scooping.swc",
               shown[(intensity, "VoxResNet + scooping")],
-              comments=[f"emseg example 5, {intensity}x signal, {data_kind}"])
+              comments=[f"emseg example 5, {intensity}x signal, {data_kind}"], overwrite=True)
 print(f"SWC traces of test neuron 0 written to {out}")
 """), ("md", r"""
 ## Results
@@ -336,7 +332,20 @@ for intensity in intensities:
                            for who, m in (("pipeline", pipe), ("baseline", base)))])
 rows.append(["run time", f"{run_seconds:.0f} s"])
 display(Markdown(markdown_table(["", ""], rows)))
-save_results(out / "results.json", reports={"tracing": results}, data=data_kind,
+full = {"shape": [48, 128, 128], "n_candidates": 12, "n_select": 6, "n_test": 2,
+        "intensities": [1.0, 0.5, 0.25, 0.125]}  # this notebook's defaults
+reduced = [f"{config.iterations:,} iterations instead of the preset's "
+           f"{chosen_preset.config.iterations:,}"] if config.iterations < chosen_preset.config.iterations else []
+used = {"shape": list(shape), "n_candidates": n_candidates, "n_select": n_select, "n_test": n_test,
+        "intensities": list(intensities)}
+reduced += [f"{key} = {used[key]} (full: {value})" for key, value in full.items() if used[key] != value]
+display(Markdown(about_run(
+    data=data_kind, synthetic=True, device=describe(dev), seconds=run_seconds,
+    work=[f"trained VoxResNet (preset '{preset}', {count_parameters(net):,} parameters) for "
+          f"{config.iterations:,} iterations in {train_seconds:.0f} s on {len(train)} "
+          f"DHPR-selected stacks", f"traced {n_test} test neuron(s) at {len(intensities)} signal levels"],
+    reduced=reduced)))
+save_results(out / "results.json", reports={"tracing": results}, data=data_kind, overwrite=True,
              device=describe(dev), seconds=run_seconds, preset=preset,
              iterations=config.iterations, selected=selection.indices.tolist(),
              intensities=list(intensities))

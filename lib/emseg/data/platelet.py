@@ -20,7 +20,8 @@ from emseg.data.io import read_volume
 from emseg.data.registry import DATASETS
 
 __all__ = ["CLASS_NAMES", "ORGANELLE_CLASSES", "N_CLASSES", "VOXEL_SIZE", "SPLITS",
-           "SyntheticDataWarning", "load_platelet", "read_platelet_labels", "render_real_geometry"]
+           "PAPER_RESULTS", "SyntheticDataWarning", "load_platelet", "read_platelet_labels",
+           "render_real_geometry"]
 
 CLASS_NAMES = ("background", "cell", "mitochondrion", "alpha granule", "canalicular vessel",
                "dense granule", "dense granule core")
@@ -28,6 +29,20 @@ ORGANELLE_CLASSES = (2, 3, 4, 5, 6)
 N_CLASSES = 7
 VOXEL_SIZE = (40.0, 10.0, 10.0)  # nm (z, y, x), from a third-party dataset card
 SPLITS = ("train", "eval", "test")
+
+# What the original work reported on the real data, for the notebooks' "reported" rows.
+# Each entry: the value, and what it is in words (with what its source leaves unsaid).
+PAPER_RESULTS = {
+    "test_miou": (0.446, "2D-3D+3×3×3, test volume MIoU as listed for Guay et al. (2021) on "
+                         "paperswithcode; whether over all 7 classes or the organelles, single "
+                         "net or ensemble, is not stated"),
+    "ensemble_gain_percent": (7.1, "organelle MIoU gain of the ensemble of the best four "
+                                   "2D-3D+3×3×3 nets over the best single net (Guay et al. "
+                                   "2021, Fig. 2 caption)"),
+    "unet_eval_miou": (0.5305, "2D U-Net of the original example notebook, eval volume, MIoU "
+                               "over all 7 classes, best of 19 epochs (36,000 steps at batch 1, "
+                               "572×572 tiles)"),
+}
 SOURCES = ("auto", "platelet", "phantom")
 
 
