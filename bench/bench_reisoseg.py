@@ -20,7 +20,7 @@ Three parts, each runnable alone with ``--only`` (each a few minutes on a 2-core
 * ``vnc``: the real *Drosophila* VNC ssTEM stack (``../shared/data/vnc``, stack 1,
   loader :func:`emseg.data.load_vnc`), mitochondria vs rest: sections 0-15 for training,
   16-19 for testing (the dataset README's 80/20 suggestion). They are written as the
-  template folder layout (``train/x``, ``train/y``, ``test/x``, ``test/y``) and trained
+  template folder layout (``train/images``, ``train/labels``, ``test/images``, ``test/labels``) and trained
   with the **unet2d template** (``emseg/configs/unet2d.toml``) through
   :func:`emseg.config.train_from_config` and :func:`~emseg.config.predict_from_config`,
   made CPU-sized with config overrides (those of the ``unet2d-cpu`` preset: width 16,
@@ -160,11 +160,11 @@ def run_platelet_part(part, args, device):
 
 
 def _vnc_folder(folder, shared):
-    """VNC stack 1 in the template layout: train/x, train/y (16 sections), test/x, test/y."""
+    """VNC stack 1 in the template layout: train/images, train/labels (16 sections), test/..."""
     for split, sections in (("train", VNC_TRAIN), ("test", VNC_TEST)):
         vol = load_vnc(target="mitochondria", sections=sections, path=Path(shared) / "vnc")
-        write_volume(folder / split / "x" / "vnc.tif", vol.image, overwrite=True)
-        write_volume(folder / split / "y" / "vnc.tif", vol.labels, overwrite=True)
+        write_volume(folder / split / "images" / "vnc.tif", vol.image, overwrite=True)
+        write_volume(folder / split / "labels" / "vnc.tif", vol.labels, overwrite=True)
     return folder
 
 

@@ -370,7 +370,7 @@ def test_missing_folder_and_colour_png(tmp_path):
 
 # --------------------------------------------------------------------------- end to end
 
-def _dataset(root):
+def _dataset(root, layout=("images", "labels")):
     """train: two TIFF volumes; test: one; labels 0/255 masks of bright blobs."""
     rng = np.random.default_rng(0)
     for split, names in (("train", ("v1", "v2")), ("test", ("t1",))):
@@ -380,7 +380,7 @@ def _dataset(root):
                 cy, cx = rng.integers(4, 28, 2)
                 labels[:, cy - 3:cy + 3, cx - 3:cx + 3] = 255
             image = (labels / 255 + 0.3 * rng.normal(size=labels.shape)).astype(np.float32)
-            for sub, arr in (("x", image), ("y", labels)):
+            for sub, arr in zip(layout, (image, labels)):
                 (root / split / sub).mkdir(parents=True, exist_ok=True)
                 _tif(root / split / sub / f"{name}.tif", arr)
 
@@ -443,6 +443,20 @@ def test_train_and_predict_from_config(tmp_path, name, options):
 
     with pytest.raises(ValueError, match="already holds a training run"):
         train_from_config(path, device="cpu", progress=False)
+
+
+def test_the_old_x_y_layout_is_read_with_a_warning(tmp_path):
+    from emseg.data.io import read_image_label_folder
+
+    _dataset(tmp_path / "data", layout=("x", "y"))
+    path = _write(tmp_path / "run.toml", E2E.format(name="unet3d", options="width = 4\ndepth = 2")
+                  .replace("iterations = 4", "iterations = 1"))
+    with pytest.warns(FutureWarning, match="rename them to images/ and labels/"):
+        result = train_from_config(path, device="cpu", progress=False)
+    assert result["checkpoint"].is_file()
+    with pytest.warns(FutureWarning, match="x/ and y/ are the old names"):
+        vols = read_image_label_folder(tmp_path / "data" / "train")  # the ECS reader too
+    assert sorted(v.name for v in vols) == ["v1", "v2"]
 
 
 def test_label_values_must_fit_n_classes(tmp_path):

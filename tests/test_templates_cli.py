@@ -42,13 +42,13 @@ def data_folder(tmp_path_factory):
     root = tmp_path_factory.mktemp("layout") / "data"
     rng = np.random.default_rng(0)
     image, labels = _blobs(rng)
-    for sub, arr in (("x", image), ("y", labels)):
+    for sub, arr in (("images", image), ("labels", labels)):
         (root / "train" / sub).mkdir(parents=True)
         for k, section in enumerate(arr):  # natural order: s2 before s10
             imsave(root / "train" / sub / f"s{k}.png", section, check_contrast=False)
     for split in ("val", "test"):
         image, labels = _blobs(rng)
-        for sub, arr in (("x", image), ("y", labels)):
+        for sub, arr in (("images", image), ("labels", labels)):
             (root / split / sub).mkdir(parents=True)
             tifffile.imwrite(root / split / sub / f"{split}1.tif", arr)
     return root
@@ -93,7 +93,7 @@ def test_template_end_to_end(name, data_folder, tmp_path, capsys):
         assert (run / f).is_file(), f
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["iterations"] == 3 and metrics["validation_split"] == "val"
-    assert metrics["train_volumes"] == {"x": list(SHAPE)}  # the PNG sections: one stack
+    assert metrics["train_volumes"] == {"images": list(SHAPE)}  # the PNG sections: one stack
     assert np.isfinite(metrics["final_loss"]) and metrics["final_loss"] > 0
     assert 0 <= metrics["best_validation"]["miou_all"] <= 1
     history = json.loads((run / "history.json").read_text())
@@ -133,7 +133,7 @@ def test_template_end_to_end(name, data_folder, tmp_path, capsys):
     assert report["checkpoint"] == str(run / "checkpoints" / "best.pt")
     overall = report["overall"]
     assert sum(overall["voxels"]) == np.prod(SHAPE)
-    truth = tifffile.imread(data_folder / "test" / "y" / "test1.tif") // 255
+    truth = tifffile.imread(data_folder / "test" / "labels" / "test1.tif") // 255
     assert overall["voxels"] == np.bincount(truth.ravel(), minlength=2).tolist()
     cm = np.array(overall["confusion"])
     assert cm.sum(axis=0).tolist() == np.bincount(pred.ravel(), minlength=2).tolist()
@@ -159,7 +159,7 @@ def test_config_errors_on_the_command_line(data_folder, capsys):
     fails(["train", "--model", "net2d3d", "--anisotropy", "4", "--output", "x"],
           "--anisotropy sets the pooling plan of the 3D models")
     fails(["train", "--config", "unet3d", "--data", str(data_folder / "nowhere")],
-          "nowhere/train/x does not exist")
+          "nowhere/train/images does not exist")
     fails(["predict", "--config", "unet3d", "--input", "a.tif"], "--input cannot be used")
     fails(["train", "--output", "x", "--set", "train.iterations=3"], "go with --config")
 

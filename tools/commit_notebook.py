@@ -1,14 +1,18 @@
 """Copy an executed example notebook back into its example folder, ready to commit.
 
     python -m emseg run example2 --output runs/example2
-    python tools/commit_notebook.py runs/example2/example2_train_2d3d.ipynb
+    python -m emseg run example2 --quick --output runs/example2-quick     # optional
+    python tools/commit_notebook.py runs/example2/example2_train_2d3d.ipynb [--quick-run runs/example2-quick]
 
 Removes papermill's injected-parameters cell (the committed notebook shows its own
-defaults, which the run used apart from the output folder) and papermill's
-per-cell timing metadata, gives each progress bar's plain-text copy the bar's final
-state (what a reader without the live widget, and the docs site, see), and refuses a
-notebook from a quick run, one with an error, or one over 5 MB.
+defaults, which the run used apart from the output folder) and papermill's per-cell
+timing metadata; gives each progress bar's plain-text copy the bar's final state (what a
+reader without the live widget, and the docs site, see); records the run's measured time,
+device and peak memory (and the quick run's time, if given) in the notebook's metadata
+and introduction; and refuses a notebook from a quick run, one with an error, one whose
+code is not the code of tools/notebooks (re-run it after a change), or one over 5 MB.
 """
+import argparse
 import html
 import json
 import sys
@@ -16,10 +20,11 @@ from pathlib import Path
 
 import nbformat
 
+sys.path.insert(0, str(Path(__file__).parent))
+import make_notebooks  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 LIMIT = 5_000_000
-
-
 WIDGET = "application/vnd.jupyter.widget-view+json"
 STATE = "application/vnd.jupyter.widget-state+json"
 
@@ -56,8 +61,49 @@ def finalize_progress_bars(nb):
                     out["data"]["text/plain"] = text
 
 
-def main(path):
-    path = Path(path)
+def measured_from(run_dir, quick_dir=None, previous=None):
+    """The ``measured`` record of a full run folder (run.json, results.json), with the
+    quick run's time from ``quick_dir`` or, without one, from ``previous``."""
+    run = json.loads((Path(run_dir) / "run.json").read_text())
+    results = json.loads((Path(run_dir) / "results.json").read_text())
+    measured = {"seconds": run["seconds"], "device": results["device"],
+                "peak_memory_mb": run.get("peak_memory_mb"),
+                "quick_seconds": (previous or {}).get("quick_seconds"),
+                "gpu_seconds": (previous or {}).get("gpu_seconds")}
+    if quick_dir is not None:
+        quick = json.loads((Path(quick_dir) / "run.json").read_text())
+        if not quick.get("quick"):
+            sys.exit(f"{quick_dir} is not a --quick run")
+        measured["quick_seconds"] = quick["seconds"]
+    return measured
+
+
+def sync_with_sources(nb, built):
+    """Take the markdown cells and cell tags of ``built`` (the notebook tools/notebooks
+    makes now); refuse when the code differs (the outputs would not be this code's)."""
+    if len(nb.cells) != len(built.cells):
+        return "its cells differ from tools/notebooks"
+    for mine, theirs in zip(nb.cells, built.cells):
+        if mine.cell_type != theirs.cell_type:
+            return "its cells differ from tools/notebooks"
+        if mine.cell_type == "code" and mine.source != theirs.source:
+            return f"its code differs from tools/notebooks (cell {theirs.get('id')})"
+        mine.source = theirs.source
+        tags = theirs.metadata.get("tags")
+        if tags:
+            mine.metadata["tags"] = tags
+        else:
+            mine.metadata.pop("tags", None)
+    nb.metadata.setdefault("emseg", {}).update(built.metadata["emseg"])
+    return None
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebook", help="the executed notebook of a full run")
+    parser.add_argument("--quick-run", help="the output folder of a --quick run of the same example")
+    args = parser.parse_args(argv)
+    path = Path(args.notebook)
     run = json.loads((path.parent / "run.json").read_text())
     if run.get("quick"):
         sys.exit(f"{path} comes from a --quick run: commit only full runs")
@@ -70,7 +116,14 @@ def main(path):
             sys.exit(f"{path} has an error in a cell: fix it first")
     nb.metadata.pop("papermill", None)
     finalize_progress_bars(nb)
-    target = next(ROOT.glob(f"{path.stem.split('_')[0]}_*/{path.name}"))
+    mod = next((m for m in make_notebooks.sources().values() if m.NOTEBOOK == path.name), None)
+    if mod is None:
+        sys.exit(f"{path.name} is not one of the notebooks in tools/notebooks")
+    target = make_notebooks.target(mod)
+    measured = measured_from(path.parent, args.quick_run, make_notebooks.committed_measured(target))
+    problem = sync_with_sources(nb, make_notebooks.build_example(mod, measured))
+    if problem:
+        sys.exit(f"{path}: {problem}; run it again with the current sources")
     nbformat.write(nb, str(target))
     size = target.stat().st_size
     if size > LIMIT:
@@ -79,4 +132,4 @@ def main(path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main()

@@ -149,12 +149,13 @@ def _parser():
 
     p = sub.add_parser("train", help="train a network; writes checkpoints/best.pt, last.pt, history.json")
     p.add_argument("--config", help="a TOML template (file, or unet2d/unet3d/reisoseg/net2d3d) "
-                                    "for your own train/x, train/y folders; see emseg.config")
+                                    "for your own train/images, train/labels folders; see emseg.config")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="with --config: change one config key, e.g. --set train.iterations=20 "
                         "--set 'train.window=[16, 64, 64]' (repeatable; checked like the file)")
-    p.add_argument("--data", help="with --config: the data folder (train/x, train/y, test/x, "
-                                  "test/y), relative to the current folder; sets data.folder")
+    p.add_argument("--data", help="with --config: the data folder (train/images, train/labels, "
+                                  "test/images, test/labels), relative to the current folder; "
+                                  "sets data.folder")
     p.add_argument("--anisotropy", type=float,
                    help="z spacing / xy spacing of the data (3D models unet3d, reisoseg): sets "
                         "the pooling plan, e.g. 10 for 45 nm sections with 4.6 nm pixels")
@@ -188,7 +189,7 @@ def _parser():
         group.add_argument(flag, **kw)
 
     p = sub.add_parser("predict", help="segment a TIFF volume with one network or an ensemble")
-    p.add_argument("--config", help="a TOML template used for training: predict its test/x folder")
+    p.add_argument("--config", help="a TOML template used for training: predict its test/images folder")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="with --config: change one config key, e.g. --set predict.split=val "
                         "--set predict.probabilities=true (repeatable)")

@@ -3,7 +3,7 @@
 A config file names the data folder, the network and the settings::
 
     [data]
-    folder = "my-data"        # holds train/x, train/y, test/x, test/y (and optionally val/x, val/y)
+    folder = "my-data"        # train/, test/ (and val/), each with images/ and labels/
     n_classes = 2
 
     [model]
@@ -42,10 +42,12 @@ editing the file, with the same checks: ``train.iterations=20``,
 ``"train.augment={flips = false}"``. The value is a TOML value; a bare word that is
 not valid TOML is taken as a string (``data.folder=my-data``).
 
-**Folder layout.** ``x`` holds images and ``y`` the labels, as ``.tif``/``.tiff``/``.png``
-files. Either every file is a 2D image (PNG or one-page TIFF): then the folder is
+**Folder layout.** ``images`` holds the images and ``labels`` the labels of each split
+(``train``, ``val``, ``test``), as ``.tif``/``.tiff``/``.png`` files (the same layout as
+ECS-Net's folders; the older names ``x`` and ``y`` are read, with a warning, until
+emseg 1.0). Either every file is a 2D image (PNG or one-page TIFF): then the folder is
 one stack of sections in natural name order (``s2`` before ``s10``); or the files
-are volumes (multi-page TIFFs), one volume per file, paired with the ``y`` file of
+are volumes (multi-page TIFFs), one volume per file, paired with the ``labels`` file of
 the same name (or in name order when the names differ). Labels are integer class
 ids ``0 .. n_classes - 1``, or raw values listed in ``data.label_values``
 (``[0, 255]`` for black/white masks: 0 becomes class 0, 255 class 1). Images are
@@ -110,7 +112,7 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class DataSection:
     """``[data]``: where the data are and what the labels mean."""
-    folder: str                                  # holds train/, test/ (and val/), each x/ and y/
+    folder: str                                  # train/, test/ (val/): images/, labels/
     n_classes: int = 2                           # label classes, background included
     label_values: typing.Optional[tuple[int, ...]] = None  # raw value of class 0, 1, ...; None: ids
     class_names: typing.Optional[tuple[str, ...]] = None   # one per class, for the metrics
@@ -388,7 +390,8 @@ def _from_dict(raw, *, path, base_dir, lines):
             fail(f"unknown section [{table}]{_suggest(table, _SECTIONS)}; the sections are "
                  f"{', '.join(f'[{s}]' for s in _SECTIONS)}", table)
     if "data" not in raw or "folder" not in raw["data"]:
-        fail("[data] folder is required: the folder that holds train/x, train/y, test/x, test/y")
+        fail("[data] folder is required: the folder that holds train/, test/ (and val/), each "
+             "with images/ and labels/")
     sections = {}
     for table, cls in _SECTIONS.items():
         values = raw.get(table, {})
@@ -655,7 +658,7 @@ def _list_images(folder, what):
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"the {what} folder {folder} does not exist (expected layout: "
-                         f"<data folder>/train/x, train/y, test/x, test/y)")
+                         f"<data folder>/train/images, train/labels, test/images, test/labels)")
     files = sorted((p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
                     and p.suffix.lower() in IMAGE_SUFFIXES), key=lambda p: _natural_key(p.name))
     if not files:
@@ -744,8 +747,11 @@ def _to_class_ids(labels, name, label_values):
 
 def _split_volumes(config, split, *, labels=True):
     """The volumes of ``<folder>/<split>``, checked against ``data.n_classes``."""
+    from emseg.data.io import legacy_layout
+
     root = config.resolve(config.data.folder) / split
-    vols = read_folder_pair(root / "x", root / "y" if labels else None,
+    x, y = legacy_layout(root)
+    vols = read_folder_pair(root / x, root / y if labels else None,
                             label_values=config.data.label_values)
     for vol in vols:
         if vol.labels is not None and int(vol.labels.max()) >= config.data.n_classes:
@@ -952,7 +958,7 @@ def predict_from_config(config, *, device=None, progress=True, overwrite=False):
 
     Notes
     -----
-    For each volume of ``<data.folder>/<predict.split>/x`` it writes
+    For each volume of ``<data.folder>/<predict.split>/images`` it writes
     ``<name>-prediction.tif`` (uint8 class ids) and, with ``predict.probabilities``,
     ``<name>-probabilities.tif`` (float32, class first). When ``y`` exists,
     ``metrics.json`` holds :func:`emseg.metrics.segmentation_report` per volume and
@@ -979,9 +985,12 @@ def predict_from_config(config, *, device=None, progress=True, overwrite=False):
     trained = (saved.get("config") or {}).get("window")
     window = p.window or (tuple(trained) if trained else None)
     split_dir = config.resolve(config.data.folder) / p.split
-    vols = _split_volumes(config, p.split, labels=(split_dir / "y").is_dir())
+    from emseg.data.io import legacy_layout
+
+    x, y = legacy_layout(split_dir)
+    vols = _split_volumes(config, p.split, labels=(split_dir / y).is_dir())
     out = config.resolve(p.output) if p.output else run / "predictions"
-    sources = [f for kind in ("x", "y") if (split_dir / kind).is_dir()
+    sources = [f for kind in (x, y) if (split_dir / kind).is_dir()
                for f in (split_dir / kind).iterdir()]
     how = "overwrite=True (CLI: --overwrite)"
     for vol in vols:  # refuse before anything is predicted

@@ -101,6 +101,12 @@ def test_home_has_one_card_per_example_and_the_zips_exist(built_site, examples):
         assert href in [h for h, _ in links]
         assert zipfile.is_zipfile(built_site / href)
     assert text.count("View notebook") == len(examples)
+    # each card shows the example's key figure and its measured run time
+    images = [a.get("src") for t, a in home.tags if t == "img"]
+    for ex in examples:
+        assert f"assets/thumbs/{ex.key}.png" in images, ex.key
+        assert (built_site / "assets" / "thumbs" / f"{ex.key}.png").read_bytes()[:4] == b"\x89PNG"
+    assert text.count("Run time") == len(examples) and "GPU" in text
     assert zipfile.is_zipfile(built_site / "downloads" / "emseg-examples.zip")
     # every page in the navigation has a title, and the Templates pages are there
     nav = re.findall(r'class="md-nav__link[^"]*"[^>]*>\s*<span class="md-ellipsis">\s*(.*?)\s*</span>',
@@ -120,7 +126,8 @@ def test_home_has_one_card_per_example_and_the_zips_exist(built_site, examples):
     for page in ("setup", "data", "results", "cite", "api", "api/emseg.infer"):
         assert (built_site / page / "index.html").is_file(), page
     results = (built_site / "results" / "index.html").read_text(encoding="utf-8")
-    assert "2-core" in results and all(f"Example {ex.number}" in results for ex in examples)
+    assert results.count("About this run.") == len(examples)  # each run's own note
+    assert all(f"Example {ex.number}" in results for ex in examples)
     data = (built_site / "data" / "index.html").read_text(encoding="utf-8")
     assert "253310093ee2c00304fbabdb0c7e3a4a" in data and "EMSEG_DATA_DIR" in data
     api = (built_site / "api" / "emseg.infer" / "index.html").read_text(encoding="utf-8")

@@ -108,6 +108,8 @@ def on_files(files, config):
         files.append(File.generated(config, page, content=body))
         for rel, data in figures.items():
             files.append(File.generated(config, f"examples/{rel}", content=data))
+        if ex.key_figure is not None:  # the home card's picture
+            files.append(File.generated(config, pages.thumbnail_path(ex), content=ex.key_figure))
     files.append(File.generated(config, "api/index.md",
                                 content=pages.api_index(STATE["modules"], "api/index.md")))
     for module, _ in STATE["modules"]:

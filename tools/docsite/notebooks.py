@@ -72,12 +72,40 @@ class Example:
 
     @property
     def note(self):
-        """The notebook's note on which data, preset and device produced its outputs."""
+        """The note on which data, setting and device produced the stored outputs: the
+        *About this run* note the run wrote (a Markdown output), else the notebook's own
+        "About the outputs" box."""
+        for cell in reversed(self.nb["cells"]):
+            for out in cell.get("outputs", []) if cell["cell_type"] == "code" else ():
+                text = _text(out.get("data", {}).get("text/markdown", ""))
+                if text.lstrip().startswith("> **About this run.**"):
+                    return text.strip()
         for cell in self.nb["cells"][:6]:
             text = _source(cell)
             if cell["cell_type"] == "markdown" and "about the outputs" in text.lower():
                 return text.strip()
         return ""
+
+    @property
+    def measured(self):
+        """Run times and memory measured on a full run (``metadata.emseg.measured``), or {}."""
+        return dict(self.nb.get("metadata", {}).get("emseg", {}).get("measured") or {})
+
+    @property
+    def key_figure(self):
+        """The PNG bytes of the first figure of the cell tagged ``key-figure``, or None."""
+        for cell in self.nb["cells"]:
+            if "key-figure" in cell.get("metadata", {}).get("tags", []):
+                for out in cell.get("outputs", []):
+                    png = out.get("data", {}).get("image/png")
+                    if png:
+                        return base64.b64decode(_text(png))
+        return None
+
+    @property
+    def needs(self):
+        """The examples whose results this one reads (``metadata.emseg.needs``)."""
+        return list(self.nb.get("metadata", {}).get("emseg", {}).get("needs", []))
 
     @property
     def quick(self):

@@ -45,9 +45,16 @@ def example_cards(examples, zip_sizes, page):
         name = zip_name([ex])
         down = notebooks.relative(page, f"downloads/{name}")
         size = human_size(zip_sizes[name]) if name in zip_sizes else ""
-        body = [f"**Example {ex.number} · {ex.short_title}**", "---", ex.intro]
+        body = [f"**Example {ex.number} · {ex.short_title}**", "---"]
+        if ex.key_figure is not None:
+            thumb = notebooks.relative(page, thumbnail_path(ex))
+            body.append(f"[![What example {ex.number} produces]({thumb}){{ .example-thumb "
+                        f'loading="lazy" }}]({view})')
+        body.append(ex.intro)
         if ex.papers:
             body.append(f"*Reproduces:* {ex.papers}")
+        if ex.measured:
+            body.append(f"<small>{run_time_line(ex.measured)}</small>")
         body.append(f"[**View notebook**]({view}){{ .md-button .md-button--primary }} "
                     f"[**Download example {ex.number} source**]({down}){{ .md-button "
                     f'download="{name}" }} <small>{size}</small>')
@@ -59,6 +66,27 @@ def example_cards(examples, zip_sizes, page):
             + "\n\n</div>\n\n"
             + f"[**Download all examples**]({all_link}){{ .md-button download=\"{everything}\" }} "
               f"<small>one zip with every notebook and the library, {size}</small>")
+
+
+def thumbnail_path(ex):
+    """Where the site keeps an example's key figure (the home card's picture)."""
+    return f"assets/thumbs/{ex.key}.png"
+
+
+def run_time_line(measured):
+    """The home card's line on run time and memory, from a notebook's measured record."""
+    from emseg.report import format_seconds
+
+    parts = [f"**Run time**: {format_seconds(measured['seconds'])} on {measured['device']}"]
+    if measured.get("quick_seconds") is not None:
+        parts.append(f"quick setting {format_seconds(measured['quick_seconds'])}")
+    gpu = measured.get("gpu_seconds")
+    parts.append(f"GPU (original preset) {format_seconds(gpu)}" if gpu is not None
+                 else "GPU: not measured")
+    line = " · ".join(parts)
+    if measured.get("peak_memory_mb") is not None:
+        line += f" · **memory** {measured['peak_memory_mb'] / 1024:.1f} GB"
+    return line
 
 
 def papers(examples):

@@ -28,9 +28,25 @@ def _walk(folder):
             yield path
 
 
+def with_needs(examples, *, root):
+    """``examples`` and the examples they read results from (``Example.needs``), in order."""
+    from docsite.notebooks import discover
+
+    wanted = {ex.key for ex in examples} | {k for ex in examples for k in ex.needs}
+    if wanted == {ex.key for ex in examples}:
+        return list(examples)
+    found = {ex.key: ex for ex in discover(root)}
+    missing = sorted(wanted - set(found))
+    if missing:
+        raise ValueError(f"{', '.join(missing)} needed by {[ex.key for ex in examples]} not found")
+    return sorted((found[k] for k in wanted), key=lambda ex: ex.number)
+
+
 def zip_members(root, examples):
-    """``{name inside the top folder: source path}`` for a zip of ``examples``."""
+    """``{name inside the top folder: source path}`` for a zip of ``examples`` (and of the
+    examples they need)."""
     root = Path(root)
+    examples = with_needs(examples, root=root)
     members = {}
     for name in INSTALL_FILES:
         members[name] = root / name
@@ -50,8 +66,10 @@ def zip_name(examples, *, everything=False):
     return f"{top_folder(examples, everything=everything)}.zip"
 
 
-def readme(examples, *, everything=False):
+def readme(examples, *, everything=False, root=None):
     """The zip's README.md: what is in it, the install command, the run command."""
+    needed = [] if everything or root is None else [
+        ex for ex in with_needs(examples, root=root) if ex.key not in {e.key for e in examples}]
     if everything:
         head = "# emseg examples\n\nEvery example notebook of the emseg hub"
         listing = "\n".join(f"- `{ex.notebook.parent.name}/{ex.notebook.name}`: {ex.title}"
@@ -60,8 +78,11 @@ def readme(examples, *, everything=False):
         ex = examples[0]
         head = f"# emseg {ex.key}: {ex.short_title}\n\nThe notebook of example {ex.number} of the emseg hub"
         listing = f"- `{ex.notebook.parent.name}/{ex.notebook.name}`: {ex.title}"
+        for other in needed:
+            listing += (f"\n- `{other.notebook.parent.name}/{other.notebook.name}`: {other.title} "
+                        f"— example {ex.number} reads its results, so it comes along: run it first")
     first = examples[0]
-    runs = "\n".join(f"python -m emseg run {ex.key}" for ex in examples)
+    runs = "\n".join(f"python -m emseg run {ex.key}" for ex in [*needed, *examples])
     return f"""{head} (stored with the outputs of our own run), with a copy of the `emseg` library
 (`lib/emseg`, with its bundled weights and configuration templates) and what installs it.
 
@@ -109,7 +130,7 @@ def build_zip(root, examples, *, everything=False):
     members = zip_members(root, examples)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
-        entries = {"README.md": readme(examples, everything=everything).encode("utf-8")}
+        entries = {"README.md": readme(examples, everything=everything, root=root).encode("utf-8")}
         entries.update({name: path.read_bytes() for name, path in members.items()})
         for name in sorted(entries):
             info = zipfile.ZipInfo(f"{top}/{name}", date_time=_DATE)

@@ -127,7 +127,7 @@ probabilities = predict(best, test.image, window=config.window, output="probabil
 predict_seconds = time.perf_counter() - t0
 prediction = probabilities.argmax(0)
 print(f"predicted {test.shape} at {test.image.size / predict_seconds:,.0f} voxels/s")
-"""), ("code", rf"""
+"""), ("figure", rf"""
 fig = plot_prediction(test.image, test.labels, prediction, class_names=CLASS_NAMES,
                       title=f"{label}: test volume ({{data_kind}})")
 plt.show()

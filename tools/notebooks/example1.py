@@ -153,7 +153,7 @@ plt.show()
 
 The ensemble averages the four nets' probability volumes and takes the most probable
 class, as in the paper. Averaging cancels errors the nets do not share.
-"""), ("code", r"""
+"""), ("figure", r"""
 ensemble_probs = np.mean([probabilities[n] for n in names], axis=0)
 ensemble = ensemble_probs.argmax(0)
 fig = plot_prediction(test.image, test.labels, ensemble, class_names=CLASS_NAMES,

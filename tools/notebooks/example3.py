@@ -3,6 +3,7 @@ from _training import training_cells
 TITLE = "Example 3: train a 2D U-Net on the platelet data and compare it with the 2D-3D net"
 FOLDER = "example3_train_unet"
 NOTEBOOK = "example3_train_unet.ipynb"
+NEEDS = ["example2"]  # section 6 reads example 2's results; its zip holds example 2 too
 QUICK = {"phantom_shape": [8, 128, 128], "test_crop": [8, 128, 128], "iterations": 20,
          "example2_results": "../runs/example2-quick/results.json"}
 

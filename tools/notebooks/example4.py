@@ -235,7 +235,7 @@ display(Markdown(markdown_table(["ECS-Net, test sections", "Dice", "IoU", "preci
                                 [["p > 0.5", scores["dice"], scores["iou"], scores["precision"],
                                   scores["recall"], scores["hd95_nm"]]])))
 print(f"tiled prediction: {scores['pixels_per_s']:,.0f} pixels/s on {describe(dev)}")
-"""), ("code", r"""
+"""), ("figure", r"""
 vol, prob = tests[0], test_probs[0]
 fig = plot_ecs_prediction(vol.image, vol.labels, prob, title=f"ECS-Net on a test section ({data_kind})")
 plt.show()

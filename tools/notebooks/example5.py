@@ -189,7 +189,7 @@ The test neurons were never seen in training. `probability_map` normalises a sta
 predicts it with overlapping 3D windows (`emseg.infer.predict`, the same tiler every
 network uses); voxel scooping then traces the map at probability 0.5. Each test neuron is
 rendered at every signal level with the same noise seed, so only the signal changes.
-"""), ("code", r"""
+"""), ("figure", r"""
 if source == "swc":
     files = sorted(Path(swc_dir).glob("*.swc"))[:n_test] if swc_dir else []
     if not files:

@@ -14,7 +14,7 @@ import tifffile
 from emseg._atomic import atomic_path, check_output
 from emseg._validate import check_image
 
-__all__ = ["read_volume", "write_volume", "read_image_label_folder"]
+__all__ = ["read_volume", "write_volume", "read_image_label_folder", "legacy_layout"]
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 SLICE_SUFFIXES = (".tif", ".tiff", ".png")
@@ -260,6 +260,20 @@ def _read_slice_folder(folder, dtype):
 
 # --------------------------------------------------------------------------- image + label folders
 
+def legacy_layout(root):
+    """The names of the image and label folders under ``root``: ``images``/``labels``, or
+    the older ``x``/``y`` (accepted with a FutureWarning until emseg 1.0) when only those
+    exist."""
+    root = Path(root)
+    if not (root / "images").is_dir() and (root / "x").is_dir():
+        import warnings
+        warnings.warn(f"{root}: the folders x/ and y/ are the old names; rename them to "
+                      f"images/ and labels/ (x/ and y/ are read until emseg 1.0)", FutureWarning,
+                      stacklevel=3)
+        return "x", "y"
+    return "images", "labels"
+
+
 def read_image_label_folder(folder, *, images="images", labels="labels", binary=True,
                             min_shape=None, voxel_size=(1.0, 1.0, 1.0)):
     """Read your own annotated images: ``folder/images/`` and ``folder/labels/``, paired by name.
@@ -306,6 +320,8 @@ def read_image_label_folder(folder, *, images="images", labels="labels", binary=
     from emseg.data._volume import Volume, zscore
 
     root = Path(folder)
+    if (images, labels) == ("images", "labels"):
+        images, labels = legacy_layout(root)
     dirs = {}
     for role, sub in (("images", images), ("labels", labels)):
         d = root / sub
