@@ -22,7 +22,9 @@ def _toy(folder, *, fail=False):
                 new_code_cell("import os, json\n"
                               + ("raise RuntimeError('boom')\n" if fail else "")
                               + "json.dump({'size': size, 'label': label, 'cwd': os.getcwd()},"
-                                " open(os.path.join(output_dir, 'toy.json'), 'w'))")]
+                                " open(os.path.join(output_dir, 'toy.json'), 'w'))"),
+                new_code_cell("from IPython.display import Markdown, display\n"
+                              "display(Markdown(f'| size |\\n|---|\\n| {size} |'))")]
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "toy.ipynb"
     nbformat.write(nb, str(path))
@@ -59,6 +61,8 @@ def test_run_toy_notebook_with_quick_and_parameters(tmp_path):
     # output_dir is given relative to the notebook's folder: printed paths stay portable
     assert not os.path.isabs(run["parameters"]["output_dir"])
     assert os.path.samefile(nb.parent / run["parameters"]["output_dir"], tmp_path / "run")
+    from emseg.run import final_results
+    assert final_results(out) == "| size |\n|---|\n| 2 |"  # what emseg run prints at the end
     with pytest.raises(ValueError, match="no parameter.*nope.*parameters are: label"):
         run_example(nb, output=tmp_path / "run2", parameters={"nope": 1}, progress=False)
 

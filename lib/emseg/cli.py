@@ -755,7 +755,7 @@ def _write_json(report, path):
 
 
 def _cmd_run(args):
-    from emseg.run import parse_value, run_example
+    from emseg.run import final_results, parse_value, run_example
 
     params = {name: parse_value(value) for name, value in args.parameter}
     t0 = time.perf_counter()
@@ -769,6 +769,9 @@ def _cmd_run(args):
               f"The executed notebook, with the traceback, is in the output folder.",
               file=sys.stderr)
         return 1
+    results = final_results(path)
+    if results:  # the example's results table, in the terminal too
+        print(results + "\n")
     print(f"executed {path} in {time.perf_counter() - t0:.0f} s"
           + ("" if args.no_html else f"; HTML: {path.with_suffix('.html')}"))
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from emseg._atomic import atomic_path
 
-__all__ = ["find_example", "list_examples", "run_example", "parse_value"]
+__all__ = ["find_example", "list_examples", "run_example", "parse_value", "final_results"]
 
 
 def _roots():
@@ -183,6 +183,19 @@ def run_example(name, *, quick=False, output=None, parameters=None, html=True, p
     with atomic_path(out / "run.json") as tmp:
         tmp.write_text(json.dumps(record, indent=1, default=str))
     return target
+
+
+def final_results(notebook):
+    """The Markdown tables and notes the last code cell of an executed notebook displayed
+    (every example ends with its Results cell), as one text; empty when there are none."""
+    import nbformat
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code" and c.get("outputs")]
+    if not code:
+        return ""
+    shown = [out.get("data", {}).get("text/markdown") for out in code[-1].outputs]
+    return "\n\n".join(s if isinstance(s, str) else "".join(s) for s in shown if s)
 
 
 def _children_peak_memory_mb():

@@ -143,4 +143,5 @@ def on_page_markdown(markdown, page, config, files):
     src = page.file.src_uri
     return pages.expand_markers(markdown, page=src, root=STATE["root"], examples=STATE["examples"],
                                 zip_sizes=STATE["zip_sizes"],
-                                resolve_link=_resolver(src, STATE["examples"]))
+                                resolve_link=_resolver(src, STATE["examples"]),
+                                repo_url=config.get("repo_url"))

@@ -11,6 +11,9 @@ The hand-written pages in ``site/docs`` hold markers (HTML comments) that
     the papers each example reproduces (from the notebooks' ``**Paper**:`` lines);
 ``<!-- emseg:datasets -->``, ``<!-- emseg:pretrained -->``
     the download registries of :mod:`emseg.data` and :mod:`emseg.pretrained`;
+``<!-- emseg:get-code -->``
+    how to get the code, step by step: the zips (linked) and, once the site's
+    ``repo_url`` is set in ``site/mkdocs.yml``, ``git clone`` of that repository;
 ``<!-- emseg:results -->``
     each example's stored results (its note on data and device, its Results tables);
 ``<!-- emseg:include FILE ["HEADING REGEX"] [level=N] -->``
@@ -89,6 +92,29 @@ def run_time_line(measured):
     return line
 
 
+def get_code(examples, zip_sizes, page, repo_url=None):
+    """The steps to get the code and run example 1: the zip route, and ``git clone`` of
+    ``repo_url`` when the site has one (never an invented address)."""
+    everything = zip_name(examples, everything=True)
+    top = everything.removesuffix(".zip")
+    link = notebooks.relative(page, f"downloads/{everything}")
+    size = f" ({human_size(zip_sizes[everything])})" if everything in zip_sizes else ""
+    first = examples[0].key if examples else "example1"
+    steps = [f"1. **Download** [{everything}]({link}){size}, every notebook with the `emseg` "
+             f"library (or one example's zip from its card on the [home page]"
+             f"({notebooks.relative(page, 'index.md')})), and **unzip** it, then go into the "
+             f"folder:\n\n    ```bash\n    unzip {everything} && cd {top}\n    ```"]
+    if repo_url:
+        name = repo_url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+        steps.append(f"   Or **clone** the repository (it also holds the tests, the benchmarks "
+                     f"and this site):\n\n    ```bash\n    git clone {repo_url} && cd {name}\n    ```")
+    steps.append("2. **Install** (a virtual environment is a good idea):\n\n    ```bash\n"
+                 "    python -m pip install -r requirements.txt\n    ```")
+    steps.append(f"3. **Run** an example headlessly, or open its notebook in JupyterLab "
+                 f"(`jupyter lab`):\n\n    ```bash\n    python -m emseg run {first}\n    ```")
+    return "\n\n".join(steps)
+
+
 def papers(examples):
     lines = [f"- **Example {ex.number}** ({ex.short_title}): {ex.papers}"
              for ex in examples if ex.papers]
@@ -115,7 +141,8 @@ def datasets_markdown():
     out = []
     for name, entry in {**DATASETS, **EM_DATASETS}.items():
         out.append(f"### `{name}`")
-        facts = [("Citation", entry.get("citation")), ("Licence", entry.get("license")),
+        facts = [("Citation", entry.get("citation")),
+                 ("Licence", entry.get("license") or "not stated by the publisher"),
                  ("Home page", _link(entry.get("homepage")))]
         if entry.get("url"):
             facts.append(("Download", _link(entry["url"])))
@@ -132,18 +159,31 @@ def datasets_markdown():
             facts.append(("Voxel size (z, y, x)", f"{z} × {y} × {x} nm "
                           f"({entry.get('voxel_size_source', 'source not recorded')})"))
         out.append("\n".join(f"- **{k}**: {_cell(v)}" for k, v in facts))
-        files = entry.get("files") or {}
         rows = []
-        for fname, spec in files.items():
+        for names, spec in _file_groups(entry.get("files") or {}):
             size = spec.get("size") or spec.get("total_size")
             shape = spec.get("shape")
             digest = spec.get("md5") or spec.get("sha256")
             count = f"{spec['count']} files" if spec.get("count") else ""
-            rows.append(f"| `{fname}` | {_cell(' × '.join(map(str, shape)) if shape else count)} | "
+            label = f"`{names[0]}`" if len(names) == 1 else \
+                f"`{names[0]}` … `{names[-1]}` ({len(names)} files, each)"
+            rows.append(f"| {label} | {_cell(' × '.join(map(str, shape)) if shape else count)} | "
                         f"{_cell(f'{size:,}' if size else None)} | {_cell(f'`{digest}`' if digest else None)} |")
         if rows:
             out.append("| file | shape (z, y, x) | bytes | MD5 |\n|---|---|---:|---|\n" + "\n".join(rows))
     return "\n\n".join(out)
+
+
+def _file_groups(files):
+    """``[(names, spec), ...]``: consecutive files with the same spec and no checksum of
+    their own (e.g. 20 sections of one size) become one row."""
+    groups = []
+    for name, spec in files.items():
+        if groups and spec == groups[-1][1] and not (spec.get("md5") or spec.get("sha256")):
+            groups[-1][0].append(name)
+        else:
+            groups.append(([name], spec))
+    return groups
 
 
 def pretrained_markdown():
@@ -265,13 +305,15 @@ def api_index(modules, page):
 
 # --- markers -----------------------------------------------------------------------------------
 
-def expand_markers(markdown, *, page, root, examples, zip_sizes, resolve_link):
+def expand_markers(markdown, *, page, root, examples, zip_sizes, resolve_link, repo_url=None):
     def sub(m):
         name, args = m[1], shlex.split(m[2].strip())
         if name == "example-cards":
             return example_cards(examples, zip_sizes, page)
         if name == "papers":
             return papers(examples)
+        if name == "get-code":
+            return get_code(examples, zip_sizes, page, repo_url)
         if name == "datasets":
             return datasets_markdown()
         if name == "pretrained":

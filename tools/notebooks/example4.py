@@ -28,7 +28,7 @@ The point of the segmentation is **quantification**: how much ECS, how wide, how
 - ECS quantification in physical units: volume fraction, gap widths, skeleton length
   density, connected components.
 
-**Paper**: Yang et al., *ECS-Net: …*, Expert Systems with Applications 270 (2025) 126370,
+**Paper**: Yang et al. (2025), ECS-Net, *Expert Systems with Applications* 270, 126370,
 doi:10.1016/j.eswa.2024.126370. The released code does not run; `emseg` implements the
 method from its description and fixes its bugs (see `emseg/models/ecsnet.py` and
 `emseg/losses/_ecs.py` for every change, e.g. the weight map is computed per image with

@@ -68,11 +68,11 @@ LUCCHI = {
     "torrent_infohash": "3ada3ae6ec71097e63d897cf878051bba3eaba25",
     # The full volume volumedata.tif (1065 x 2048 x 1536, 3,353,674,357 bytes) is not used.
     "citation": ("Lucchi et al., EPFL CVLab electron microscopy dataset (mouse hippocampus CA1, "
-                 "FIB-SEM); the paper to cite is not recorded in our reference sheets"),
+                 "FIB-SEM); the dataset's home page names the paper to cite"),
     "license": None,  # not stated (research use, unverified)
     "homepage": _LUCCHI_URL,
     "voxel_size": (5.0, 5.0, 5.0),  # nm (z, y, x), "about 5 nm isotropic"
-    "voxel_size_source": "peers-and-conventions reference sheet (approximate)",
+    "voxel_size_source": "approximate, as usually quoted for this dataset",
     "n_classes": 2,
 }
 
