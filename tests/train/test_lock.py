@@ -98,3 +98,65 @@ def test_fit_refuses_a_window_no_machine_holds():
     with pytest.raises(ValueError, match="config.window .* GiB"):
         fit(model, data, config=cfg.replace(window=(1_000_000, 1_000_000)), device="cpu",
             progress=False)
+
+
+
+KILLED_IN_A_WRITE = r"""
+import os, signal, sys
+import numpy as np
+import torch
+import emseg.checkpoint as checkpoint
+from emseg.models import build_model
+from emseg.train import TrainConfig, fit
+
+real_save, lasts = torch.save, []
+
+
+def save_then_die(obj, fh, *args, **kwargs):  # the 2nd last.pt dies half-way through
+    if ".last." in getattr(fh, "name", ""):
+        lasts.append(1)
+        if len(lasts) == 2:
+            fh.write(b"PK\x03\x04 half a checkpoint")
+            fh.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+    return real_save(obj, fh, *args, **kwargs)
+
+
+if sys.argv[2] == "kill":
+    checkpoint.torch.save = save_then_die
+torch.manual_seed(0)
+rng = np.random.default_rng(0)
+image = rng.normal(size=(1, 32, 32)).astype(np.float32)
+labels = (image > 0).astype(np.uint8)
+model = build_model("unet2d", n_classes=2, width=4, depth=2, padding="same")
+cfg = TrainConfig(window=(32, 32), batch_size=1, iterations=4, eval_every=2, augment=None,
+                  amp=False, lr=1e-3)
+history = fit(model, (image, labels), (image, labels), config=cfg, output_dir=sys.argv[1],
+              resume=sys.argv[2] == "resume", device="cpu", progress=False)
+print(history["iteration"])
+"""
+
+
+def test_kill_9_inside_a_checkpoint_write_loses_nothing_finished(tmp_path):
+    """SIGKILL while last.pt is half written: the previous last.pt is intact, the
+    half-written temporary is removed at the next start, and the run resumes from it."""
+    import signal
+
+    from emseg.checkpoint import load_checkpoint
+
+    run, script = tmp_path / "run", tmp_path / "killed.py"
+    script.write_text(KILLED_IN_A_WRITE)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, str(script), str(run), "kill"], capture_output=True,
+                          text=True, timeout=300, env=env)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    ckpt = run / "checkpoints"
+    temporaries = [p.name for p in ckpt.iterdir() if p.name.startswith(".")]
+    assert len(temporaries) == 1 and temporaries[0].startswith(".last.")  # what the kill left
+    assert load_checkpoint(ckpt / "last.pt")["iteration"] == 2  # the finished one, whole
+    again = subprocess.run([sys.executable, str(script), str(run), "resume"], capture_output=True,
+                           text=True, timeout=300, env=env)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.stdout.strip().endswith("[1, 2, 3, 4]")  # iterations 3-4 added to 1-2
+    assert [p.name for p in ckpt.iterdir() if p.name.startswith(".")] == []
+    assert load_checkpoint(ckpt / "last.pt")["iteration"] == 4
