@@ -66,6 +66,13 @@ def ws(tmp_path_factory):
     (d / "run" / "checkpoints").mkdir(parents=True)
     (d / "run" / "checkpoints" / "last.pt").write_bytes((d / "net.pt").read_bytes())
     (d / "empty-run").mkdir()
+    write_volume(d / "cfgdata" / "test" / "images" / "a.tif", image)  # predict --config
+    (d / "cfg.toml").write_text('[data]\nfolder = "cfgdata"\nn_classes = 2\n\n[model]\n'
+                                'name = "unet2d"\nwidth = 2\ndepth = 2\npadding = "same"\n\n'
+                                '[predict]\ncheckpoint = "net.pt"\noutput = "preds"\n'
+                                'window = [32, 32]\n')
+    (d / "preds").mkdir()
+    (d / "preds" / "a-prediction.tif").write_bytes(b"an earlier prediction of mine")
     return d
 
 
@@ -80,6 +87,8 @@ CASES = [
     ("predict-output-is-input", PREDICT + ["--output", "{w}/image.tif", "--overwrite"],
      "also an input"),
     ("predict-output-exists", PREDICT + ["--output", "{w}/existing.tif"], "existing.tif exists"),
+    ("predict-config-output-exists", ["predict", "--config", "{w}/cfg.toml", "--device", "cpu",
+                                      "--quiet"], "a-prediction.tif exists"),
     ("predict-probabilities-exists", PREDICT + ["--output", "{w}/new.tif", "--probabilities",
                                                 "{w}/existing.tif"], "--probabilities"),
     ("predict-probabilities-is-output", PREDICT + ["--output", "{w}/new.tif", "--probabilities",
