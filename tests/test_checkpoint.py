@@ -83,3 +83,39 @@ def test_damaged_or_foreign_checkpoints_are_explained(tmp_path):
     (tmp_path / "cut.pt").write_bytes(data[:len(data) // 2])
     with pytest.raises(ValueError, match="cut.pt is not a readable PyTorch checkpoint"):
         load_model(tmp_path / "cut.pt")
+
+
+def test_a_trained_network_predicts_with_its_training_window_everywhere(tmp_path):
+    """One default for every prediction: the window a network was trained with (stored in
+    its checkpoint, kept by save_model), whether the CLI, predict --config or the API
+    loads it."""
+    import numpy as np
+
+    from emseg.cli import main
+    from emseg.data import write_volume, zscore
+    from emseg.infer import predict
+    from emseg.models import UNet2D
+    from emseg.train import TrainConfig, fit
+
+    rng = np.random.default_rng(0)
+    image = rng.normal(size=(2, 48, 48)).astype(np.float32)
+    labels = (image > 0.5).astype(np.uint8)
+    torch.manual_seed(0)
+    net = UNet2D(2, width=2, depth=2, padding="same")
+    cfg = TrainConfig(window=(32, 32), batch_size=1, iterations=2, eval_every=2, augment=None)
+    fit(net, (image, labels), (image, labels), config=cfg, output_dir=tmp_path / "run",
+        device="cpu", progress=False)
+    best = load_model(tmp_path / "run" / "checkpoints" / "best.pt", device="cpu")
+    assert best.default_window == (32, 32) and UNet2D(2, padding="same").default_window == (256, 256)
+    save_model(best, tmp_path / "net.pt")
+    again = load_model(tmp_path / "net.pt", device="cpu")
+    assert again.default_window == (32, 32)
+    write_volume(tmp_path / "in.tif", image)
+    assert main(["predict", "--model", str(tmp_path / "net.pt"), "--input", str(tmp_path / "in.tif"),
+                 "--output", str(tmp_path / "out.tif"), "--probabilities", str(tmp_path / "p.tif"),
+                 "--quiet", "--device", "cpu"]) == 0
+    expected = predict(again, zscore(image), window=(32, 32), output="probabilities", progress=False)
+    import tifffile
+    np.testing.assert_allclose(tifffile.imread(tmp_path / "p.tif"), expected, atol=1e-5)
+    other = predict(again, zscore(image), window=(48, 48), output="probabilities", progress=False)
+    assert not np.allclose(other, expected, atol=1e-5)  # the window does change the result

@@ -76,6 +76,8 @@ def save_model(model, path, *, overwrite=False, **extra):
     check_output(path, overwrite=overwrite)
     ckpt = {"model_spec": model.spec(), "model_state": model.state_dict(),
             "working_scale": list(getattr(model, "working_scale", (1, 1, 1))), **extra}
+    if getattr(model, "trained_window", None):  # a network loaded from training keeps it
+        ckpt.setdefault("trained_window", list(model.trained_window))
     return save_checkpoint(ckpt, path)
 
 
@@ -121,6 +123,11 @@ def model_from_checkpoint(ckpt, *, device=None):
     # the resolution it was trained at (TrainConfig.scale); predict bins its input by it
     scale = ckpt.get("working_scale", (ckpt.get("config") or {}).get("scale"))
     model.working_scale = check_scale(scale, ndim=model.window_ndim)
+    # the window it was trained and validated with becomes its default window, so that
+    # every prediction (predict, predict --config, predict-large, ensembles) uses it
+    window = (ckpt.get("config") or {}).get("window") or ckpt.get("trained_window")
+    if window:
+        model.default_window = model.trained_window = tuple(int(w) for w in window)
     return model.to(pick_device(device)).eval()
 
 

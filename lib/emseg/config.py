@@ -981,9 +981,8 @@ def predict_from_config(config, *, device=None, progress=True, overwrite=False):
                                 f"set [predict] checkpoint")
     saved = load_checkpoint(ckpt)
     model = model_from_checkpoint(saved, device=device)
-    # by default, predict with the window the network was trained and validated with
-    trained = (saved.get("config") or {}).get("window")
-    window = p.window or (tuple(trained) if trained else None)
+    # by default the network's own window: the one it was trained with (load_model's rule)
+    window = p.window
     split_dir = config.resolve(config.data.folder) / p.split
     from emseg.data.io import legacy_layout
 

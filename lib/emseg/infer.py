@@ -59,7 +59,9 @@ def predict(model, image, *, window=None, overlap=0.25, blending="gaussian", bat
         (z, y, x) volume or (y, x) image; finite, non-empty, normalised as in training.
     window : tuple of int, optional
         Input window: (y, x) or (1, y, x) for a 2D network, (z, y, x) for a 3D one, in
-        voxels of the working resolution. Defaults to ``model.default_window``.
+        voxels of the working resolution. Defaults to ``model.default_window``: for a
+        network loaded from a checkpoint (:func:`emseg.checkpoint.load_model`), the window
+        it was trained with.
     overlap : float or tuple of float
         Overlap of neighbouring OUTPUT windows as a fraction in [0, 1) of the output
         window, one value or one per axis ((z, y, x), or (y, x) for a 2D network).
