@@ -50,3 +50,21 @@ def test_remove_stale_temporaries_removes_only_our_names(tmp_path):
     assert sorted(removed) == sorted(stale)
     assert all(p.exists() for p in kept) and not any(p.exists() for p in stale)
     assert remove_stale_temporaries(tmp_path / "missing") == []
+
+
+def test_write_json_writes_valid_json_with_nan_as_null(tmp_path):
+    import json
+
+    import numpy as np
+
+    from emseg._atomic import write_json
+
+    path = write_json(tmp_path / "r.json", {"iou": np.array([0.5, np.nan]), "loss": float("inf"),
+                                           "n": np.int64(3), "where": tmp_path, "shape": (2, 3)})
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"iou": [0.5, None], "loss": None, "n": 3, "where": str(tmp_path),
+                                "shape": [2, 3]}
+    with pytest.raises(TypeError, match="cannot write a object"):
+        write_json(tmp_path / "bad.json", {"x": object()})
+    assert not (tmp_path / "bad.json").exists()

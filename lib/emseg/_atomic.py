@@ -1,12 +1,14 @@
 """Safe file writes: nothing a user made is ever replaced by a half-written file, nor
 replaced at all unless asked, nor written over a command's own input."""
 import contextlib
+import json
+import math
 import os
 import re
 import secrets
 from pathlib import Path
 
-__all__ = ["atomic_path", "check_output", "remove_stale_temporaries"]
+__all__ = ["atomic_path", "check_output", "remove_stale_temporaries", "json_ready", "write_json"]
 
 # the names atomic_path gives its temporary files: .<stem>.<8 hex>.tmp<suffix>
 _TMP_NAME = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp(\.[A-Za-z0-9]+)?$")
@@ -111,3 +113,40 @@ def atomic_path(path):
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def json_ready(value):
+    """``value`` as plain JSON data: numpy/torch arrays and scalars as lists and numbers,
+    paths as strings, tuples as lists, and NaN or infinite floats as None (JSON has no
+    NaN: a file with ``NaN`` in it is not valid JSON).
+
+    Examples
+    --------
+    >>> json_ready({"iou": [0.5, float("nan")], "shape": (2, 3)})
+    {'iou': [0.5, None], 'shape': [2, 3]}
+    """
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # numpy, torch
+        return json_ready(value.tolist())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    raise TypeError(f"cannot write a {type(value).__name__} to JSON")
+
+
+def write_json(path, value, *, indent=1):
+    """Write ``value`` (see :func:`json_ready`) as JSON, atomically; returns the path.
+
+    The one JSON writer of emseg's result files (results, metrics, histories, run
+    records): always valid JSON, NaN written as ``null``.
+    """
+    text = json.dumps(json_ready(value), indent=indent, allow_nan=False)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text + "\n", encoding="utf-8")
+    return Path(path)

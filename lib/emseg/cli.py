@@ -4,7 +4,6 @@ Every command calls the same library functions the notebooks use.
 """
 import argparse
 import dataclasses
-import json
 import sys
 import time
 from pathlib import Path
@@ -747,11 +746,8 @@ def _cmd_evaluate(args):
 
 
 def _write_json(report, path):
-    import numpy as np
-    clean = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in report.items()}
-    from emseg._atomic import atomic_path
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(clean, indent=1, default=float))
+    from emseg._atomic import write_json
+    write_json(path, report)
 
 
 def _cmd_run(args):

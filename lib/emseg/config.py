@@ -884,7 +884,7 @@ def train_from_config(config, *, device=None, progress=True):
     (:func:`emseg.plot.plot_history`) and ``config.toml`` (the config as used).
     Validation (``data.validation``): ``auto`` uses ``val/`` when present, else none.
     """
-    from emseg._atomic import atomic_path
+    from emseg._atomic import write_json
     from emseg.device import describe, pick_device
     from emseg.models import count_parameters, window_geometry
     from emseg.plot import plot_history
@@ -919,8 +919,7 @@ def train_from_config(config, *, device=None, progress=True):
         "seconds": time.perf_counter() - t0, "device": describe(device),
         "train_volumes": {v.name: list(v.shape) for v in train},
     }
-    with atomic_path(out / "metrics.json") as tmp:
-        tmp.write_text(json.dumps(metrics, indent=1, default=_json_default))
+    write_json(out / "metrics.json", metrics)
     best = out / "checkpoints" / "best.pt"
     return {"output": out, "checkpoint": best if best.exists() else out / "checkpoints/last.pt",
             "history": history, "metrics": metrics}
@@ -964,7 +963,7 @@ def predict_from_config(config, *, device=None, progress=True, overwrite=False):
     ``metrics.json`` holds :func:`emseg.metrics.segmentation_report` per volume and
     over all volumes together (``overall``).
     """
-    from emseg._atomic import atomic_path, check_output
+    from emseg._atomic import check_output, write_json
     from emseg.data import write_volume
     from emseg.infer import predict
     from emseg.checkpoint import load_checkpoint, model_from_checkpoint
@@ -1016,8 +1015,7 @@ def predict_from_config(config, *, device=None, progress=True, overwrite=False):
     metrics = {"checkpoint": str(ckpt), "split": p.split, "seconds": time.perf_counter() - t0,
                "volumes": reports,
                "overall": _report_from_confusion(total, names) if reports else None}
-    with atomic_path(out / "metrics.json") as tmp:
-        tmp.write_text(json.dumps(metrics, indent=1, default=_json_default))
+    write_json(out / "metrics.json", metrics)
     return {"output": out, "checkpoint": ckpt, "predictions": paths, "metrics": metrics}
 
 
@@ -1034,11 +1032,4 @@ def _report_from_confusion(cm, class_names):
             [f"class {k}" for k in range(len(cm))], "voxels": cm.sum(axis=1).tolist()}
 
 
-def _json_default(value):
-    if isinstance(value, (np.integer, np.floating)):
-        return value.item()
-    if isinstance(value, (np.ndarray, tuple)):
-        return list(value)
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emseg._atomic import atomic_path, check_output
+from emseg._atomic import check_output, write_json
 
 __all__ = ["format_value", "markdown_table", "save_results", "load_results", "format_seconds",
            "about_run"]
@@ -53,20 +53,6 @@ def markdown_table(header, rows, *, digits=4):
     return "\n".join(lines)
 
 
-def _plain(value):
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
-    if isinstance(value, (np.floating, float)):
-        return None if math.isnan(value) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
 def save_results(path, *, reports, data, device, seconds, overwrite=False, **extra):
     """Write a run's results as JSON, atomically; returns the path.
 
@@ -91,10 +77,8 @@ def save_results(path, *, reports, data, device, seconds, overwrite=False, **ext
     """
     check_output(path, overwrite=overwrite)
     record = {"data": data, "device": device, "seconds": round(float(seconds), 1),
-              "reports": _plain(reports), **_plain(extra)}
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(record, indent=1))
-    return Path(path)
+              "reports": reports, **extra}
+    return write_json(path, record)
 
 
 def load_results(path):

@@ -11,14 +11,13 @@ values for a small, fast run, the one CI uses). ``quick=True`` applies it; expli
 ``parameters`` override both.
 """
 import ast
-import json
 import os
 import re
 import sys
 import time
 from pathlib import Path
 
-from emseg._atomic import atomic_path
+from emseg._atomic import atomic_path, write_json
 
 __all__ = ["find_example", "list_examples", "run_example", "parse_value", "final_results"]
 
@@ -180,8 +179,7 @@ def run_example(name, *, quick=False, output=None, parameters=None, html=True, p
     seconds = time.perf_counter() - t0
     record = {"notebook": str(notebook), "quick": quick, "parameters": values,
               "seconds": round(seconds, 1), "peak_memory_mb": _children_peak_memory_mb()}
-    with atomic_path(out / "run.json") as tmp:
-        tmp.write_text(json.dumps(record, indent=1, default=str))
+    write_json(out / "run.json", {**record, "notebook": str(notebook)})
     return target
 
 

@@ -8,11 +8,10 @@ The demo trains a small same-padded 2D U-Net because it learns within a few
 hundred iterations on a CPU; the 2D-3D network of the paper needs longer to
 get going (see example 2).
 """
-import json
 import time
 from pathlib import Path
 
-from emseg._atomic import atomic_path
+from emseg._atomic import atomic_path, write_json
 
 __all__ = ["run_demo"]
 
@@ -97,8 +96,7 @@ def run_demo(*, output="runs/demo", source="phantom", iterations=1000, device=No
     summary = {name: {k: r[k] for k in ("miou_all", "miou_organelle", "accuracy", "ari")}
                for name, r in reports.items()}
     summary.update(data=kind, device=describe(dev))
-    with atomic_path(out / "results.json") as tmp:
-        tmp.write_text(json.dumps(summary, indent=1, default=float))
+    write_json(out / "results.json", summary)
     print(table)
     print(footer)
     return reports

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from emseg._atomic import atomic_path, remove_stale_temporaries
+from emseg._atomic import remove_stale_temporaries, write_json
 from emseg._validate import check_image, check_labels, check_window_memory
 from emseg.checkpoint import load_checkpoint, save_checkpoint
 from emseg.data._volume import Volume
@@ -204,8 +204,7 @@ def _fit(model, trains, vals, cfg, geometry, *, ckpt_dir, dist, resume, overwrit
             "rng_state": {"torch": torch.get_rng_state(),
                           "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None},
         }, ckpt_dir / f"{name}.pt")
-        with atomic_path(ckpt_dir.parent / "history.json") as tmp:
-            tmp.write_text(json.dumps(history, indent=1))
+        write_json(ckpt_dir.parent / "history.json", history)  # a NaN loss as null
 
     net = dist.wrap(model, device)  # DistributedDataParallel under torchrun, else the model
     bar = tqdm(total=cfg.iterations, initial=start, disable=not progress or not dist.is_main,
