@@ -142,6 +142,31 @@ def test_site_in_a_browser(browser, served, built_site, examples, tmp_path):
         if ex is examples[0]:
             page.screenshot(path=str(ARTIFACTS / f"site-{ex.key}.png"))
 
+    # at a desktop (1400 px) and a phone (420 px) width: screenshots of every page kept, and
+    # no table wider than the page without a horizontal scroll bar of its own
+    clipped = []
+    for width in (1400, 420):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(served, wait_until="load")
+        page.screenshot(path=str(ARTIFACTS / f"site-home-{width}px.png"), full_page=True)
+        for ex, href in targets:
+            page.goto(served + href.lstrip("./"), wait_until="load")
+            page.screenshot(path=str(ARTIFACTS / f"site-{ex.key}-{width}px.png"))
+            clipped += [f"{ex.key} at {width} px: {t}" for t in page.eval_on_selector_all(
+                "article table", """tables => tables.filter(t => {
+                    const article = t.closest('article').getBoundingClientRect();
+                    let box = t.parentElement, scrolls = false;
+                    while (box && box.tagName !== 'ARTICLE') {
+                        const o = getComputedStyle(box).overflowX;
+                        if ((o === 'auto' || o === 'scroll') &&
+                            box.getBoundingClientRect().right <= article.right + 1) scrolls = true;
+                        box = box.parentElement;
+                    }
+                    return t.getBoundingClientRect().right > article.right + 1 && !scrolls;
+                }).map(t => t.innerText.slice(0, 60))""")]
+    assert clipped == [], clipped
+    page.set_viewport_size({"width": 1280, "height": 900})
+
     # search finds a known word
     page.goto(served, wait_until="load")
     box = page.locator("input.md-search__input")
