@@ -113,3 +113,31 @@ def test_one_colour_per_class_in_every_label_figure():
     plt.close(fig)
     with pytest.raises(ValueError, match="2 names for 7 classes"):
         plot_prediction(np.zeros((1, 8, 8)), None, np.zeros((1, 8, 8), int), class_names=["a", "b"])
+
+
+def test_ecs_and_tracing_figures_have_no_overlapping_text():
+    from emseg.ecs import plot_ecs, plot_ecs_prediction, plot_weight_map
+    from emseg.tracing import SwcTree
+    from emseg.tracing.plot import plot_quality_vs_signal, plot_trace_mip
+
+    rng = np.random.default_rng(0)
+    mask = np.zeros((2, 64, 64), bool)
+    mask[:, 20:23, :] = True
+    mask[:, :, 40:42] = True
+    image = rng.normal(size=mask.shape).astype(np.float32)
+    prob = np.clip(mask + 0.2 * rng.normal(size=mask.shape), 0, 1).astype(np.float32)
+    tree = SwcTree.from_nodes([[1, 1, 5.0, 5.0, 2.0, 2, -1], [2, 3, 30.0, 30.0, 4.0, 1, 1]])
+    rows = [{"method": m, "intensity": i, "f1": 0.5, "esa": 1.0, "pds": 0.1}
+            for m in ("a", "b") for i in (1.0, 0.5)]
+    figures = {
+        "ecs": plot_ecs(mask, voxel_size=(50.0, 9.0, 9.0), image=image, title="ECS measures"),
+        "weights": plot_weight_map(image[0], mask[0], title="Shape-aware weight map"),
+        "prediction": plot_ecs_prediction(image, mask, prob, title="ECS-Net on a test section"),
+        "mip": plot_trace_mip(image, {"truth": tree}, title="Test neuron 0"),
+        "signal": plot_quality_vs_signal(rows, title="Tracing quality"),
+    }
+    for name, fig in figures.items():
+        assert _overlaps(fig) == [], name
+        plt.close(fig)
+    legend = figures["prediction"].legends[0]
+    assert "missed ECS (false negative)" in [t.get_text() for t in legend.get_texts()]

@@ -512,9 +512,14 @@ def plot_ecs_prediction(image, true, probability, path=None, *, z=None, threshol
     fig.colorbar(im, ax=axes[2], fraction=0.046, label="ECS probability")
     axes[2].set_title("probability", fontsize=9)
     axes[3].imshow(errors, interpolation="nearest")
-    axes[3].set_title(f"p > {threshold}: white TP, red FP, blue FN", fontsize=9)
+    axes[3].set_title(f"errors at p > {threshold}", fontsize=9)
     for ax in axes:
         ax.set_axis_off()
+    from matplotlib.patches import Patch
+    fig.legend(handles=[Patch(facecolor=c, edgecolor="#666666", label=n) for c, n in (
+        ("#ffffff", "ECS found (true positive)"), ("#ff4d4d", "false ECS (false positive)"),
+        ("#4d99ff", "missed ECS (false negative)"), ("#000000", "background, correct"))],
+        loc="outside lower center", ncol=4, fontsize=8, frameon=False)
     return finish_figure(fig, path, title=title, overwrite=overwrite)
 
 
