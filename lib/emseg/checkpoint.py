@@ -20,7 +20,7 @@ import torch
 from emseg._atomic import atomic_path, check_output
 
 __all__ = ["save_checkpoint", "load_checkpoint", "save_model", "load_model", "model_from_checkpoint",
-           "export_model"]
+           "export_model", "read_bioimageio"]
 
 
 def save_checkpoint(checkpoint, path):
@@ -38,12 +38,15 @@ def save_checkpoint(checkpoint, path):
 def load_checkpoint(path):
     """Read a checkpoint dict (on the CPU).
 
-    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for a file
-    that is not an emseg checkpoint.
+    A ``.zip`` is read as a bioimage.io model package of an emseg network (see
+    :func:`read_bioimageio`). Raises ``FileNotFoundError`` for a missing file and
+    ``ValueError`` for a file that is not an emseg checkpoint.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
+    if path.suffix.lower() == ".zip":
+        return read_bioimageio(path)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)  # no arbitrary code
     except Exception as exc:  # pickle/zip errors differ between torch versions
@@ -161,3 +164,53 @@ def export_model(path, target, *, half=False, **extra):
     return save_checkpoint({"model_spec": ckpt["model_spec"], "model_state": state,
                             "stored_dtype": "float16" if half else "float32", **keep, **extra},
                            target)
+
+
+def read_bioimageio(path):
+    """The checkpoint dict of a bioimage.io model package that emseg exported
+    (:func:`emseg.bioimageio.to_bioimageio`), with its PyTorch weights checked against the
+    SHA-256 the package records. Needs no bioimage.io library.
+
+    Raises
+    ------
+    ValueError
+        For a zip that is not a bioimage.io model package, a package in a format other
+        than 0.5, a package another tool made (no ``config.emseg``), or weights that do
+        not match their recorded SHA-256 (a changed or damaged file).
+    """
+    import hashlib
+    import io
+    import zipfile
+
+    import yaml
+
+    path = Path(path)
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a zip file; a bioimage.io package is a .zip")
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+        rdf_name = "rdf.yaml" if "rdf.yaml" in names else next(
+            (n for n in sorted(names) if n.endswith("bioimageio.yaml")), None)
+        if rdf_name is None:
+            raise ValueError(f"{path} is a zip but not a bioimage.io package (no rdf.yaml)")
+        rdf = yaml.safe_load(zf.read(rdf_name)) or {}
+        version = str(rdf.get("format_version", ""))
+        if rdf.get("type") != "model" or not version.startswith("0.5."):
+            raise ValueError(f"{path} is a bioimage.io {rdf.get('type', '?')} package in format "
+                             f"{version or '?'}; emseg reads model packages in format 0.5")
+        emseg = (rdf.get("config") or {}).get("emseg")
+        weights = (rdf.get("weights") or {}).get("pytorch_state_dict") or {}
+        if not emseg or "model_spec" not in emseg or "source" not in weights:
+            raise ValueError(f"{path} is a bioimage.io model made by another tool (it has no emseg "
+                             f"network); run it with bioimageio.core or the tool that made it")
+        source = weights["source"]
+        if source not in names:
+            raise ValueError(f"{path}: the weights {source} named in {rdf_name} are missing")
+        data = zf.read(source)
+    if hashlib.sha256(data).hexdigest() != weights.get("sha256"):
+        raise ValueError(f"{path}: the weights {source} do not match the SHA-256 recorded in "
+                         f"{rdf_name} (the file was changed or damaged); use the package as exported")
+    state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    return {"model_spec": emseg["model_spec"],
+            "model_state": {k.removeprefix("net."): v for k, v in state.items()},
+            "working_scale": [1, 1, 1], "trained_window": emseg.get("window")}

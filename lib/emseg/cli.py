@@ -135,8 +135,16 @@ def _parser():
 
     p = sub.add_parser("export", help="write a network-only copy of a checkpoint (optionally float16)")
     p.add_argument("checkpoint", help="a training checkpoint (best.pt, last.pt) or saved model")
-    p.add_argument("--output", required=True, help="the .pt file to write")
+    p.add_argument("--output", help="the .pt file to write")
     p.add_argument("--half", action="store_true", help="store the weights as float16 (half the size)")
+    p.add_argument("--bioimageio", metavar="ZIP", help="write a bioimage.io model package instead "
+                   "(needs the bioimageio extra); with --test-image, --name, --class-names")
+    p.add_argument("--test-image", help="--bioimageio: an image of your data (TIFF), at least one "
+                   "window large: the package's test input/output comes from it")
+    p.add_argument("--name", help="--bioimageio: the package's name (default: the file's name)")
+    p.add_argument("--class-names", help="--bioimageio: comma-separated class names")
+    p.add_argument("--training-data", default="not stated",
+                   help="--bioimageio: what the network was trained on (real or synthetic)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
     p = sub.add_parser("phantom", help="write a synthetic platelet dataset (exact ground truth) as TIFFs")
@@ -356,10 +364,32 @@ def _cmd_convert(args):
 def _cmd_export(args):
     from emseg.checkpoint import export_model
 
+    if args.bioimageio:
+        return _export_bioimageio(args)
+    if not args.output:
+        raise ValueError("export needs --output FILE.pt (or --bioimageio FILE.zip)")
     out = _output(args.output, args, args.checkpoint)
     export_model(args.checkpoint, out, half=args.half)
     print(f"{args.checkpoint} -> {out} ({out.stat().st_size / 1e6:.2f} MB"
           + (", float16 weights)" if args.half else ")"))
+
+
+def _export_bioimageio(args):
+    from emseg.bioimageio import to_bioimageio
+    from emseg.checkpoint import load_model
+    from emseg.data import read_volume
+
+    if args.output or args.half:
+        raise ValueError("--bioimageio writes a package: leave out --output and --half")
+    if not args.test_image:
+        raise ValueError("--bioimageio needs --test-image (an image of your data, one window large)")
+    out = _output(args.bioimageio, args, args.checkpoint, args.test_image, what="--bioimageio")
+    model = load_model(args.checkpoint, device="cpu")
+    names = [n.strip() for n in args.class_names.split(",")] if args.class_names else None
+    name = args.name or f"emseg {model.spec()['name']} ({Path(args.checkpoint).stem})"
+    to_bioimageio(model, out, name=name, test_image=read_volume(args.test_image), class_names=names,
+                  training_data=args.training_data, overwrite=args.overwrite)
+    print(f"{args.checkpoint} -> {out} (bioimage.io package, {out.stat().st_size / 1e6:.2f} MB)")
 
 
 def _cmd_phantom(args):

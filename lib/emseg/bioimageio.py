@@ -1,0 +1,314 @@
+"""Share a trained network as a BioImage Model Zoo (bioimage.io) package.
+
+:func:`to_bioimageio` writes a model package in the bioimage.io 0.5 format: TorchScript
+weights (which run without emseg, in bioimage.io's tools and the GUI tools that read
+them) and PyTorch state-dict weights (whose architecture is emseg's, importable with
+``emseg`` installed), a test input/output pair made by emseg's own :func:`emseg.infer.predict`,
+a cover image, the class names, the input's preprocessing (z-score, as in training)
+and the output's postprocessing (softmax over the classes), citations and what the
+network was trained on. :func:`emseg.checkpoint.load_model` reads such a package back
+(checking the weights' SHA-256).
+
+The writer needs the optional extra: ``python -m pip install -e ".[bioimageio]"``
+(``bioimageio.spec``; ``bioimageio.core`` runs the package's own test).
+
+What was checked here: the package validates with ``bioimageio.spec`` and passes
+``bioimageio.core``'s ``test_model`` on a CPU; the GUI tools (Fiji/deepImageJ, ilastik,
+BiaPy) were not run.
+"""
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from emseg._atomic import atomic_path, check_output
+
+__all__ = ["to_bioimageio", "PackagedNet", "CITATIONS"]
+
+#: The paper of each network, cited in its package: (text, DOI or None, URL or None).
+CITATIONS = {
+    "unet2d": ("Ronneberger O., Fischer P., Brox T. U-Net: convolutional networks for biomedical "
+               "image segmentation. MICCAI 2015", None, "https://arxiv.org/abs/1505.04597"),
+    "net2d3d": ("Guay M. D. et al. Dense cellular segmentation for EM using 2D-3D neural network "
+                "ensembles. Scientific Reports 11:2561 (2021)", "10.1038/s41598-021-81590-0", None),
+    "unet3d": ("Cicek O. et al. 3D U-Net: learning dense volumetric segmentation from sparse "
+               "annotation. MICCAI 2016", None, "https://arxiv.org/abs/1606.06650"),
+    "reisoseg": ("Guo et al. ReIsoSeg. IEEE Transactions on Medical Imaging (2024)",
+                 "10.1109/TMI.2024.3511599", None),
+    "voxresnet": ("Huang Q. et al. Automated neuron tracing using content-aware adaptive voxel "
+                  "scooping on CNN predicted probability map. Front. Neuroanat. 15:712842 (2021)",
+                  "10.3389/fnana.2021.712842", None),
+    "ecsnet": ("Yang et al. ECS-Net. Expert Systems with Applications 270:126370 (2025)",
+               "10.1016/j.eswa.2024.126370", None),
+}
+
+
+class PackagedNet(nn.Module):
+    """An emseg network as a bioimage.io package runs it: ``forward`` returns the main
+    logits only (no auxiliary outputs).
+
+    Parameters
+    ----------
+    name : str
+        The network's registry name (``model.spec()["name"]``).
+    kwargs : dict
+        Its constructor arguments (``model.spec()["kwargs"]``).
+    """
+
+    def __init__(self, name, kwargs):
+        super().__init__()
+        from emseg.models import build_model
+
+        self.net = build_model(name, **kwargs)
+
+    def forward(self, x):
+        return self.net.predict_logits(x)
+
+
+def _axis_sizes(model, window, axis):
+    """(min, step) of the input sizes ``model`` accepts along one spatial axis of
+    ``window`` (the other axes as in ``window``); step 0 when only one size fits."""
+    fits = []
+    for s in range(1, max(window) * 2 + 1):
+        shape = list(window)
+        shape[axis] = s
+        try:
+            model.output_window(tuple(shape))
+        except ValueError:
+            continue
+        fits.append(s)
+        if len(fits) == 2:
+            break
+    if not fits:
+        raise ValueError(f"no input size fits the network along axis {axis}")
+    return fits[0], (fits[1] - fits[0]) if len(fits) == 2 else 0
+
+
+def _fit_window(model, window, shape):
+    """``window``, or where the image is smaller, the largest window the network accepts
+    that fits in ``shape`` (per axis)."""
+    fitted = []
+    for k, (w, s) in enumerate(zip(window, shape)):
+        lo, step = _axis_sizes(model, window, k)
+        if s < lo:
+            raise ValueError(f"the test image ({tuple(shape)}) is smaller than the network's "
+                             f"smallest window along axis {k} ({lo})")
+        fitted.append(w if w <= s else (lo + (s - lo) // step * step if step else lo))
+    return tuple(fitted)
+
+
+def _require_spec():
+    try:
+        import bioimageio.spec  # noqa: F401
+    except ImportError:
+        raise ImportError("exporting a bioimage.io package needs bioimageio.spec: "
+                          "python -m pip install -e \".[bioimageio]\"") from None
+
+
+def to_bioimageio(model, path, *, name, test_image, class_names=None, description=None,
+                  authors=("emseg user",), training_data="not stated", license="CC-BY-4.0",
+                  voxel_size=None, overwrite=False):
+    """Write ``model`` as a bioimage.io model package (a zip); returns its path.
+
+    Parameters
+    ----------
+    model : SegmentationNet
+        A trained emseg network (e.g. ``load_model("run/checkpoints/best.pt")``), working
+        at its native resolution (``working_scale`` 1).
+    path : str or Path
+        The ``.zip`` to write.
+    name : str
+        The package's name (e.g. ``"platelet 2D U-Net"``).
+    test_image : ndarray
+        An image of your data, (y, x) for a 2D network or (z, y, x), at least one window
+        large: the package's test input is its first window (z-scored) and the test output
+        emseg's prediction of it.
+    class_names : sequence of str, optional
+        The output channels' names (default ``class 0``, ``class 1``, ...).
+    description : str, optional
+        One paragraph on what the network segments (default: made from the name).
+    authors : sequence of str
+        Who trained it.
+    training_data : str
+        What it was trained on, in words; say whether the data were real or synthetic.
+    license : str
+        SPDX identifier of the weights' licence.
+    voxel_size : tuple of float, optional
+        (z, y, x) or (y, x) in nm of the data it was trained on.
+    overwrite : bool
+        Replace an existing ``path``.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    ValueError
+        For a network the package format cannot describe here (a working scale other
+        than 1), a test image smaller than one window, or an existing ``path``.
+    ImportError
+        When ``bioimageio.spec`` is not installed.
+    """
+    path = Path(path)
+    if path.suffix != ".zip":
+        raise ValueError(f"{path}: a bioimage.io package is a .zip file")
+    if not isinstance(name, str) or not 5 <= len(name.strip()) <= 128:
+        raise ValueError(f"name must be 5 to 128 characters (bioimage.io's rule), got {name!r}")
+    check_output(path, overwrite=overwrite)
+    _require_spec()
+    from bioimageio.spec import save_bioimageio_package
+    from bioimageio.spec.model import v0_5 as spec
+
+    from emseg import __version__
+    from emseg.data import zscore
+    from emseg.infer import predict
+    from emseg.models import window_geometry
+
+    if tuple(getattr(model, "working_scale", (1, 1, 1))) not in ((1, 1, 1), (1, 1)):
+        raise ValueError(f"the network works at scale {model.working_scale} (it bins its input); "
+                         f"bioimage.io packages run networks at the image's resolution: export "
+                         f"a network trained at scale 1")
+    info = model.spec()
+    geom = window_geometry(model)
+    ndim = model.window_ndim
+    window = tuple(geom.input[1:]) if ndim == 2 else tuple(geom.input)
+    image = np.asarray(test_image, dtype=np.float32)
+    if image.ndim == 3 and ndim == 2:
+        image = image[image.shape[0] // 2]
+    if image.ndim != ndim:
+        raise ValueError(f"test_image must be {'(y, x)' if ndim == 2 else '(z, y, x)'}; got shape "
+                         f"{image.shape}")
+    window = _fit_window(model, window, image.shape)
+    geom = window_geometry(model, window)
+    crop = zscore(image[tuple(slice(0, w) for w in window)])
+    probs = predict(model, crop, window=window, output="probabilities", device="cpu",
+                    progress=False)
+    out_window = tuple(geom.output[1:]) if ndim == 2 else tuple(geom.output)
+    offset = tuple((w - o) // 2 for w, o in zip(window, out_window))
+    test_in = crop[None, None].astype(np.float32)
+    test_out = probs[(slice(None),) + tuple(slice(f, f + o) for f, o in zip(offset, out_window))]
+    test_out = test_out[None].astype(np.float32)
+
+    packaged = PackagedNet(info["name"], info["kwargs"]).eval()
+    packaged.net.load_state_dict(model.state_dict())
+    names = list(class_names) if class_names is not None else [
+        f"class {c}" for c in range(model.n_classes)]
+    if len(names) != model.n_classes:
+        raise ValueError(f"class_names has {len(names)} names for {model.n_classes} classes")
+    axes_ids = ["y", "x"] if ndim == 2 else ["z", "y", "x"]
+    scale = list(voxel_size)[-ndim:] if voxel_size is not None else [1.0] * ndim
+    unit = "nanometer" if voxel_size is not None else None
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        np.save(tmp / "test_input.npy", test_in)
+        np.save(tmp / "test_output.npy", test_out)
+        torch.save(packaged.state_dict(), tmp / "weights.pt")
+        with torch.no_grad():
+            traced = torch.jit.trace(packaged, torch.from_numpy(test_in))
+        traced.save(str(tmp / "weights-torchscript.pt"))
+        _cover(crop, test_out[0], tmp / "cover.png", ndim)
+        (tmp / "README.md").write_text(_readme(name, info, names, training_data, window, __version__))
+
+        in_axes = [spec.BatchAxis(), spec.ChannelAxis(channel_names=[spec.Identifier("raw")])]
+        out_axes = [spec.BatchAxis(), spec.ChannelAxis(
+            channel_names=[spec.Identifier(_identifier(n)) for n in names])]
+        for k, a in enumerate(axes_ids):
+            lo, step = _axis_sizes(model, window, k)
+            size = spec.ParameterizedSize(min=lo, step=step) if step else lo
+            in_axes.append(spec.SpaceInputAxis(id=spec.AxisId(a), size=size, scale=scale[k],
+                                               **({"unit": unit} if unit else {})))
+            out_axes.append(spec.SpaceOutputAxis(
+                id=spec.AxisId(a), scale=scale[k], **({"unit": unit} if unit else {}),
+                size=spec.SizeReference(tensor_id=spec.TensorId("raw"), axis_id=spec.AxisId(a),
+                                        offset=out_window[k] - window[k])))
+        try:
+            descr = _describe(spec, tmp, info=info, names=names, ndim=ndim, axes_ids=axes_ids,
+                              name=name, description=description, authors=authors,
+                              license=license, in_axes=in_axes, out_axes=out_axes,
+                              window=window, training_data=training_data, version=__version__)
+        except Exception as exc:  # pydantic's ValidationError: say which field, in one line
+            raise ValueError(f"the package description is not valid: "
+                             f"{' '.join(str(exc).split())[:400]}") from None
+        with atomic_path(path) as partial:
+            save_bioimageio_package(descr, output_path=partial)
+    return path
+
+
+def _describe(spec, tmp, *, info, names, ndim, axes_ids, name, description, authors, license,
+              in_axes, out_axes, window, training_data, version):
+    """The package's ModelDescr (files from the folder ``tmp``)."""
+    return spec.ModelDescr(
+        name=name,
+        description=description or f"{name}: {info['name']} network trained with emseg "
+                                   f"to segment {len(names)} classes ({', '.join(names)}).",
+        covers=[spec.FileDescr(source=tmp / "cover.png")],
+        authors=[spec.Author(name=a) for a in authors],
+        cite=[_cite(spec, info["name"])],
+        license=spec.LicenseId(license),
+        documentation=spec.FileDescr(source=tmp / "README.md"),
+        tags=["segmentation", "electron-microscopy", "emseg", f"{ndim}d"],
+        inputs=[spec.InputTensorDescr(
+            id=spec.TensorId("raw"), axes=in_axes,
+            test_tensor=spec.FileDescr(source=tmp / "test_input.npy"),
+            preprocessing=[spec.ZeroMeanUnitVarianceDescr(
+                kwargs=spec.ZeroMeanUnitVarianceKwargs(axes=[spec.AxisId(a) for a in axes_ids]))])],
+        outputs=[spec.OutputTensorDescr(
+            id=spec.TensorId("probabilities"), axes=out_axes,
+            test_tensor=spec.FileDescr(source=tmp / "test_output.npy"),
+            postprocessing=[spec.SoftmaxDescr(
+                kwargs=spec.SoftmaxKwargs(axis=spec.AxisId("channel")))])],
+        weights=spec.WeightsDescr(
+            pytorch_state_dict=spec.PytorchStateDictWeightsDescr(
+                source=tmp / "weights.pt",
+                pytorch_version=spec.Version(torch.__version__.split("+")[0]),
+                architecture=spec.ArchitectureFromLibraryDescr(
+                    callable=spec.Identifier("PackagedNet"), import_from="emseg.bioimageio",
+                    kwargs={"name": info["name"], "kwargs": info["kwargs"]})),
+            torchscript=spec.TorchscriptWeightsDescr(
+                source=tmp / "weights-torchscript.pt", parent="pytorch_state_dict",
+                pytorch_version=spec.Version(torch.__version__.split("+")[0]))),
+        config={"emseg": {"version": version, "model_spec": info,
+                          "class_names": names, "window": list(window),
+                          "training_data": training_data}},
+    )
+
+
+def _cite(spec, name):
+    if name.lower() not in CITATIONS:
+        raise ValueError(f"no citation known for a {name} network; add it to "
+                         f"emseg.bioimageio.CITATIONS")
+    text, doi, url = CITATIONS[name.lower()]
+    return spec.CiteEntry(text=text, **({"doi": spec.Doi(doi)} if doi else {"url": url}))
+
+
+def _identifier(text):
+    """A channel name as bioimage.io identifiers want it (letters, digits, _)."""
+    out = "".join(c if c.isalnum() else "_" for c in str(text)).strip("_") or "class"
+    return out if out[0].isalpha() else f"c_{out}"
+
+
+def _cover(image, probs, target, ndim):
+    """The package's cover: the test input and its predicted labels side by side."""
+    from emseg.plot import plot_prediction
+
+    labels = probs.argmax(0)
+    vol = image[None] if ndim == 2 else image
+    lab = labels[None] if ndim == 2 else labels
+    if vol.shape != lab.shape:  # a valid network's output is smaller: centre the input crop
+        off = [(a - b) // 2 for a, b in zip(vol.shape, lab.shape)]
+        vol = vol[tuple(slice(o, o + s) for o, s in zip(off, lab.shape))]
+    plot_prediction(vol, None, lab, target, n_classes=probs.shape[0], title="test input and prediction")
+
+
+def _readme(name, info, names, training_data, window, version):
+    return (f"# {name}\n\nA {info['name']} network ({info['kwargs']}) trained with emseg "
+            f"{version}.\n\n- Classes: {', '.join(names)}\n- Trained on: {training_data}\n"
+            f"- Window it was trained and tested with: {window}\n- Input: one grey channel, "
+            f"z-scored per image (the preprocessing does it); output: class probabilities "
+            f"(softmax).\n\nVerified with bioimageio.spec (validation) and bioimageio.core "
+            f"(`test_model`) on a CPU. Not verified here: running it in Fiji/deepImageJ, "
+            f"ilastik or BiaPy.\n")

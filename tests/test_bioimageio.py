@@ -1,0 +1,154 @@
+"""emseg.bioimageio: a trained network as a BioImage Model Zoo package that validates with
+bioimageio.spec, passes bioimageio.core's own test, and loads back into emseg (hashes
+checked); bad packages give clear errors.
+
+The writer and the package test need the optional extra (``.[bioimageio]``); without it
+those tests skip, except where ``EMSEG_REQUIRE_BIOIMAGEIO=1`` (CI) turns the skip into a
+failure. Reading a package back needs no bioimage.io library.
+"""
+import hashlib
+import importlib.util
+import os
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from emseg.checkpoint import load_model
+
+
+def _installed(module):
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # the parent package (bioimageio) is missing
+        return False
+
+
+def _need(module):
+    if not _installed(module):
+        if os.environ.get("EMSEG_REQUIRE_BIOIMAGEIO") == "1":
+            pytest.fail(f"{module} is missing and EMSEG_REQUIRE_BIOIMAGEIO=1 requires it")
+        pytest.skip(f"{module} is not installed (python -m pip install -e \".[bioimageio]\")")
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory):
+    _need("bioimageio.spec")
+    from emseg.bioimageio import to_bioimageio
+    from emseg.models import UNet2D
+
+    torch.manual_seed(0)
+    net = UNet2D(3, width=4, depth=2, padding="same").eval()
+    net.default_window = net.trained_window = (64, 64)
+    image = np.random.default_rng(0).normal(size=(80, 96)).astype(np.float32)
+    path = to_bioimageio(net, tmp_path_factory.mktemp("pkg") / "net.zip", name="tiny U-Net",
+                         test_image=image, class_names=["background", "cell", "mitochondrion"],
+                         training_data="synthetic platelet phantom", voxel_size=(40, 10, 10))
+    return net, image, path
+
+
+def test_package_validates_and_passes_its_own_test(package):
+    _need("bioimageio.core")
+    from bioimageio.core import test_model
+    from bioimageio.spec import load_description
+
+    _, _, path = package
+    descr = load_description(str(path), perform_io_checks=True)
+    assert type(descr).__name__ == "ModelDescr", descr.validation_summary.format()
+    assert descr.validation_summary.status in ("valid-format", "passed")
+    summary = test_model(str(path))
+    assert summary.status == "passed", summary.format()
+
+
+def test_package_holds_what_users_need(package):
+    _, _, path = package
+    with zipfile.ZipFile(path) as zf:
+        rdf = yaml.safe_load(zf.read("rdf.yaml"))
+        names = set(zf.namelist())
+    assert {"weights.pt", "weights-torchscript.pt", "test_input.npy", "test_output.npy",
+            "cover.png", "README.md"} <= names
+    assert rdf["format_version"].startswith("0.5.") and rdf["type"] == "model"
+    channels = rdf["outputs"][0]["axes"][1]["channel_names"]
+    assert channels == ["background", "cell", "mitochondrion"]
+    assert [p["id"] for p in rdf["inputs"][0]["preprocessing"]].count("zero_mean_unit_variance") == 1
+    assert rdf["outputs"][0]["postprocessing"][0]["id"] == "softmax"
+    assert "arxiv.org/abs/1505.04597" in rdf["cite"][0]["url"]
+    assert rdf["config"]["emseg"]["training_data"] == "synthetic platelet phantom"
+    assert rdf["inputs"][0]["axes"][2]["size"] == {"min": 4, "step": 4}  # depth 2: steps of 4
+
+
+def test_package_loads_back_into_emseg(package, tmp_path):
+    from emseg.data import zscore
+    from emseg.infer import predict
+
+    net, image, path = package
+    back = load_model(path, device="cpu")
+    assert back.spec() == net.spec() and back.default_window == (64, 64)
+    for key, value in net.state_dict().items():
+        assert torch.equal(back.state_dict()[key], value), key
+    a = predict(net, zscore(image), window=(64, 64), progress=False)
+    b = predict(back, zscore(image), progress=False)  # its trained window by default
+    np.testing.assert_array_equal(a, b)
+
+
+def _rewrite(src, dst, change):
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for item in zin.infolist():
+            zout.writestr(item, change(item.filename, zin.read(item.filename)))
+    return dst
+
+
+def test_bad_packages_are_refused_in_words(package, tmp_path):
+    _, _, path = package
+    tampered = _rewrite(path, tmp_path / "tampered.zip",
+                        lambda n, d: d[:-8] + bytes(8) if n == "weights.pt" else d)
+    with pytest.raises(ValueError, match="do not match the SHA-256"):
+        load_model(tampered)
+
+    def foreign(name, data):
+        if name != "rdf.yaml":
+            return data
+        rdf = yaml.safe_load(data)
+        rdf["config"] = {"other-tool": {}}
+        return yaml.safe_dump(rdf).encode()
+    with pytest.raises(ValueError, match="made by another tool"):
+        load_model(_rewrite(path, tmp_path / "foreign.zip", foreign))
+
+    def old(name, data):
+        if name != "rdf.yaml":
+            return data
+        rdf = yaml.safe_load(data)
+        rdf["format_version"] = "0.4.10"
+        return yaml.safe_dump(rdf).encode()
+    with pytest.raises(ValueError, match="format 0.4.10; emseg reads model packages in format 0.5"):
+        load_model(_rewrite(path, tmp_path / "old.zip", old))
+    plain = tmp_path / "plain.zip"
+    with zipfile.ZipFile(plain, "w") as zf:
+        zf.writestr("notes.txt", "hello")
+    with pytest.raises(ValueError, match="not a bioimage.io package"):
+        load_model(plain)
+
+
+def test_cli_exports_a_package_and_predicts_with_it(tmp_path):
+    _need("bioimageio.spec")
+    from emseg.cli import main
+    from emseg.checkpoint import save_model
+    from emseg.data import write_volume
+    from emseg.models import UNet2D
+
+    torch.manual_seed(0)
+    save_model(UNet2D(2, width=2, depth=2, padding="same"), tmp_path / "net.pt")
+    image = np.random.default_rng(1).normal(size=(2, 64, 64)).astype(np.float32)
+    write_volume(tmp_path / "img.tif", image)
+    argv = ["export", str(tmp_path / "net.pt"), "--bioimageio", str(tmp_path / "net.zip"),
+            "--test-image", str(tmp_path / "img.tif"), "--class-names", "background,ECS"]
+    assert main(argv) == 0
+    assert main(argv) == 1  # an existing package is not replaced without --overwrite
+    assert main(["predict", "--model", str(tmp_path / "net.zip"), "--input",
+                 str(tmp_path / "img.tif"), "--output", str(tmp_path / "labels.tif"),
+                 "--quiet", "--device", "cpu"]) == 0
+    assert (tmp_path / "labels.tif").is_file()
+    digest = hashlib.sha256((tmp_path / "net.zip").read_bytes()).hexdigest()
+    assert len(digest) == 64
