@@ -131,6 +131,17 @@ def test_bad_packages_are_refused_in_words(package, tmp_path):
         load_model(plain)
 
 
+def test_networks_not_yet_verified_are_refused(tmp_path):
+    _need("bioimageio.spec")
+    from emseg.bioimageio import to_bioimageio
+    from emseg.models import UNet3D
+
+    with pytest.raises(ValueError, match="verified for UNet2D networks so far"):
+        to_bioimageio(UNet3D(2, width=2, depth=1), tmp_path / "n.zip", name="a 3D net",
+                      test_image=np.zeros((16, 64, 64), np.float32))
+    assert not (tmp_path / "n.zip").exists()
+
+
 def test_cli_exports_a_package_and_predicts_with_it(tmp_path):
     _need("bioimageio.spec")
     from emseg.cli import main
