@@ -162,12 +162,7 @@ def fetch_lucchi(*, data_dir=None, progress=True, retries=3):
         path.unlink(missing_ok=True)  # a wrong size: download again
         entry = {"url": spec["url"], "zip_name": name, "md5": None, "size": spec["size"],
                  "folder": "", "homepage": LUCCHI["homepage"]}
-        try:
-            got = download_archive(entry, folder, progress=progress, retries=retries)
-        except DataDownloadError as err:  # a TIFF, not a zip: say "save", not "unzip"
-            err.args = (str(err).replace(" and unzip it into ", " and save it into ")
-                        .replace(f" (it must create {folder})", ""),)
-            raise
+        got = download_archive(entry, folder, progress=progress, retries=retries)
         if got.stat().st_size != spec["size"]:
             size = got.stat().st_size
             got.unlink()
