@@ -342,7 +342,7 @@ def _cmd_convert(args):
     from emseg.checkpoint import save_model
     from emseg.data.fetch import safe_extract
     from emseg.models.genenet import convert_genenet
-    from emseg.pretrained import _find_checkpoint
+    from emseg.pretrained import find_checkpoint
 
     out, source = Path(args.output), Path(args.checkpoint)
     if out.suffix != ".pt":
@@ -351,7 +351,7 @@ def _cmd_convert(args):
     with tempfile.TemporaryDirectory() as tmp:
         if source.is_file() and zipfile.is_zipfile(source):
             safe_extract(source, tmp)
-            source = _find_checkpoint(tmp)
+            source = find_checkpoint(tmp)
         model, info = convert_genenet(source, device="cpu")
         info["ignored"] = len(info["ignored"])
         save_model(model, out, overwrite=args.overwrite,
@@ -914,7 +914,7 @@ def _add_ecs_parser(sub):
 def _read_ecs_mask(path, threshold):
     import numpy as np
     from emseg.data import read_volume
-    from emseg.data.io import _binary_labels
+    from emseg.data.io import binary_labels
 
     arr = read_volume(path)
     if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isin(np.unique(arr), (0, 1))):
@@ -922,7 +922,7 @@ def _read_ecs_mask(path, threshold):
             raise ValueError(f"{path} holds floats outside [0, 1]: give a binary mask or ECS "
                              f"probabilities")
         return (arr > threshold).astype(np.uint8)
-    return _binary_labels(arr, Path(path).name)
+    return binary_labels(arr, Path(path).name)
 
 
 def _ecs_summary(stats):
