@@ -501,7 +501,7 @@ class _Downloader:
             f"the download of {self.entry['zip_name']} from {urlparse(url).hostname} stopped "
             f"early: got {got:,}" + (f" of {self.entry['size']:,}" if self.entry.get("size") else "")
             + " bytes; the partial file was removed. "
-            f"Try again (a stable connection helps).", url=url, transient=True)
+            "Try again (a stable connection helps).", url=url, transient=True)
 
     def _request_error(self, url, exc, got):
         import requests
