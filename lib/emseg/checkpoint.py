@@ -113,7 +113,7 @@ def model_from_checkpoint(ckpt, *, device=None):
     model = build_model(spec["name"], **spec["kwargs"])
     try:
         model.load_state_dict(ckpt["model_state"])
-    except RuntimeError as exc:  # missing/unexpected keys or shapes: say it in words
+    except RuntimeError:  # missing/unexpected keys or shapes: say it in words
         have = set(ckpt["model_state"])
         want = set(model.state_dict())
         missing, extra = sorted(want - have), sorted(have - want)

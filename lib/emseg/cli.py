@@ -342,7 +342,7 @@ def _cmd_convert(args):
     from emseg.checkpoint import save_model
     from emseg.data.fetch import safe_extract
     from emseg.models.genenet import convert_genenet
-    from emseg.pretrained import _find_checkpoint
+    from emseg.pretrained import find_checkpoint
 
     out, source = Path(args.output), Path(args.checkpoint)
     if out.suffix != ".pt":
@@ -351,7 +351,7 @@ def _cmd_convert(args):
     with tempfile.TemporaryDirectory() as tmp:
         if source.is_file() and zipfile.is_zipfile(source):
             safe_extract(source, tmp)
-            source = _find_checkpoint(tmp)
+            source = find_checkpoint(tmp)
         model, info = convert_genenet(source, device="cpu")
         info["ignored"] = len(info["ignored"])
         save_model(model, out, overwrite=args.overwrite,
@@ -466,9 +466,8 @@ def _train_config(args):
         raise ValueError(f"no preset {key!r}; available: {', '.join(sorted(PRESETS))}")
     preset = PRESETS[key]
     net = MODELS[preset.model]
-    if getattr(args, "anisotropy", None) is not None and "anisotropy" not in _init_options(net):
-        raise ValueError(f"--anisotropy sets the pooling plan of the 3D models (unet3d, "
-                         f"reisoseg); {args.model} has none")
+    if getattr(args, "anisotropy", None) is not None:
+        _refuse_anisotropy(net, args.model)
     if getattr(args, "norm", None) is not None:
         _refuse_norm(net, args.model)
     changes = {name: getattr(args, name) for name in _TRAIN_SETTINGS
@@ -529,6 +528,13 @@ def _norm_models():
     return [k for k, cls in MODELS.items() if "norm" in _init_options(cls)]
 
 
+def _refuse_anisotropy(net, what):
+    """--anisotropy goes with the networks that take it (the 3D models' pooling plan)."""
+    if "anisotropy" not in _init_options(net):
+        raise ValueError(f"--anisotropy sets the pooling plan of the 3D models (unet3d, "
+                         f"reisoseg); {what} has none")
+
+
 def _init_options(model):
     """The keyword arguments of a network (a class or a key of ``emseg.models.MODELS``)."""
     import inspect
@@ -582,11 +588,10 @@ def _config_from_args(args, command):
                          f"{'predict.probabilities=true' if command == 'predict' else 'data.n_classes=3'})")
     config = load_config(args.config)
     if "anisotropy" in given:
+        from emseg.models import model_class
         from emseg.train import PRESETS
         name = config.model.name or PRESETS.get(config.train.preset, PRESETS["unet3d-cpu"]).model
-        if str(name).lower().replace("-", "").replace("_", "") not in ("unet3d", "reisoseg"):
-            raise ValueError(f"--anisotropy sets the pooling plan of the 3D models (unet3d, "
-                             f"reisoseg); the config's model {name} has none")
+        _refuse_anisotropy(model_class(name), f"the config's model {name}")
     if "norm" in given:
         from emseg.models import model_class
         from emseg.train import PRESETS
@@ -657,9 +662,6 @@ def _cmd_train(args):
         raise ValueError("--set and --data go with --config")
     if not args.output:
         raise ValueError("train needs --output RUN_FOLDER (or --config TEMPLATE)")
-    if args.anisotropy is not None and args.model not in ("unet3d", "reisoseg"):
-        raise ValueError(f"--anisotropy sets the pooling plan of the 3D models (--model unet3d "
-                         f"or reisoseg); {args.model} has none")
     _train_config(args)  # wrong options fail now, before the data are read
     import torch
     from emseg.train import fit
@@ -912,7 +914,7 @@ def _add_ecs_parser(sub):
 def _read_ecs_mask(path, threshold):
     import numpy as np
     from emseg.data import read_volume
-    from emseg.data.io import _binary_labels
+    from emseg.data.io import binary_labels
 
     arr = read_volume(path)
     if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isin(np.unique(arr), (0, 1))):
@@ -920,7 +922,7 @@ def _read_ecs_mask(path, threshold):
             raise ValueError(f"{path} holds floats outside [0, 1]: give a binary mask or ECS "
                              f"probabilities")
         return (arr > threshold).astype(np.uint8)
-    return _binary_labels(arr, Path(path).name)
+    return binary_labels(arr, Path(path).name)
 
 
 def _ecs_summary(stats):

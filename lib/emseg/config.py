@@ -653,14 +653,14 @@ def read_folder_pair(x_dir, y_dir=None, *, label_values=None):
 
 
 def _list_images(folder, what):
-    from emseg.data.io import _natural_key
+    from emseg.data.io import natural_key
 
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"the {what} folder {folder} does not exist (expected layout: "
                          f"<data folder>/train/images, train/labels, test/images, test/labels)")
     files = sorted((p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
-                    and p.suffix.lower() in IMAGE_SUFFIXES), key=lambda p: _natural_key(p.name))
+                    and p.suffix.lower() in IMAGE_SUFFIXES), key=lambda p: natural_key(p.name))
     if not files:
         others = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))[:5]
         raise ValueError(f"the {what} folder {folder} holds no {'/'.join(IMAGE_SUFFIXES)} files"

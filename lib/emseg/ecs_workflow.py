@@ -227,7 +227,7 @@ def segment_ecs(model, images, output, *, window=None, overlap=0.25, threshold=0
     list of dict
         Per input: ``name``, ``probability`` and ``labels`` paths, ``shape``, ``seconds``.
     """
-    from emseg.data.io import SLICE_SUFFIXES, _natural_key, _read_any
+    from emseg.data.io import SLICE_SUFFIXES, natural_key, _read_any
     from emseg._atomic import check_output
     from emseg.ecs import write_results
 
@@ -238,7 +238,7 @@ def segment_ecs(model, images, output, *, window=None, overlap=0.25, threshold=0
                                     f"{'/'.join(SLICE_SUFFIXES)} images")
         files = [src] if src.is_file() else sorted(
             (p for p in src.iterdir() if p.is_file() and not p.name.startswith(".")
-             and p.suffix.lower() in SLICE_SUFFIXES), key=lambda p: _natural_key(p.name))
+             and p.suffix.lower() in SLICE_SUFFIXES), key=lambda p: natural_key(p.name))
         if not files:
             raise ValueError(f"{src} holds no {'/'.join(SLICE_SUFFIXES)} images")
     else:

@@ -143,7 +143,7 @@ def fetch_pretrained(name, *, data_dir=None, progress=True, retries=3):
         shutil.rmtree(unpack, ignore_errors=True)
         try:
             safe_extract(zip_path, unpack)
-            checkpoint = _find_checkpoint(unpack)
+            checkpoint = find_checkpoint(unpack)
             model, info = convert_genenet(checkpoint, device="cpu")
         except (ValueError, zipfile.BadZipFile, FileNotFoundError) as err:
             zip_path.unlink(missing_ok=True)  # bad content: a new download is needed
@@ -200,7 +200,7 @@ def load_pretrained(name, *, data_dir=None, device=None, progress=True):
     return load_model(path, device=device)
 
 
-def _find_checkpoint(folder):
+def find_checkpoint(folder):
     """The checkpoint folder inside an unpacked zip: ``.../checkpoints/best`` first."""
     found = sorted({p.parent for p in Path(folder).rglob("*.index")})
     if not found:

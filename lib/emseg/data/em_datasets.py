@@ -162,12 +162,7 @@ def fetch_lucchi(*, data_dir=None, progress=True, retries=3):
         path.unlink(missing_ok=True)  # a wrong size: download again
         entry = {"url": spec["url"], "zip_name": name, "md5": None, "size": spec["size"],
                  "folder": "", "homepage": LUCCHI["homepage"]}
-        try:
-            got = download_archive(entry, folder, progress=progress, retries=retries)
-        except DataDownloadError as err:  # a TIFF, not a zip: say "save", not "unzip"
-            err.args = (str(err).replace(" and unzip it into ", " and save it into ")
-                        .replace(f" (it must create {folder})", ""),)
-            raise
+        got = download_archive(entry, folder, progress=progress, retries=retries)
         if got.stat().st_size != spec["size"]:
             size = got.stat().st_size
             got.unlink()
@@ -397,12 +392,12 @@ def _root(data_dir):
 
 def _slices(folder, suffixes, sections=None):
     """The slice files of ``folder`` in natural name order, optionally a selection."""
-    from emseg.data.io import _natural_key
+    from emseg.data.io import natural_key
 
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is missing; is the copy of the dataset complete?")
     files = sorted((p for p in folder.iterdir() if p.suffix.lower() in suffixes
-                    and not p.name.startswith(".")), key=lambda p: _natural_key(p.name))
+                    and not p.name.startswith(".")), key=lambda p: natural_key(p.name))
     if not files:
         raise ValueError(f"{folder} holds no {'/'.join(suffixes)} slices")
     if sections is None:

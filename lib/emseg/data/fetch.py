@@ -384,8 +384,11 @@ def download_archive(entry, root, *, progress=True, retries=3):
                 f"changed: try again, and if it persists report it to the emseg developers.",
                 url=url))
     main = next((e for e in errors if not e.offline), errors[0])
-    lines = [f"{main} You can also download {main.url} in a browser and unzip it into {root} "
-             f"(it must create {root / entry['folder']})."
+    if str(entry["zip_name"]).lower().endswith(".zip"):
+        manual = (f"unzip it into {root} (it must create {root / entry['folder']})")
+    else:  # a single file (a TIFF of the Lucchi data): saved as it is
+        manual = f"save it into {root / entry['folder']}"
+    lines = [f"{main} You can also download {main.url} in a browser and {manual}."
              + (f" {_OFFLINE_HINT}" if main.offline else "")]
     if len(errors) > 1:
         lines += ["Other links tried:"] + [f"  {e.url}: {str(e).splitlines()[0][:160]}"
@@ -498,7 +501,7 @@ class _Downloader:
             f"the download of {self.entry['zip_name']} from {urlparse(url).hostname} stopped "
             f"early: got {got:,}" + (f" of {self.entry['size']:,}" if self.entry.get("size") else "")
             + " bytes; the partial file was removed. "
-            f"Try again (a stable connection helps).", url=url, transient=True)
+            "Try again (a stable connection helps).", url=url, transient=True)
 
     def _request_error(self, url, exc, got):
         import requests

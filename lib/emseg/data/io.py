@@ -211,7 +211,7 @@ def _read_tiff_unchecked(path, dtype):
     return out.reshape((1,) * (3 - out.ndim) + out.shape)
 
 
-def _natural_key(name):
+def natural_key(name):
     """Sort key that orders embedded numbers by value (``s2`` before ``s10``)."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name.lower())]
 
@@ -239,7 +239,7 @@ def _read_slice_folder(folder, dtype):
     """Stack the 2D slices of ``folder`` in natural name order."""
     files = sorted((p for p in folder.iterdir()
                     if p.is_file() and not p.name.startswith(".")
-                    and p.suffix.lower() in SLICE_SUFFIXES), key=lambda p: _natural_key(p.name))
+                    and p.suffix.lower() in SLICE_SUFFIXES), key=lambda p: natural_key(p.name))
     if not files:
         raise ValueError(f"folder {folder} holds no {'/'.join(SLICE_SUFFIXES)} slices; "
                          f"point read_volume at the folder that contains the images")
@@ -333,7 +333,7 @@ def read_image_label_folder(folder, *, images="images", labels="labels", binary=
 
     def listing(d):
         out = {}
-        for p in sorted(d.iterdir(), key=lambda q: _natural_key(q.name)):
+        for p in sorted(d.iterdir(), key=lambda q: natural_key(q.name)):
             if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in SLICE_SUFFIXES:
                 if p.stem in out:
                     raise ValueError(f"{out[p.stem].name} and {p.name} in {d} share the name "
@@ -356,7 +356,7 @@ def read_image_label_folder(folder, *, images="images", labels="labels", binary=
     if min_shape is not None:
         min_shape = tuple(int(v) for v in min_shape)[-2:]
     out = []
-    for stem in sorted(imgs, key=_natural_key):
+    for stem in sorted(imgs, key=natural_key):
         img = _read_any(imgs[stem])
         lab = _read_any(labs[stem])
         check_image(img, name=f"image {imgs[stem].name}")
@@ -368,7 +368,7 @@ def read_image_label_folder(folder, *, images="images", labels="labels", binary=
             raise ValueError(f"image {imgs[stem].name} is {img.shape[1]}x{img.shape[2]} pixels, "
                              f"smaller than one {min_shape[0]}x{min_shape[1]} window; pad it or "
                              f"choose a smaller window")
-        lab = _binary_labels(lab, labs[stem].name) if binary else _class_labels(lab, labs[stem].name)
+        lab = binary_labels(lab, labs[stem].name) if binary else _class_labels(lab, labs[stem].name)
         out.append(Volume(zscore(img.astype(np.float32)), lab, source="user", name=stem,
                           voxel_size=tuple(float(v) for v in voxel_size)))
     return out
@@ -385,7 +385,9 @@ def _read_any(path):
     return read_volume(path)
 
 
-def _binary_labels(lab, name):
+def binary_labels(lab, name):
+    """A label image of 0/1 (or 0/255, or bool) as a uint8 0/1 mask; a ValueError naming
+    the file ``name`` otherwise."""
     if lab.dtype == bool:
         return lab.astype(np.uint8)
     if not (np.issubdtype(lab.dtype, np.integer) or np.issubdtype(lab.dtype, np.floating)):

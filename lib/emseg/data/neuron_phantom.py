@@ -26,8 +26,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy import ndimage as ndi
 
-from emseg.data.phantom import _smooth_noise
-from emseg.tracing.swc import SwcTree, _is_real, crop_tree, densest_box, resample_tree, swc_to_voxel
+from emseg.data.phantom import smooth_noise
+from emseg.tracing.swc import SwcTree, is_real, crop_tree, densest_box, resample_tree, swc_to_voxel
 
 __all__ = ["NeuronStack", "neuron_tree", "render_neuron", "neuron_phantom", "neuron_pool",
            "render_densest"]
@@ -79,7 +79,7 @@ def _shape(shape):
 
 
 def _number(value, name, *, low=0.0, strict=False):
-    if not _is_real(value) or (value <= low if strict else value < low):
+    if not is_real(value) or (value <= low if strict else value < low):
         raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} {low}, "
                          f"got {value!r}")
     return float(value)
@@ -411,10 +411,10 @@ def render_neuron(tree, *, shape, voxel_size=(1.0, 0.5, 0.5), offset=(0.0, 0.0, 
                          f"voxel_size {tuple(vs)}, offset {tuple(off)}); check the units "
                          f"and the offset")
 
-    bright = np.exp(unevenness * _smooth_noise(shape, vs, 6.0, rng) - unevenness ** 2 / 2)
+    bright = np.exp(unevenness * smooth_noise(shape, vs, 6.0, rng) - unevenness ** 2 / 2)
     signal = np.where(mask, bright * np.float32(PEAK_SIGNAL * intensity), np.float32(0))
     signal = ndi.gaussian_filter(signal.astype(np.float32), psf / vs, mode="constant")
-    haze = background * (1.0 + 0.1 * _smooth_noise(shape, vs, 25.0, rng))
+    haze = background * (1.0 + 0.1 * smooth_noise(shape, vs, 25.0, rng))
     counts = rng.poisson(np.clip(signal + haze, 0, None)).astype(np.float32)
     if read_noise > 0:
         counts += rng.normal(0.0, read_noise, shape).astype(np.float32)

@@ -88,7 +88,7 @@ def _upsample_linear(coarse, step, shape):
     return out.astype(np.float32, copy=False)
 
 
-def _smooth_noise(shape, voxel_size, scale_nm, rng):
+def smooth_noise(shape, voxel_size, scale_nm, rng):
     """Smooth Gaussian random field with unit std and correlation length ~``scale_nm``.
 
     White noise on a coarse grid (one node per ``scale_nm``), lightly smoothed and
@@ -169,8 +169,8 @@ def _cells(shape, vs, rng):
         best[sl] = np.minimum(b, s)
     best = _upsample_linear(best, step, shape)
     second = _upsample_linear(second, step, shape)
-    roughness = 130.0 * _smooth_noise(shape, vs, 450.0, rng) \
-        + 40.0 * _smooth_noise(shape, vs, 150.0, rng)           # bumps of the outlines, nm
+    roughness = 130.0 * smooth_noise(shape, vs, 450.0, rng) \
+        + 40.0 * smooth_noise(shape, vs, 150.0, rng)           # bumps of the outlines, nm
     gap = 90.0 + 0.3 * roughness                                  # wider gaps where bumpy
     return (best + roughness < 0) & (second - best > gap)
 
@@ -478,14 +478,14 @@ def render_image(labels, *, seed=0, voxel_size=VOXEL_SIZE, blur_nm=(30.0, 12.0, 
 
     img = _MEAN[lab]
     # --- class textures (each field has unit std)
-    smooth = _smooth_noise(shape, vs, 300.0, rng)                       # resin, slow
+    smooth = smooth_noise(shape, vs, 300.0, rng)                       # resin, slow
     fine = ndi.gaussian_filter(rng.standard_normal(shape, dtype=np.float32),
                                np.array([25.0, 25.0, 25.0]) / vs)      # granular, ~50 nm
     fine /= fine.std() + 1e-12
     disk = (np.hypot(*np.mgrid[-2:3, -2:3]) < 2.5)[None]                # ~40 nm particles
     dots = ndi.binary_dilation(rng.random(shape, dtype=np.float32) < 0.008, disk)
-    mottle = _smooth_noise(shape, vs, 60.0, rng)
-    cristae = np.cos(2 * np.pi * _smooth_noise(shape, vs, 160.0, rng) / 0.9)
+    mottle = smooth_noise(shape, vs, 60.0, rng)
+    cristae = np.cos(2 * np.pi * smooth_noise(shape, vs, 160.0, rng) / 0.9)
     tex = np.zeros(shape, np.float32)
     for cls, field in ((BACKGROUND, 0.02 * smooth), (CANALICULAR, 0.02 * smooth),
                        (CELL, 0.06 * fine - 0.35 * dots),

@@ -11,7 +11,6 @@ slice at a time: their windows are (1, y, x) in volume terms.
 import math
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
 __all__ = ["SegmentationNet", "Geometry", "window_geometry", "count_parameters", "make_norm",

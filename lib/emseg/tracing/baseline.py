@@ -19,7 +19,7 @@ from skimage.morphology import skeletonize
 from emseg.tracing._prune import prune_spurs, to_swc_tree
 from emseg.tracing.scooping import NothingToTrace, _OFFSETS, _STRUCT26, _check_count, _check_float, \
     foreground_mask
-from emseg.tracing.swc import _triple
+from emseg.tracing.swc import triple
 
 __all__ = ["trace_skeleton"]
 
@@ -59,7 +59,7 @@ def trace_skeleton(image, *, threshold=None, voxel_size=(1.0, 1.0, 1.0), min_com
     (1, True)
     """
     mask = foreground_mask(image, threshold=threshold)
-    vs = _triple(voxel_size, "voxel_size")
+    vs = triple(voxel_size, "voxel_size")
     min_component = _check_count(min_component, "min_component", 1)
     spur_factor = _check_float(spur_factor, "spur_factor")
     labels, _ = ndi.label(mask, structure=_STRUCT26)

@@ -40,7 +40,7 @@ of candidates that provably contains the nearest segment (see
 import numpy as np
 from scipy.spatial import cKDTree
 
-from emseg.tracing.swc import SwcTree, _is_real, _triple, resample_tree
+from emseg.tracing.swc import SwcTree, is_real, triple, resample_tree
 
 __all__ = ["neuron_distance", "skeleton_f1", "tracing_report", "distance_to_tree"]
 
@@ -59,7 +59,7 @@ def _check_tree(tree, name, *, need_edge=True):
 
 
 def _check_positive(value, name):
-    if not _is_real(value) or value <= 0:
+    if not is_real(value) or value <= 0:
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return float(value)
 
@@ -68,7 +68,7 @@ def _coords(tree, voxel_size):
     """Node positions (x, y, z), in voxels when ``voxel_size`` (z, y, x) is given."""
     xyz = tree.xyz
     if voxel_size is not None:
-        xyz = xyz / _triple(voxel_size, "voxel_size")[::-1]
+        xyz = xyz / triple(voxel_size, "voxel_size")[::-1]
     return xyz
 
 
@@ -236,7 +236,7 @@ def neuron_distance(tree_a, tree_b, *, threshold=2.0, voxel_size=None):
 def _samples(tree, spacing, voxel_size):
     """Resampled node positions (in voxels when ``voxel_size`` is given)."""
     if voxel_size is not None:
-        vs = _triple(voxel_size, "voxel_size")[::-1]
+        vs = triple(voxel_size, "voxel_size")[::-1]
         tree = SwcTree(id=tree.id, type=tree.type, x=tree.x / vs[0], y=tree.y / vs[1],
                        z=tree.z / vs[2], radius=tree.radius, parent=tree.parent)
     return tree, resample_tree(tree, spacing=spacing).xyz

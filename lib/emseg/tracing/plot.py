@@ -7,7 +7,7 @@ voxel size, after subtracting ``offset``), so they lie on the projections.
 import numpy as np
 
 from emseg.plot import finish_figure, new_figure, save_figure
-from emseg.tracing.swc import SwcTree, _triple
+from emseg.tracing.swc import SwcTree, triple
 
 __all__ = ["plot_trace_mip", "plot_tree_3d", "plot_quality_vs_signal"]
 
@@ -57,7 +57,7 @@ def plot_trace_mip(image, trees, path=None, *, voxel_size=(1.0, 1.0, 1.0), offse
         raise ValueError(f"image must be 3-D (z, y, x), got shape {image.shape}")
     if not isinstance(trees, dict) or not all(isinstance(t, SwcTree) for t in trees.values()):
         raise TypeError("trees must be a dict of label -> SwcTree")
-    vs = _triple(voxel_size, "voxel_size")
+    vs = triple(voxel_size, "voxel_size")
     fig, axes = new_figure(path, nrows=1, ncols=2, figsize=(12, 5.5), squeeze=False)
     for ax, (proj, h, v, name) in zip(axes[0], _VIEWS):
         mip = image.max(axis=proj).astype(np.float32)

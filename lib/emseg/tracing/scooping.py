@@ -87,7 +87,7 @@ from scipy.spatial import cKDTree
 
 from emseg._validate import check_image
 from emseg.tracing._prune import prune_spurs, to_swc_tree
-from emseg.tracing.swc import _is_real, _triple
+from emseg.tracing.swc import is_real, triple
 
 __all__ = ["trace_voxel_scooping", "foreground_mask", "NothingToTrace"]
 
@@ -126,7 +126,7 @@ def foreground_mask(image, *, threshold=None):
         For a non-3-D or empty array, non-numeric values, NaN, an integer
         image without ``threshold``, or an all-background result.
     """
-    if threshold is not None and not _is_real(threshold):
+    if threshold is not None and not is_real(threshold):
         raise ValueError(f"threshold must be a finite number, got {threshold!r}")
     if hasattr(image, "detach") and hasattr(image, "numpy"):
         raise TypeError(f"image must be a numpy array, got a {type(image).__module__}."
@@ -165,7 +165,7 @@ def _check_count(value, name, low=0):
 
 
 def _check_float(value, name):
-    if not _is_real(value) or value < 0:
+    if not is_real(value) or value < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     return float(value)
 
@@ -503,7 +503,7 @@ def trace_voxel_scooping(image, *, threshold=None, voxel_size=(1.0, 1.0, 1.0),
     if isinstance(image, (list, tuple)):
         image = np.asarray(image)
     mask = foreground_mask(image, threshold=threshold)
-    vs = _triple(voxel_size, "voxel_size")
+    vs = triple(voxel_size, "voxel_size")
     min_component = _check_count(min_component, "min_component", 1)
     max_gap = _check_float(max_gap, "max_gap")
     spur_factor = _check_float(spur_factor, "spur_factor")

@@ -462,12 +462,14 @@ def write_swc(path, tree, *, comments=None, overwrite=False):
 
 
 # --------------------------------------------------------------------------- coordinates
-def _is_real(value):
+def is_real(value):
     """True for a finite real number (not a bool, not a string)."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
 
 
-def _triple(value, name, positive=True):
+def triple(value, name, positive=True):
+    """``value`` as three floats (one number is repeated), finite and (by default) > 0;
+    a ValueError naming ``name`` otherwise."""
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
@@ -502,7 +504,7 @@ def voxel_to_swc(zyx, *, voxel_size=(1.0, 1.0, 1.0), offset=(0.0, 0.0, 0.0)):
     >>> voxel_to_swc([2, 10, 20], voxel_size=(1.0, 0.5, 0.5)).tolist()
     [10.0, 5.0, 2.0]
     """
-    vs, off = _triple(voxel_size, "voxel_size"), _triple(offset, "offset", positive=False)
+    vs, off = triple(voxel_size, "voxel_size"), triple(offset, "offset", positive=False)
     zyx = np.asarray(zyx, dtype=np.float64)
     if zyx.shape[-1:] != (3,):
         raise ValueError(f"zyx must have shape (..., 3), got {zyx.shape}")
@@ -519,7 +521,7 @@ def swc_to_voxel(xyz, *, voxel_size=(1.0, 1.0, 1.0), offset=(0.0, 0.0, 0.0)):
     >>> swc_to_voxel([10.0, 5.0, 2.0], voxel_size=(1.0, 0.5, 0.5)).tolist()
     [2.0, 10.0, 20.0]
     """
-    vs, off = _triple(voxel_size, "voxel_size"), _triple(offset, "offset", positive=False)
+    vs, off = triple(voxel_size, "voxel_size"), triple(offset, "offset", positive=False)
     xyz = np.asarray(xyz, dtype=np.float64)
     if xyz.shape[-1:] != (3,):
         raise ValueError(f"xyz must have shape (..., 3), got {xyz.shape}")
@@ -573,7 +575,7 @@ def resample_tree(tree, *, spacing):
     """
     if not isinstance(tree, SwcTree):
         raise TypeError(f"tree must be an SwcTree, got {type(tree).__name__}")
-    if not _is_real(spacing) or spacing <= 0:
+    if not is_real(spacing) or spacing <= 0:
         raise ValueError(f"spacing must be a finite number > 0, got {spacing!r}")
     tree = tree.sorted()
     sections, key = _sections(tree)
