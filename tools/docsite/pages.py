@@ -216,6 +216,7 @@ def results_markdown(examples, page, level=2):
         tables = notebooks.markdown_outputs(notebooks.section(ex, r"^results?$"))
         if not tables:
             tables = notebooks.markdown_outputs(ex.nb["cells"])[-2:]
+        tables = [t for t in tables if t.strip() != ex.note]  # the note is shown once, first
         out.extend(tables or ["*This notebook has no stored results yet.*"])
     return "\n\n".join(out)
 
