@@ -270,3 +270,12 @@ def test_kill_9_during_training_then_resume_loses_nothing(ws, tmp_path):
     assert history["iteration"] == list(range(1, 61))
     leftovers = [p.name for p in run.rglob("*") if p.name.startswith(".")]
     assert leftovers == []
+
+
+def test_a_missing_optional_extra_is_one_line_an_unknown_import_error_a_traceback():
+    from emseg.cli import _error_line
+
+    extra = ImportError('exporting a bioimage.io package needs bioimageio.spec: '
+                        'python -m pip install -e ".[bioimageio]"')
+    assert _error_line(extra) == str(extra)
+    assert _error_line(ImportError("cannot import name 'x' from 'emseg.y'")) is None

@@ -141,7 +141,8 @@ def _parser():
                    "(needs the bioimageio extra); with --test-image, --name, --class-names")
     p.add_argument("--test-image", help="--bioimageio: an image of your data (TIFF), at least one "
                    "window large: the package's test input/output comes from it")
-    p.add_argument("--name", help="--bioimageio: the package's name (default: the file's name)")
+    p.add_argument("--name", help="--bioimageio: the package's name (default: 'emseg <network> "
+                   "(<checkpoint name>)')")
     p.add_argument("--class-names", help="--bioimageio: comma-separated class names")
     p.add_argument("--training-data", default="not stated",
                    help="--bioimageio: what the network was trained on (real or synthetic)")
@@ -1060,6 +1061,8 @@ def _error_line(exc):
 
     if isinstance(exc, (ValueError, FileNotFoundError, DataDownloadError)):
         return " ".join(str(exc).split("\n"))  # these messages say what to do
+    if isinstance(exc, ImportError) and "python -m pip install" in str(exc):
+        return str(exc)  # an optional extra that is not installed: the message says which
     if isinstance(exc, MemoryError):
         return ("out of memory: the volume, window or batch is too large for this machine; "
                 "use a smaller --window or --batch-size, crop the volume, or use predict-large "

@@ -179,7 +179,7 @@ def run_example(name, *, quick=False, output=None, parameters=None, html=True, p
     seconds = time.perf_counter() - t0
     record = {"notebook": str(notebook), "quick": quick, "parameters": values,
               "seconds": round(seconds, 1), "peak_memory_mb": _children_peak_memory_mb()}
-    write_json(out / "run.json", {**record, "notebook": str(notebook)})
+    write_json(out / "run.json", record)
     return target
 
 
