@@ -127,9 +127,10 @@ def to_bioimageio(model, path, *, name, test_image, class_names=None, descriptio
     name : str
         The package's name (e.g. ``"platelet 2D U-Net"``).
     test_image : ndarray
-        An image of your data, (y, x) for a 2D network or (z, y, x), at least one window
-        large: the package's test input is its first window (z-scored) and the test output
-        emseg's prediction of it.
+        An image of your data, (y, x) for a 2D network or (z, y, x) (a 2D network takes
+        its middle slice). The package's test input is its first window (z-scored): the
+        network's window, or where the image is smaller the largest window that fits; the
+        test output is emseg's prediction of it.
     class_names : sequence of str, optional
         The output channels' names (default ``class 0``, ``class 1``, ...).
     description : str, optional

@@ -139,8 +139,8 @@ def _parser():
     p.add_argument("--half", action="store_true", help="store the weights as float16 (half the size)")
     p.add_argument("--bioimageio", metavar="ZIP", help="write a bioimage.io model package instead "
                    "(needs the bioimageio extra); with --test-image, --name, --class-names")
-    p.add_argument("--test-image", help="--bioimageio: an image of your data (TIFF), at least one "
-                   "window large: the package's test input/output comes from it")
+    p.add_argument("--test-image", help="--bioimageio: an image of your data (TIFF); the "
+                   "package's test input/output is its first window")
     p.add_argument("--name", help="--bioimageio: the package's name (default: 'emseg <network> "
                    "(<checkpoint name>)')")
     p.add_argument("--class-names", help="--bioimageio: comma-separated class names")
@@ -383,7 +383,8 @@ def _export_bioimageio(args):
     if args.output or args.half:
         raise ValueError("--bioimageio writes a package: leave out --output and --half")
     if not args.test_image:
-        raise ValueError("--bioimageio needs --test-image (an image of your data, one window large)")
+        raise ValueError("--bioimageio needs --test-image (a TIFF of your data: the package's "
+                         "test input is its first window)")
     out = _output(args.bioimageio, args, args.checkpoint, args.test_image, what="--bioimageio")
     model = load_model(args.checkpoint, device="cpu")
     names = [n.strip() for n in args.class_names.split(",")] if args.class_names else None

@@ -466,6 +466,12 @@ def plot_weight_map(image, mask, path=None, *, weights=None, classes=None,
     return finish_figure(fig, path, title=title, overwrite=overwrite)
 
 
+# the error map of plot_ecs_prediction: true positives, false positives, false negatives
+_ERROR_COLOURS = (((1.0, 1.0, 1.0), "ECS found (true positive)"),
+                  ((1.0, 0.3, 0.3), "false ECS (false positive)"),
+                  ((0.3, 0.6, 1.0), "missed ECS (false negative)"))
+
+
 def plot_ecs_prediction(image, true, probability, path=None, *, z=None, threshold=0.5,
                         crop=None, title="ECS prediction", overwrite=False):
     """Image, ground truth, ECS probability and the errors of the thresholded prediction.
@@ -499,10 +505,9 @@ def plot_ecs_prediction(image, true, probability, path=None, *, z=None, threshol
     box = (slice(None), slice(None)) if crop is None else (slice(0, int(crop[0])), slice(0, int(crop[1])))
     ti, pi, ii = t[k][box], p[k][box], img[k][box]
     pred = pi > threshold
-    errors = np.zeros(ti.shape + (3,), np.float32)
-    errors[ti & pred] = (1, 1, 1)        # true positives: white
-    errors[~ti & pred] = (1, 0.3, 0.3)   # false positives: red
-    errors[ti & ~pred] = (0.3, 0.6, 1)   # false negatives: blue
+    errors = np.zeros(ti.shape + (3,), np.float32)  # true negatives stay black
+    for where, (rgb, _) in zip((ti & pred, ~ti & pred, ti & ~pred), _ERROR_COLOURS):
+        errors[where] = rgb
     fig, axes = new_figure(path, nrows=1, ncols=4, figsize=(15, 4))
     axes[0].imshow(ii, cmap="gray")
     axes[0].set_title(f"image (z={k})", fontsize=9)
@@ -516,10 +521,9 @@ def plot_ecs_prediction(image, true, probability, path=None, *, z=None, threshol
     for ax in axes:
         ax.set_axis_off()
     from matplotlib.patches import Patch
-    fig.legend(handles=[Patch(facecolor=c, edgecolor="#666666", label=n) for c, n in (
-        ("#ffffff", "ECS found (true positive)"), ("#ff4d4d", "false ECS (false positive)"),
-        ("#4d99ff", "missed ECS (false negative)"), ("#000000", "background, correct"))],
-        loc="outside lower center", ncol=4, fontsize=8, frameon=False)
+    fig.legend(handles=[Patch(facecolor=rgb, edgecolor="#666666", label=n)
+                        for rgb, n in (*_ERROR_COLOURS, ((0, 0, 0), "background, correct"))],
+               loc="outside lower center", ncol=4, fontsize=8, frameon=False)
     return finish_figure(fig, path, title=title, overwrite=overwrite)
 
 
