@@ -16,14 +16,20 @@ The hand-written pages in ``site/docs`` hold markers (HTML comments) that
     ``repo_url`` is set in ``site/mkdocs.yml``, ``git clone`` of that repository;
 ``<!-- emseg:results -->``
     each example's stored results (its note on data and device, its Results tables);
+``<!-- emseg:claims -->``
+    the papers' claims as measured by the claims benchmark (``bench/claims/results.json``,
+    rendered by ``bench/claims/report.py``: the same text as the README's claims section);
 ``<!-- emseg:include FILE ["HEADING REGEX"] [level=N] -->``
     a section of a repository file (README.md, bench/README.md): from the heading that
     matches to the next heading of the same or a higher level (the whole file without
     its title when no heading is given), headings moved to level ``N``.
 """
 import ast
+import importlib.util
+import json
 import re
 import shlex
+import sys
 from pathlib import Path
 
 from docsite import notebooks
@@ -226,6 +232,24 @@ def results_markdown(examples, page, level=2):
 _HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 
 
+def claims_markdown(root, level=3):
+    """The claims benchmark's results (``bench/claims/results.json``) as Markdown."""
+    folder = Path(root) / "bench" / "claims"
+    results = folder / "results.json"
+    if not results.is_file():
+        raise MarkerError("claims: no bench/claims/results.json in the repository; run "
+                          "python bench/claims/run.py --report")
+    sys_path = list(sys.path)
+    try:  # report.py imports its sibling common.py
+        sys.path.insert(0, str(folder))
+        spec = importlib.util.spec_from_file_location("_claims_report", folder / "report.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path[:] = sys_path
+    return module.markdown(json.loads(results.read_text(encoding="utf-8")), level=level)
+
+
 def include(root, rel_path, heading=None, level=None):
     """A section of a Markdown file of the repository (see the module docstring)."""
     path = Path(root) / rel_path
@@ -321,6 +345,8 @@ def expand_markers(markdown, *, page, root, examples, zip_sizes, resolve_link, r
             return pretrained_markdown()
         if name == "results":
             return results_markdown(examples, page)
+        if name == "claims":
+            return notebooks.rewrite_links(claims_markdown(root), resolve_link)
         if name == "include":
             if not args:
                 raise MarkerError(f"{page}: emseg:include needs a file")

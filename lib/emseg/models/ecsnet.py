@@ -41,6 +41,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from emseg._validate import check_positive_int
+from emseg.losses import FORMULATIONS
 from emseg.models._base import SegmentationNet
 
 __all__ = ["ECSNet", "ECSOutput", "ContrastiveHeads", "ABLATIONS", "ABLATION_LABELS"]
@@ -183,6 +184,11 @@ class ECSNet(SegmentationNet):
     contrastive_weight : float
         Weight of the pixel contrastive loss (original: 0.1); 0 switches it off and
         the contrastive heads are not built.
+    contrastive_form : {'infonce', 'cosine'}
+        The contrastive loss's formulation (:func:`emseg.losses.pixel_contrastive_loss`):
+        ``'infonce'`` (default, the temperature used as intended) or ``'cosine'`` (the
+        original's pull/push form, its doubled push term fixed). The claims benchmark
+        (``bench/claims``) trains both.
 
     Notes
     -----
@@ -209,7 +215,7 @@ class ECSNet(SegmentationNet):
     window_ndim = 2
 
     def __init__(self, n_classes=2, *, in_channels=1, width=32, depth=4, proj_dim=128,
-                 cascade=True, shape_loss=True, contrastive_weight=0.1):
+                 cascade=True, shape_loss=True, contrastive_weight=0.1, contrastive_form="infonce"):
         super().__init__()
         if isinstance(n_classes, bool) or n_classes != 2:
             raise ValueError(f"ECSNet segments ECS vs background: n_classes must be 2, "
@@ -224,11 +230,16 @@ class ECSNet(SegmentationNet):
                 or not contrastive_weight >= 0 or contrastive_weight == float("inf"):
             raise ValueError(f"contrastive_weight must be a finite number >= 0 (original: 0.1; "
                              f"0: no contrastive loss), got {contrastive_weight!r}")
+        if contrastive_form not in FORMULATIONS:
+            raise ValueError(f"contrastive_form must be one of {', '.join(map(repr, FORMULATIONS))}, "
+                             f"got {contrastive_form!r}")
         in_channels, width, depth, proj_dim = int(in_channels), int(width), int(depth), int(proj_dim)
         contrastive_weight = float(contrastive_weight)
         self._spec_kwargs = dict(n_classes=2, in_channels=in_channels, width=width, depth=depth,
                                  proj_dim=proj_dim, cascade=cascade, shape_loss=shape_loss,
-                                 contrastive_weight=contrastive_weight)
+                                 contrastive_weight=contrastive_weight,
+                                 contrastive_form=contrastive_form)
+        self.contrastive_form = contrastive_form
         self.n_classes, self.in_channels = 2, in_channels
         self.width, self.depth, self.proj_dim = width, depth, proj_dim
         self.cascade, self.shape_loss, self.contrastive_weight = cascade, shape_loss, contrastive_weight
@@ -291,7 +302,7 @@ class ECSNet(SegmentationNet):
         term to each stage's focal loss (``dice_weight=1``); the rest of ECS-Net's loss
         has its own settings (the network's switches, and ``**options`` of ``ecs_loss``).
         """
-        from emseg.losses._ecs import ecs_loss
+        from emseg.losses import ecs_loss
         if not self.shape_loss:
             weights = None
         elif weights is None:
@@ -300,6 +311,7 @@ class ECSNet(SegmentationNet):
                              "ecs_phantom(..., shape_weights=True)), or build the network with "
                              "shape_loss=False")
         options.setdefault("contrastive_weight", self.contrastive_weight)
+        options.setdefault("formulation", self.contrastive_form)
         if config is not None and config.class_weights is not None:
             raise ValueError("ECS-Net's loss has no class weights (its focal loss weighs ECS by "
                              "alpha); leave config.class_weights at None")

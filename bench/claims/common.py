@@ -1,0 +1,207 @@
+"""What every claim of the claims benchmark shares: the plateau rule, mean ± sd, paired
+comparisons with a 95 % interval, the verdict rule, and resumable parts.
+
+A *part* is one trained arm at one seed in one setting (a few minutes to an hour of CPU).
+Its result is a small JSON file under ``bench/claims/parts/<claim>/<setting>/`` written
+atomically and committed with the code, so that a claim can be measured over several
+sessions; a part whose file exists is not run again. Checkpoints live in ``runs/claims``
+(not committed): an interrupted part resumes from its last checkpoint in the same
+checkout, and starts again in a fresh one.
+
+The rules (stated once here, printed with every table):
+
+* **Plateau.** A run is at its plateau when its best validation score improved by less
+  than :data:`PLATEAU_TOL` (0.01) over the last :data:`PLATEAU_FRACTION` (20 %) of its
+  iterations. The presets' learning rate decays to zero (``poly``), which flattens every
+  curve at its end; the rule is checked on the best-so-far score, so it asks whether the
+  last fifth of the run still found better weights.
+* **Paired comparison.** Arm A against arm B on the same seeds and test volumes: the mean
+  and sd of the per-seed differences A − B and their 95 % t interval.
+* **Verdict.** *holds* when the interval lies above 0; *does not hold* when it lies
+  below the claim's margin (a gain as large as the margin is ruled out); *undecided*
+  otherwise, with fewer than 3 seeds, or when any run of the comparison missed the
+  plateau.
+"""
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+PLATEAU_FRACTION = 0.2
+PLATEAU_TOL = 0.01
+MIN_SEEDS = 3
+HERE = Path(__file__).resolve().parent
+# EMSEG_CLAIMS_DIR moves parts and results elsewhere (the tests and smoke runs use it)
+STORE = Path(os.environ.get("EMSEG_CLAIMS_DIR", HERE))
+PARTS = STORE / "parts"
+RESULTS = STORE / "results.json"
+RUNS = STORE / "runs" if "EMSEG_CLAIMS_DIR" in os.environ else HERE.parents[1] / "runs" / "claims"
+
+
+def plateau(curve, *, fraction=PLATEAU_FRACTION, tol=PLATEAU_TOL):
+    """Whether a validation curve had reached its plateau.
+
+    Parameters
+    ----------
+    curve : list of (iteration, score)
+        Validation scores in iteration order (higher is better).
+    fraction, tol : float
+        The rule: the best score improved by less than ``tol`` over the last
+        ``fraction`` of the iterations.
+
+    Returns
+    -------
+    dict
+        ``met`` (bool), ``rise`` (best score at the end minus the best up to the start
+        of the last ``fraction``), ``from_iteration`` and ``points`` (evaluations in the
+        last ``fraction``). ``met`` is False when fewer than 2 evaluations lie before
+        that start or none after it (the curve is too sparse to tell).
+
+    Examples
+    --------
+    >>> plateau([(100, 0.2), (200, 0.5), (300, 0.60), (400, 0.605), (500, 0.604)])["met"]
+    True
+    >>> plateau([(100, 0.2), (200, 0.5), (300, 0.60), (400, 0.65), (500, 0.70)])["met"]
+    False
+    """
+    pts = sorted((int(i), float(s)) for i, s in curve)
+    if not pts:
+        raise ValueError("plateau needs a validation curve with at least one point")
+    end = pts[-1][0]
+    start = end - fraction * end
+    before = [s for i, s in pts if i <= start]
+    after = [s for i, s in pts if i > start]
+    if len(before) < 2 or not after:
+        return {"met": False, "rise": None, "from_iteration": int(start), "points": len(after)}
+    rise = max(before + after) - max(before)
+    return {"met": bool(rise < tol), "rise": float(rise), "from_iteration": int(start),
+            "points": len(after)}
+
+
+def mean_sd(values):
+    """``(mean, sd)`` of finite values (sd with ddof=1; None for one value; (None, None) for none)."""
+    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], float)
+    if v.size == 0:
+        return None, None
+    return float(v.mean()), (float(v.std(ddof=1)) if v.size > 1 else None)
+
+
+def paired(a, b):
+    """Paired comparison of two arms over the same seeds.
+
+    Parameters
+    ----------
+    a, b : dict
+        ``{seed: score}`` of the two arms; only seeds present in both are paired.
+
+    Returns
+    -------
+    dict
+        ``n``, ``seeds``, ``mean`` and ``sd`` of the differences ``a - b``, ``ci95``
+        (two-sided t interval; None below 2 seeds), ``wins`` (seeds where a > b) and
+        ``ratio`` (mean of a over mean of b; None when b's mean is 0).
+
+    Examples
+    --------
+    >>> p = paired({0: 0.8, 1: 0.7, 2: 0.9}, {0: 0.5, 1: 0.6, 2: 0.6})
+    >>> p["n"], round(p["mean"], 3), p["wins"]
+    (3, 0.233, 3)
+    """
+    from scipy import stats
+
+    seeds = sorted(set(a) & set(b))
+    d = np.array([a[s] - b[s] for s in seeds], float)
+    out = {"n": len(seeds), "seeds": seeds, "mean": None, "sd": None, "ci95": None,
+           "wins": int((d > 0).sum()), "ratio": None}
+    if not seeds:
+        return out
+    out["mean"] = float(d.mean())
+    mb = float(np.mean([b[s] for s in seeds]))
+    out["ratio"] = float(np.mean([a[s] for s in seeds]) / mb) if mb else None
+    if len(seeds) > 1:
+        sd = float(d.std(ddof=1))
+        half = float(stats.t.ppf(0.975, len(seeds) - 1)) * sd / math.sqrt(len(seeds))
+        out.update(sd=sd, ci95=[out["mean"] - half, out["mean"] + half])
+    return out
+
+
+def verdict(comparison, *, margin, plateaus=(), min_seeds=MIN_SEEDS):
+    """One-word verdict and its reason for a paired comparison (see the module docstring).
+
+    Parameters
+    ----------
+    comparison : dict
+        From :func:`paired` (claimed arm minus reference).
+    margin : float
+        The smallest gain that would count as support for the claim.
+    plateaus : iterable of bool
+        Whether each run of the comparison met the plateau rule.
+
+    Returns
+    -------
+    (str, str)
+        ``'holds'``, ``'does not hold'`` or ``'undecided'``, and why.
+
+    Examples
+    --------
+    >>> verdict({"n": 3, "ci95": [0.02, 0.08]}, margin=0.01, plateaus=[True] * 6)[0]
+    'holds'
+    >>> verdict({"n": 3, "ci95": [-0.08, -0.02]}, margin=0.01, plateaus=[True] * 6)[0]
+    'does not hold'
+    >>> verdict({"n": 3, "ci95": [-0.02, 0.05]}, margin=0.01, plateaus=[True] * 6)[0]
+    'undecided'
+    """
+    plateaus = list(plateaus)
+    if comparison["n"] < min_seeds:
+        return "undecided", f"{comparison['n']} paired seed(s), fewer than {min_seeds}"
+    missed = plateaus.count(False)
+    if missed:
+        return "undecided", f"{missed} of {len(plateaus)} runs had not reached their plateau"
+    lo, hi = comparison["ci95"]
+    if lo > 0:
+        return "holds", f"95 % interval of the gain [{lo:+.3f}, {hi:+.3f}] lies above 0"
+    if hi < margin:
+        return "does not hold", (f"95 % interval of the gain [{lo:+.3f}, {hi:+.3f}] rules out "
+                                 f"a gain of {margin:g} or more")
+    return "undecided", f"95 % interval of the gain [{lo:+.3f}, {hi:+.3f}] includes 0 and {margin:g}"
+
+
+def fmt(mean, sd, digits=3):
+    """``'0.512 ± 0.010'`` (``'0.512'`` without sd, ``'-'`` without mean)."""
+    if mean is None:
+        return "-"
+    return f"{mean:.{digits}f}" + ("" if sd is None else f" ± {sd:.{digits}f}")
+
+
+def write_json(path, value):
+    """Write ``value`` as JSON atomically (emseg's one JSON writer: NaN becomes null)."""
+    from emseg._atomic import write_json as write  # the bench scripts share emseg's writer
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return write(path, value)
+
+
+def part_file(claim, setting, arm, seed):
+    """The committed result file of one part."""
+    return PARTS / claim / setting / f"{arm}-seed{seed}.json"
+
+
+def run_folder(claim, setting, arm, seed):
+    """The (uncommitted) checkpoint folder of one part."""
+    return RUNS / claim / setting / f"{arm}-seed{seed}"
+
+
+def load_parts(claim):
+    """``{(setting, arm, seed): result}`` of every finished part of a claim."""
+    out = {}
+    for f in sorted((PARTS / claim).glob("*/*-seed*.json")):
+        arm, seed = f.stem.rsplit("-seed", 1)
+        out[(f.parent.name, arm, int(seed))] = json.loads(f.read_text())
+    return out
+
+
+def validation_curve(history, key):
+    """``[(iteration, score)]`` of a :func:`emseg.train.fit` history."""
+    return [(v["iteration"], v[key]) for v in history["val"]]

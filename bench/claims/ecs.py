@@ -1,0 +1,140 @@
+"""Claim 2 (Yang et al. 2025): each ingredient of ECS-Net adds accuracy; the full ECS-Net
+beats a plain U-Net at extracellular-space segmentation.
+
+Settings:
+
+* ``vnc``: real EM, the *Drosophila* VNC ssTEM stack 1 (Gerhard et al. 2013, 4.6 nm
+  pixels), class 159 (glia + extracellular space, the real ECS proxy) vs the rest;
+  sections 0-13 train, 14-15 validate (best checkpoint and the plateau rule), 16-19 test;
+* ``phantom``: the synthetic ECS phantom of example 4 (train 4 x 256 x 256, validation
+  1 x 256 x 256, test 2 x 512 x 512; phantom seeds 0, 1, 2 for every net).
+
+Arms (``ecsnet-cpu`` preset, the same data, windows, batch and iterations): the ablation
+``unet`` (one stage, focal + Dice), ``shape`` (+ shape-aware weights), ``contrastive``
+(+ contrastive loss, InfoNCE form), ``ecsnet`` (+ the cascade: the full ECS-Net), and the
+contrastive variants with the original's cosine form, ``contrastive-cosine`` and
+``ecsnet-cosine``. Seed ``s`` sets the initial weights and the training windows.
+Scores on the test sections: IoU at p > 0.5 (the original's fixed threshold) and the
+threshold-free average precision (AP).
+"""
+import time
+from pathlib import Path
+
+import numpy as np
+
+import common
+
+NAME = "ecs"
+TITLE = "ECS-Net's ablation: U-Net, + shape-aware loss, + contrastive loss, + cascade"
+PAPER = "Yang et al. 2025"
+SETTINGS = ("vnc", "phantom")
+ARMS = ("unet", "shape", "contrastive", "ecsnet", "contrastive-cosine", "ecsnet-cosine")
+DEFAULT_ITERATIONS = 1000
+MARGIN = 0.01  # IoU
+STEPS = (("shape", "unet"), ("contrastive", "shape"), ("ecsnet", "contrastive"),
+         ("ecsnet", "unet"), ("contrastive-cosine", "shape"), ("ecsnet-cosine", "unet"),
+         ("ecsnet", "ecsnet-cosine"))
+
+
+def available(shared, settings=SETTINGS):
+    """None when the data of ``settings`` are there, else why not."""
+    folder = Path(shared) / "vnc" / "stack1"
+    if "vnc" in settings and not folder.is_dir():
+        return f"no VNC stack at {folder} (the phantom setting needs none: --settings phantom)"
+    return None
+
+
+def data(setting, shared):
+    """``(train, val, test)`` Volumes of a setting."""
+    from emseg.data import ECS_VOXEL_SIZE, ecs_phantom, load_vnc
+
+    if setting == "vnc":
+        path = Path(shared) / "vnc"
+        return tuple(load_vnc(target="extracellular", path=path, sections=s)
+                     for s in (slice(0, 14), slice(14, 16), slice(16, 20)))
+    return (ecs_phantom((4, 256, 256), seed=0, voxel_size=ECS_VOXEL_SIZE),
+            ecs_phantom((1, 256, 256), seed=1, voxel_size=ECS_VOXEL_SIZE),
+            ecs_phantom((2, 512, 512), seed=2, voxel_size=ECS_VOXEL_SIZE))
+
+
+def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, device=None):
+    """Train one variant at one seed and score it on the setting's test sections."""
+    from emseg.device import describe, pick_device
+    from emseg.ecs_workflow import evaluate_ecs, predict_ecs, train_ecs
+    from emseg.metrics import average_precision
+
+    device = pick_device(device)
+    train, val, test = data(setting, shared)
+    variant, _, form = arm.partition("-")
+    t0 = time.perf_counter()
+    model, history = train_ecs(train, val, preset="cpu", variant=variant, iterations=iterations,
+                               seed=seed, output_dir=common.run_folder(NAME, setting, arm, seed),
+                               overwrite=True, device=device, contrastive_form=form or "infonce")
+    train_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    prob = predict_ecs(model, test.image, device=device)
+    scores = evaluate_ecs(test.labels, prob, voxel_size=test.voxel_size)
+    curve = common.validation_curve(history, "miou_all")
+    return {"claim": NAME, "setting": setting, "arm": arm, "seed": seed, "preset": "ecsnet-cpu",
+            "iterations": iterations, "device": describe(device), "train_seconds": train_s,
+            "test_seconds": time.perf_counter() - t1, "curve": curve,
+            "plateau": common.plateau(curve),
+            "iou": scores["iou"], "dice": scores["dice"], "precision": scores["precision"],
+            "recall": scores["recall"], "average_precision": average_precision(test.labels, prob),
+            "predicted_fraction": float((prob > 0.5).mean()),
+            "true_fraction": float(np.mean(test.labels))}
+
+
+def _scores(parts, setting, arm, key):
+    return {k[2]: p[key] for k, p in parts.items() if k[0] == setting and k[1] == arm
+            and p[key] is not None}
+
+
+def summarise(parts):
+    if not parts:
+        return None
+    tables, verdicts, seeds_all = [], [], set()
+    for setting in SETTINGS:
+        mine = {k: v for k, v in parts.items() if k[0] == setting}
+        if not mine:
+            continue
+        seeds_all |= {k[2] for k in mine}
+        rows = []
+        for arm in ARMS:
+            done = {k: p for k, p in mine.items() if k[1] == arm}
+            if not done:
+                continue
+            cells = [arm, str(len(done))]
+            for key in ("iou", "dice", "average_precision", "recall", "predicted_fraction"):
+                cells.append(common.fmt(*common.mean_sd(_scores(mine, setting, arm, key).values())))
+            met = sum(p["plateau"]["met"] for p in done.values())
+            cells.append(f"{met} of {len(done)}")
+            cells.append(f"{np.mean([p['train_seconds'] for p in done.values()]):.0f}")
+            rows.append(cells)
+        tables.append({"caption": f"`{setting}`: test scores, mean ± sd over seeds (IoU, Dice at "
+                                  f"p > 0.5; AP threshold-free)",
+                       "header": ["arm", "seeds", "IoU", "Dice", "AP", "recall", "predicted ECS",
+                                  "plateau met", "train s"], "rows": rows})
+        for a, b in STEPS:
+            for key, what in (("iou", "IoU"), ("average_precision", "AP")):
+                cmp = common.paired(_scores(mine, setting, a, key), _scores(mine, setting, b, key))
+                if cmp["n"] == 0:
+                    continue
+                plateaus = [p["plateau"]["met"] for k, p in mine.items()
+                            if k[1] in (a, b) and k[2] in cmp["seeds"]]
+                word, why = common.verdict(cmp, margin=MARGIN, plateaus=plateaus)
+                verdicts.append({"statement": f"`{setting}`: {a} beats {b} on test {what} "
+                                              f"(mean gain {cmp['mean']:+.3f}, {cmp['wins']} of "
+                                              f"{cmp['n']} seeds)",
+                                 "verdict": word, "reason": why, "comparison": cmp})
+    first = next(iter(parts.values()))
+    return {
+        "name": NAME, "title": TITLE, "paper": PAPER,
+        "setting": "real VNC class 159 (train sections 0-13, validation 14-15, test 16-19) and "
+                   "the synthetic ECS phantom",
+        "budget": f"ecsnet-cpu, {first['iterations']} iterations per net",
+        "command": "python bench/claims/run.py ecs --seeds " + " ".join(map(str, sorted(seeds_all))),
+        "device": first["device"],
+        "wall_seconds": float(sum(p["train_seconds"] + p["test_seconds"] for p in parts.values())),
+        "seeds": sorted(seeds_all), "tables": tables, "verdicts": verdicts,
+    }

@@ -1,0 +1,67 @@
+"""The claims benchmark's results: ``bench/claims/results.json`` built from the parts, and
+its Markdown (the README's claims section and the docs site's results page)."""
+import datetime
+import json
+import re
+from pathlib import Path
+
+import common
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+BEGIN, END = "<!-- claims:begin -->", "<!-- claims:end -->"
+RULES = ("Rules: a run is at its plateau when its best validation score rose by less than "
+         f"{common.PLATEAU_TOL:g} over its last {common.PLATEAU_FRACTION:.0%} of iterations; arms are "
+         "compared on the same seeds and test volumes (mean ± sd of the per-seed differences, "
+         "95 % t interval); a claim *holds* when the interval lies above 0, *does not hold* "
+         "when it rules out a gain as large as the claim's margin, and is *undecided* otherwise, "
+         f"with fewer than {common.MIN_SEEDS} seeds, or when a run missed its plateau.")
+
+
+def rebuild(claims):
+    """Summarise every claim's parts and write ``results.json`` atomically; returns it."""
+    out = {"generated": datetime.date.today().isoformat(), "rules": RULES, "claims": {}}
+    for name, mod in claims.items():
+        summary = mod.summarise(common.load_parts(name))
+        if summary is not None:
+            out["claims"][name] = summary
+    common.write_json(common.RESULTS, out)
+    return json.loads(common.RESULTS.read_text())
+
+
+def _table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def markdown(results, level=3):
+    """The claims as Markdown: per claim its setting, budget, verdicts and tables."""
+    h = "#" * level
+    out = []
+    if results.get("rules"):
+        out += [results["rules"], ""]
+    for name, c in results["claims"].items():
+        if not c:
+            continue
+        minutes = c["wall_seconds"] / 60
+        out += [f"{h} {c['title']} ({c['paper']})", "",
+                f"Setting: {c['setting']}. Budget: {c['budget']}. Device: {c['device']}; "
+                f"{minutes:.0f} min of training and testing in all. Command: `{c['command']}`.", ""]
+        for v in c["verdicts"]:
+            out.append(f"- **{v['verdict']}**: {v['statement']} ({v['reason']}).")
+        out.append("")
+        for t in c["tables"]:
+            out += [t["caption"] + ":", "", _table(t["header"], t["rows"]), ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def update_readme(results, readme=README):
+    """Replace the README's text between the claims markers by :func:`markdown`."""
+    text = readme.read_text()
+    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"error: {readme} has no {BEGIN} ... {END} section; add the two markers "
+                         "where the claims belong")
+    new = pattern.sub(lambda m: f"{BEGIN}\n{markdown(results, level=4)}{END}", text)
+    if new != text:
+        readme.write_text(new)

@@ -1,0 +1,90 @@
+"""The claims benchmark: each paper's claim measured with several seeds, runs trained to
+their plateau, paired comparisons with 95 % intervals and a one-line verdict.
+
+    python bench/claims/run.py tracing --seeds 0 1 2          # run what is missing, then report
+    python bench/claims/run.py ecs --settings vnc --arms unet ecsnet --seeds 0 1 2
+    python bench/claims/run.py --report                        # results.json + README from the parts
+
+Each (claim, setting, arm, seed) is one part: trained, scored, and its result written
+atomically to ``bench/claims/parts/`` (committed); a part that is there is not run again
+(``--redo`` runs it again). After every part ``bench/claims/results.json`` (what the docs
+site's results page shows) is rebuilt from all parts. ``--report`` also rewrites the
+README's claims section. The rules (plateau, paired comparison, verdict) are in
+``bench/claims/common.py``.
+"""
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import common
+import report
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_SHARED = Path(os.environ.get("EMSEG_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def claim_modules():
+    """``{name: module}`` of every claim, in the order of the issue."""
+    import ecs
+    import tracing
+    return {m.NAME: m for m in (ecs, tracing)}
+
+
+def main(argv=None):
+    claims = claim_modules()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("claim", nargs="?", choices=list(claims))
+    ap.add_argument("--settings", nargs="+", help="default: every setting of the claim")
+    ap.add_argument("--arms", nargs="+", help="default: every arm of the claim")
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--iterations", type=int, help="default: the claim's budget")
+    ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED,
+                    help="the shared data folder (../shared/data; EMSEG_SHARED_DATA)")
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--redo", action="store_true", help="run parts again even if their file exists")
+    ap.add_argument("--report", action="store_true",
+                    help="rebuild results.json and the README's claims section, run nothing")
+    args = ap.parse_args(argv)
+    if args.report or args.claim is None:
+        results = report.rebuild(claims)
+        report.update_readme(results)
+        print(report.markdown(results))
+        return 0
+
+    mod = claims[args.claim]
+    settings = args.settings or list(mod.SETTINGS)
+    arms = args.arms or list(mod.ARMS)
+    for name, given, allowed in (("--settings", settings, mod.SETTINGS), ("--arms", arms, mod.ARMS)):
+        bad = sorted(set(given) - set(allowed))
+        if bad:
+            ap.error(f"{name}: {', '.join(bad)} not in {', '.join(allowed)} for claim {args.claim}")
+    why = mod.available(args.shared, settings)
+    if why:
+        print(f"{args.claim}: skipped ({why})")
+        return 0
+    options = {"shared": args.shared, "device": args.device}
+    if args.iterations:
+        options["iterations"] = args.iterations
+    for seed in args.seeds:
+        for setting in settings:
+            for arm in arms:
+                path = common.part_file(mod.NAME, setting, arm, seed)
+                if path.is_file() and not args.redo:
+                    print(f"{mod.NAME}/{setting}/{arm} seed {seed}: done ({path.name})")
+                    continue
+                t0 = time.perf_counter()
+                result = mod.run_part(setting, arm, seed, **options)
+                common.write_json(path, result)
+                print(f"{mod.NAME}/{setting}/{arm} seed {seed}: {time.perf_counter() - t0:.0f} s, "
+                      f"plateau {'met' if result['plateau']['met'] else 'not met'} "
+                      f"(rise {result['plateau']['rise']})", flush=True)
+                report.rebuild(claims)
+    results = report.rebuild(claims)
+    print(report.markdown({"claims": {mod.NAME: results["claims"].get(mod.NAME)}}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""The claims benchmark (bench/claims): its rules, its bookkeeping and its report."""
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench" / "claims"))
+
+import common  # noqa: E402
+import report  # noqa: E402
+
+
+def test_plateau_met_when_the_best_score_stops_rising():
+    flat = [(100, 0.2), (200, 0.5), (300, 0.6), (400, 0.605), (500, 0.604)]
+    rising = [(100, 0.2), (200, 0.5), (300, 0.6), (400, 0.65), (500, 0.70)]
+    assert common.plateau(flat)["met"] and common.plateau(flat)["rise"] == pytest.approx(0.0)
+    assert not common.plateau(rising)["met"]
+    assert common.plateau(rising)["rise"] == pytest.approx(0.05)  # 0.65 at 400 -> 0.70 at 500
+    # a dip at the end is not a rise: the best-so-far score is what counts
+    assert common.plateau([(100, 0.5), (200, 0.7), (300, 0.7), (400, 0.7), (500, 0.4)])["met"]
+    # order of the points does not matter
+    assert common.plateau(list(reversed(rising))) == common.plateau(rising)
+
+
+def test_plateau_is_not_met_on_a_curve_too_sparse_to_tell():
+    out = common.plateau([(1000, 0.9)])
+    assert out == {"met": False, "rise": None, "from_iteration": 800, "points": 1}
+    assert not common.plateau([(500, 0.2), (1000, 0.9)])["met"]  # one point before the last fifth
+    with pytest.raises(ValueError, match="at least one point"):
+        common.plateau([])
+
+
+def test_paired_uses_only_common_seeds_and_a_t_interval():
+    from scipy import stats
+
+    a, b = {0: 0.80, 1: 0.70, 2: 0.90, 7: 0.1}, {0: 0.50, 1: 0.60, 2: 0.60, 3: 0.9}
+    out = common.paired(a, b)
+    d = [0.30, 0.10, 0.30]
+    mean, sd = sum(d) / 3, float(__import__("numpy").std(d, ddof=1))
+    half = stats.t.ppf(0.975, 2) * sd / math.sqrt(3)
+    assert out["n"] == 3 and out["seeds"] == [0, 1, 2] and out["wins"] == 3
+    assert out["mean"] == pytest.approx(mean) and out["sd"] == pytest.approx(sd)
+    assert out["ci95"] == pytest.approx([mean - half, mean + half])
+    assert out["ratio"] == pytest.approx(0.8 / (1.7 / 3))
+    assert common.paired({0: 1.0}, {1: 1.0})["mean"] is None
+    assert common.paired({0: 1.0}, {0: 0.5})["ci95"] is None
+
+
+@pytest.mark.parametrize("ci, plateaus, n, expected", [
+    ([0.02, 0.08], [True] * 6, 3, "holds"),
+    ([-0.08, -0.02], [True] * 6, 3, "does not hold"),
+    ([-0.02, 0.005], [True] * 6, 3, "does not hold"),  # a gain of the margin is ruled out
+    ([-0.02, 0.05], [True] * 6, 3, "undecided"),
+    ([0.02, 0.08], [True] * 5 + [False], 3, "undecided"),  # a run still rising
+    ([0.02, 0.08], [True] * 4, 2, "undecided"),  # too few seeds
+])
+def test_verdict_rule(ci, plateaus, n, expected):
+    word, reason = common.verdict({"n": n, "ci95": ci}, margin=0.01, plateaus=plateaus)
+    assert word == expected and reason
+
+
+def test_tracing_counts_failed_traces_at_the_worst_value():
+    import tracing
+
+    def part(seed, f1, esa):
+        rows = [{"neuron": f"n{k}", "level": 1.0, "method": m, "f1": f1[k], "recall": f1[k],
+                 "precision": f1[k], "esa": esa[k], "pds": None if esa[k] is None else 0.2,
+                 "trees": 0 if esa[k] is None else 1, "foreground_ratio": 1.0}
+                for k in range(2) for m in tracing.METHODS]
+        return {"rows": rows, "iterations": 10, "train_seconds": 1.0, "test_seconds": 1.0,
+                "device": "cpu", "tuned_threshold": 0.5,
+                "plateau": {"met": True, "rise": 0.0}}
+
+    parts = {("real", "voxresnet", s): part(s, [0.8, 0.0], [2.0, None]) for s in range(3)}
+    esa = tracing._per_seed(parts, "baseline", 1.0, "esa")
+    pds = tracing._per_seed(parts, "baseline", 1.0, "pds")
+    assert esa == {s: pytest.approx((2.0 + tracing.DIAGONAL) / 2) for s in range(3)}
+    assert pds == {s: pytest.approx(0.6) for s in range(3)}
+    summary = tracing.summarise(parts)
+    row = next(r for r in summary["tables"][0]["rows"] if r[:2] == ["1x", "baseline"])
+    assert row[6] == "3 of 6"  # failed traces reported
+    words = {v["statement"]: v["verdict"] for v in summary["verdicts"]}
+    # equal arms in every seed: the interval [0, 0] rules out the claimed gain
+    assert words["pipeline beats the baseline on F1 at 1x signal"] == "does not hold"
+    assert words["pipeline beats the baseline on F1 at 0.5x signal"] == "undecided"  # no data
+
+
+def test_ecs_claim_runs_resumable_parts_and_reports(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMSEG_CLAIMS_DIR", str(tmp_path))
+    for mod in ("common", "report", "ecs", "run"):
+        sys.modules.pop(mod, None)
+    import common as c
+    import ecs
+    import run
+    from emseg.data import ECS_VOXEL_SIZE, ecs_phantom
+
+    assert c.PARTS == tmp_path / "parts"
+
+    def small(setting, shared):
+        return tuple(ecs_phantom(shape, seed=k, voxel_size=ECS_VOXEL_SIZE)
+                     for k, shape in enumerate([(2, 128, 128), (1, 128, 128), (1, 128, 128)]))
+
+    monkeypatch.setattr(ecs, "data", small)
+    argv = ["ecs", "--settings", "phantom", "--arms", "unet", "shape", "--seeds", "0",
+            "--iterations", "3", "--device", "cpu", "--shared", str(tmp_path)]
+    assert run.main(argv) == 0
+    part = c.part_file("ecs", "phantom", "unet", 0)
+    first = json.loads(part.read_text())
+    assert first["iterations"] == 3 and 0 <= first["iou"] <= 1
+    assert [p.name for p in sorted(part.parent.iterdir())] == ["shape-seed0.json", "unet-seed0.json"]
+    results = json.loads((tmp_path / "results.json").read_text())
+    claim = results["claims"]["ecs"]
+    assert claim["verdicts"] and all(v["verdict"] == "undecided" for v in claim["verdicts"])
+    assert "NaN" not in (tmp_path / "results.json").read_text()
+    # a finished part is reused, not trained again
+    mtime = part.stat().st_mtime_ns
+    assert run.main(argv) == 0
+    assert part.stat().st_mtime_ns == mtime
+    text = report.markdown(results)
+    assert "| unet | 1 |" in text and "undecided" in text
+    for mod in ("common", "report", "ecs", "run"):
+        sys.modules.pop(mod, None)
+
+
+def test_run_refuses_an_unknown_arm(capsys):
+    import run
+
+    with pytest.raises(SystemExit):
+        run.main(["ecs", "--arms", "nope", "--shared", str(ROOT)])
+    assert "nope not in" in capsys.readouterr().err
+
+
+def test_readme_claims_section_is_generated_from_results_json():
+    results = json.loads(common.RESULTS.read_text())
+    text = (ROOT / "README.md").read_text()
+    begin, end = text.index(report.BEGIN), text.index(report.END)
+    assert text[begin + len(report.BEGIN):end].strip() == report.markdown(results, level=4).strip(), \
+        "README's claims section is stale: run python bench/claims/run.py --report"
