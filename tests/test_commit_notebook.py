@@ -1,4 +1,5 @@
-"""tools/commit_notebook.py: progress-bar widgets get their final state as plain text."""
+"""tools/commit_notebook.py: progress-bar widgets get their final state as plain text; prose
+follows tools/notebooks while the executed code cells stay."""
 import sys
 from pathlib import Path
 
@@ -6,7 +7,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-from commit_notebook import WIDGET, STATE, finalize_progress_bars  # noqa: E402
+from commit_notebook import WIDGET, STATE, finalize_progress_bars, sync_with_sources  # noqa: E402
 
 
 def _model(name, **state):
@@ -35,3 +36,22 @@ def test_progress_bar_text_is_its_final_state():
     assert texts[1] == "predict: 50%|" + "█" * 10 + " " * 10 + "|"
     assert texts[2] == "keep"  # no stored state: left as it was
     nbformat.validate(nb)
+
+
+def test_sync_takes_the_sources_prose_and_keeps_the_executed_code_cells():
+    from nbformat.v4 import new_markdown_cell
+
+    built = new_notebook(cells=[new_markdown_cell("# Title"), new_code_cell("x = 1"),
+                                new_markdown_cell("new prose"), new_code_cell("print(x)"),
+                                new_markdown_cell("## The claim across seeds")])
+    built.metadata["emseg"] = {"quick": {}}
+    ran = new_code_cell("print(x)", outputs=[new_output("stream", name="stdout", text="1\n")])
+    nb = new_notebook(cells=[new_markdown_cell("# Old title"), new_code_cell("x = 1"), ran])
+    assert sync_with_sources(nb, built) is None
+    assert [c.source for c in nb.cells] == [c.source for c in built.cells]
+    assert nb.cells[3].outputs[0].text == "1\n"  # the executed cell, with its output
+
+    changed = new_notebook(cells=[new_code_cell("x = 2"), new_code_cell("print(x)")])
+    assert "code differs" in sync_with_sources(changed, built)
+    fewer = new_notebook(cells=[new_code_cell("x = 1")])
+    assert "code cells differ" in sync_with_sources(fewer, built)

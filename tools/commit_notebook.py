@@ -3,6 +3,7 @@
     python -m emseg run example2 --output runs/example2
     python -m emseg run example2 --quick --output runs/example2-quick     # optional
     python tools/commit_notebook.py runs/example2/example2_train_2d3d.ipynb [--quick-run runs/example2-quick]
+    python tools/commit_notebook.py --sync example4 example5     # prose changes only
 
 Removes papermill's injected-parameters cell (the committed notebook shows its own
 defaults, which the run used apart from the output folder) and papermill's per-cell
@@ -79,30 +80,61 @@ def measured_from(run_dir, quick_dir=None, previous=None):
 
 
 def sync_with_sources(nb, built):
-    """Take the markdown cells and cell tags of ``built`` (the notebook tools/notebooks
-    makes now); refuse when the code differs (the outputs would not be this code's)."""
-    if len(nb.cells) != len(built.cells):
-        return "its cells differ from tools/notebooks"
-    for mine, theirs in zip(nb.cells, built.cells):
-        if mine.cell_type != theirs.cell_type:
-            return "its cells differ from tools/notebooks"
-        if mine.cell_type == "code" and mine.source != theirs.source:
+    """Take the markdown cells (added, changed or removed) and the cell tags of ``built``
+    (the notebook tools/notebooks makes now) around ``nb``'s executed code cells; refuse
+    when the code differs (the outputs would not be this code's)."""
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    wanted = [c for c in built.cells if c.cell_type == "code"]
+    if len(code) != len(wanted):
+        return "its code cells differ from tools/notebooks"
+    for mine, theirs in zip(code, wanted):
+        if mine.source != theirs.source:
             return f"its code differs from tools/notebooks (cell {theirs.get('id')})"
-        mine.source = theirs.source
+    executed = iter(code)
+    cells = []
+    for theirs in built.cells:
+        cell = next(executed) if theirs.cell_type == "code" else theirs
         tags = theirs.metadata.get("tags")
         if tags:
-            mine.metadata["tags"] = tags
+            cell.metadata["tags"] = tags
         else:
-            mine.metadata.pop("tags", None)
+            cell.metadata.pop("tags", None)
+        cells.append(cell)
+    nb.cells = cells
     nb.metadata.setdefault("emseg", {}).update(built.metadata["emseg"])
     return None
 
 
+def sync_committed(name):
+    """Bring a committed notebook's prose up to date with tools/notebooks (its outputs and
+    measured record stay): for changes to markdown only, e.g. new claims verdicts."""
+    mod = make_notebooks.sources().get(name)
+    if mod is None:
+        sys.exit(f"error: {name} is not one of {', '.join(make_notebooks.sources())}")
+    target = make_notebooks.target(mod)
+    nb = nbformat.read(str(target), as_version=4)
+    measured = nb.metadata.get("emseg", {}).get("measured")
+    problem = sync_with_sources(nb, make_notebooks.build_example(mod, measured))
+    if problem:
+        sys.exit(f"error: {target}: {problem}; re-run the notebook and commit the run instead")
+    nbformat.write(nb, str(target))
+    print(f"{target}: prose synced")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("notebook", help="the executed notebook of a full run")
+    parser.add_argument("notebook", nargs="?", help="the executed notebook of a full run")
     parser.add_argument("--quick-run", help="the output folder of a --quick run of the same example")
+    parser.add_argument("--sync", nargs="+", metavar="EXAMPLE",
+                        help="instead: bring these committed notebooks' markdown up to date with "
+                             "tools/notebooks (e.g. example4 example5), keeping their outputs")
     args = parser.parse_args(argv)
+    if args.sync:
+        for name in args.sync:
+            sync_committed(name)
+        return
+    if not args.notebook:
+        parser.error("give the executed notebook of a full run, or --sync EXAMPLE ...")
     path = Path(args.notebook)
     run = json.loads((path.parent / "run.json").read_text())
     if run.get("quick"):

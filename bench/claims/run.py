@@ -28,8 +28,10 @@ DEFAULT_SHARED = Path(os.environ.get("EMSEG_SHARED_DATA", ROOT.parent / "shared"
 def claim_modules():
     """``{name: module}`` of every claim, in the order of the issue."""
     import ecs
+    import platelet
+    import reisoseg
     import tracing
-    return {m.NAME: m for m in (ecs, tracing)}
+    return {m.NAME: m for m in (platelet, ecs, reisoseg, tracing)}
 
 
 def main(argv=None):

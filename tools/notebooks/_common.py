@@ -42,3 +42,28 @@ else:
                           title=f"Your volume: {{Path(my_volume).name}}")
     plt.show()
 """)]
+
+
+def claim_cell(name, *, what, only=None):
+    """The closing cell on a paper's claim: its verdicts as the claims benchmark measured
+    them (``bench/claims/results.json``, several seeds, runs at their plateau), so that the
+    notebook's single run is read next to them. ``what`` names the claim in prose; ``only``
+    keeps the verdicts whose statement contains it (e.g. ``"IoU"``)."""
+    import json
+    from pathlib import Path
+
+    results = Path(__file__).resolve().parents[2] / "bench" / "claims" / "results.json"
+    claim = json.loads(results.read_text(encoding="utf-8"))["claims"].get(name) \
+        if results.is_file() else None
+    head = (f"## The claim across seeds\n\nThis notebook is one run with one seed: on its own "
+            f"it cannot support or refute {what}. The repository's claims benchmark "
+            f"(`bench/claims`; the docs site's *Results* page has its full tables) measures "
+            f"each claim with at least three seeds, every run trained to its plateau, the arms "
+            f"compared on the same seeds and test volumes.\n\n")
+    if claim is None:
+        return ("md", head + "**Not measured yet** by those rules: no verdict, and this "
+                "notebook's comparison decides nothing.\n")
+    lines = [f"- **{v['verdict']}**: {v['statement']}." for v in claim["verdicts"]
+             if only is None or only in v["statement"]]
+    return ("md", head + f"Measured: {claim['setting']}; {claim['budget']}; {claim['device']}.\n\n"
+            + "\n".join(lines) + "\n")

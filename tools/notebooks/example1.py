@@ -1,4 +1,4 @@
-from _common import ABOUT, own_volume_cells
+from _common import ABOUT, own_volume_cells, claim_cell
 
 TITLE = "Example 1: segment platelets with the published 2D-3D nets and their ensemble"
 FOLDER = "example1_try_pretrained"
@@ -273,3 +273,4 @@ save_results(out / "results.json", reports=reports, data=data_kind, device=descr
              blockwise_max_difference=blockwise_diff, blockwise_blocks=info["blocks"])
 print(f"saved {out / 'results.json'}")
 """)]
+CELLS.append(claim_cell("platelet", what="the paper's claim that an ensemble of four 2D-3D nets beats its single nets"))

@@ -1,3 +1,4 @@
+from _common import claim_cell
 from _training import training_cells
 
 TITLE = "Example 3: train a 2D U-Net on the platelet data and compare it with the 2D-3D net"
@@ -59,3 +60,4 @@ training recipe*). Example 2's `net2d3d-cpu` uses the same recipe, so the compar
 is between architectures, not recipes.
 """, params_extra='example2_results = "../runs/example2/results.json"  # example 2\'s results, for the comparison',
     closing=COMPARE)
+CELLS.append(claim_cell("platelet", what="the paper's claim that the 2D-3D net beats the 2D U-Net on organelles"))

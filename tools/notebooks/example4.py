@@ -1,4 +1,4 @@
-from _common import ABOUT
+from _common import ABOUT, claim_cell
 
 TITLE = "Example 4: ECS-Net, extracellular-space segmentation and quantification"
 FOLDER = "example4_ecs_net"
@@ -379,3 +379,4 @@ save_results(out / "results.json", overwrite=True,
                              "ground_truth": dict(zip(names, measures(q_true)))})
 print(f"saved {out / 'results.json'}")
 """)]
+CELLS.append(claim_cell("ecs", what="ECS-Net's claim that each of its ingredients adds accuracy", only="IoU"))

@@ -1,4 +1,4 @@
-from _common import ABOUT
+from _common import ABOUT, claim_cell
 
 TITLE = "Example 5: neuron tracing with VoxResNet probability maps and voxel scooping"
 FOLDER = "example5_neuron_tracing"
@@ -351,3 +351,4 @@ save_results(out / "results.json", reports={"tracing": results}, data=data_kind,
              intensities=list(intensities))
 print(f"saved {out / 'results.json'}")
 """)]
+CELLS.append(claim_cell("tracing", what="the claim that VoxResNet + voxel scooping traces better than a skeleton baseline as the signal falls"))

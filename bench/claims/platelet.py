@@ -1,0 +1,210 @@
+"""Claim 1 (Guay et al. 2021): the 2D-3D net segments platelet organelles better than a 2D
+U-Net, and an ensemble of four 2D-3D nets beats its single nets (paper: +7.1 % organelle
+MIoU over the best single net on the real test volume).
+
+Settings (7 classes; organelle MIoU = mean IoU of classes 2-6):
+
+* ``phantom``: the synthetic platelet phantom's train / eval / test splits
+  (``load_platelet(split, source="phantom")``);
+* ``real-geometry``: the real platelet label volumes of ``../shared/data/platelet``
+  (all three splits) rendered as synthetic SBF-SEM images by ``render_real_geometry``:
+  the whole train (50 x 800 x 800) and eval (24 x 800 x 800) volumes and the central 48
+  sections of the test volume (48 x 609 x 400), as ``bench/bench_recipe.py`` uses them.
+
+Arms: ``net2d3d`` (``net2d3d-cpu``, seeds 0-3: the four nets of the ensemble), ``unet2d``
+(``unet2d-cpu``), and ``ensemble`` (the mean probabilities of the four ``net2d3d`` nets; a
+part that needs those four first). Every net: the best checkpoint on the eval split
+(validation every tenth of the run), scored on the test split. The ``net2d3d`` parts keep
+their weights at half precision next to their result (about 1.3 MB each) so that the
+ensemble can be formed in a later session. The ensemble is one ensemble, so its interval
+is over the test volume's 8 z-slabs (paired with the mean single net on the same slabs),
+not over seeds.
+"""
+import time
+from pathlib import Path
+
+import numpy as np
+
+import common
+
+NAME = "platelet"
+TITLE = "Platelet organelles: 2D-3D net vs 2D U-Net, and the 4-net ensemble"
+PAPER = "Guay et al. 2021"
+SETTINGS = ("phantom", "real-geometry")
+ARMS = ("net2d3d", "unet2d", "ensemble")
+PRESET_OF = {"net2d3d": "net2d3d-cpu", "unet2d": "unet2d-cpu"}
+DEFAULT_ITERATIONS = 1000
+ENSEMBLE = (0, 1, 2, 3)
+SLABS = 8
+MARGIN = 0.01  # organelle MIoU
+CROP = {"train": (50, 800, 800), "eval": (24, 800, 800), "test": (48, 609, 400)}
+SPLIT_SEEDS = {"train": 0, "eval": 1, "test": 2}
+
+
+def available(shared, settings=SETTINGS):
+    folder = Path(shared) / "platelet"
+    if "real-geometry" in settings and not (folder / "train-labels.tif").is_file():
+        return f"no platelet label volumes in {folder} (the phantom setting needs none)"
+    return None
+
+
+def data(setting, shared):
+    """``(train, eval, test)`` Volumes of a setting."""
+    from emseg.data import load_platelet
+    from emseg.data.platelet import render_real_geometry
+
+    if setting == "phantom":
+        return tuple(load_platelet(s, source="phantom") for s in ("train", "eval", "test"))
+    folder = Path(shared) / "platelet"
+    return tuple(render_real_geometry(folder / f"{s}-labels.tif", crop=CROP[s],
+                                      seed=SPLIT_SEEDS[s], weights=False)
+                 for s in ("train", "eval", "test"))
+
+
+def score(labels, pred):
+    from emseg.data import CLASS_NAMES, ORGANELLE_CLASSES
+    from emseg.metrics import segmentation_report
+
+    rep = segmentation_report(labels, pred, n_classes=7, class_names=list(CLASS_NAMES),
+                              organelle_classes=ORGANELLE_CLASSES)
+    return {"miou_organelle": rep["miou_organelle"], "miou_all": rep["miou_all"],
+            "iou": rep["iou"], "class_names": list(CLASS_NAMES)}
+
+
+def slab_scores(test, pred):
+    """Organelle MIoU of each of :data:`SLABS` z-slabs of the test volume."""
+    edges = np.linspace(0, test.labels.shape[0], SLABS + 1).astype(int)
+    return [score(test.labels[a:b], pred[a:b])["miou_organelle"] for a, b in zip(edges[:-1], edges[1:])]
+
+
+def weights_file(setting, seed):
+    return common.part_file(NAME, setting, "net2d3d", seed).with_suffix(".pt")
+
+
+def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, device=None):
+    import torch
+
+    from emseg.checkpoint import load_model, save_model
+    from emseg.device import describe, pick_device
+    from emseg.infer import predict
+    from emseg.train import PRESETS, fit
+
+    device = pick_device(device)
+    train, val, test = data(setting, shared)
+    if arm == "ensemble":
+        return _ensemble(setting, seed, test, device)
+    preset = PRESETS[PRESET_OF[arm]]
+    config = preset.config.replace(iterations=iterations, seed=seed,
+                                   eval_every=max(1, iterations // 10))
+    folder = common.run_folder(NAME, setting, arm, seed)
+    resume = (folder / "checkpoints" / "last.pt").is_file()
+    torch.manual_seed(seed)
+    net = preset.build_model(n_classes=7)
+    t0 = time.perf_counter()
+    history = fit(net, train, val, config=config, output_dir=folder, resume=resume,
+                  overwrite=not resume, device=device, progress=False)
+    train_s = time.perf_counter() - t0
+    best = load_model(folder / "checkpoints" / "best.pt", device=device)
+    t1 = time.perf_counter()
+    prob = predict(best, test.image, output="probabilities", device=device, progress=False)
+    pred = prob.argmax(0)
+    if arm == "net2d3d":
+        save_model(best.half(), weights_file(setting, seed), overwrite=True)
+    curve = common.validation_curve(history, "miou_organelle")
+    return {"claim": NAME, "setting": setting, "arm": arm, "seed": seed,
+            "preset": PRESET_OF[arm], "iterations": iterations, "device": describe(device),
+            "train_seconds": train_s, "test_seconds": time.perf_counter() - t1, "curve": curve,
+            "plateau": common.plateau(curve), **score(test.labels, pred),
+            "slabs": slab_scores(test, pred)}
+
+
+def _ensemble(setting, seed, test, device):
+    from emseg.checkpoint import load_model
+    from emseg.device import describe
+    from emseg.infer import predict
+
+    missing = [s for s in ENSEMBLE if not weights_file(setting, s).is_file()]
+    if missing:
+        raise SystemExit(f"error: the ensemble of {setting} needs the net2d3d parts of seeds "
+                         f"{', '.join(map(str, missing))} first: run --arms net2d3d --seeds "
+                         f"{' '.join(map(str, ENSEMBLE))}")
+    t0 = time.perf_counter()
+    probs = None
+    for s in ENSEMBLE:
+        net = load_model(weights_file(setting, s), device=device).float()
+        p = predict(net, test.image, output="probabilities", device=device, progress=False)
+        probs = p if probs is None else probs + p
+    pred = probs.argmax(0)
+    singles = [common.load_parts(NAME).get((setting, "net2d3d", s)) for s in ENSEMBLE]
+    return {"claim": NAME, "setting": setting, "arm": "ensemble", "seed": seed,
+            "preset": "net2d3d-cpu x 4", "iterations": singles[0]["iterations"],
+            "device": describe(device), "train_seconds": 0.0,
+            "test_seconds": time.perf_counter() - t0, "curve": [],
+            "plateau": {"met": all(p["plateau"]["met"] for p in singles), "rise": None,
+                        "from_iteration": None, "points": 0},
+            "members": list(ENSEMBLE), **score(test.labels, pred), "slabs": slab_scores(test, pred)}
+
+
+def summarise(parts):
+    if not parts:
+        return None
+    tables, verdicts, seeds_all = [], [], set()
+    for setting in SETTINGS:
+        mine = {k: v for k, v in parts.items() if k[0] == setting}
+        if not mine:
+            continue
+        seeds_all |= {k[2] for k in mine}
+        names = next(iter(mine.values()))["class_names"]
+        rows = []
+        for arm in ARMS:
+            done = {k[2]: p for k, p in mine.items() if k[1] == arm}
+            if not done:
+                continue
+            cells = [arm, str(len(done)),
+                     common.fmt(*common.mean_sd(p["miou_organelle"] for p in done.values()))]
+            for c in range(len(names)):
+                cells.append(common.fmt(*common.mean_sd(p["iou"][c] for p in done.values())))
+            cells.append(f"{sum(p['plateau']['met'] for p in done.values())} of {len(done)}")
+            rows.append(cells)
+        tables.append({"caption": f"`{setting}`: test IoU, mean ± sd over seeds",
+                       "header": ["arm", "seeds", "organelle MIoU", *names, "plateau met"],
+                       "rows": rows})
+        nets = {k[2]: p for k, p in mine.items() if k[1] == "net2d3d"}
+        unets = {k[2]: p for k, p in mine.items() if k[1] == "unet2d"}
+        cmp = common.paired({s: p["miou_organelle"] for s, p in nets.items()},
+                            {s: p["miou_organelle"] for s, p in unets.items()})
+        if cmp["n"]:
+            plateaus = [p["plateau"]["met"] for s, p in {**{("n", s): v for s, v in nets.items()},
+                                                         **{("u", s): v for s, v in unets.items()}}.items()
+                        if s[1] in cmp["seeds"]]
+            word, why = common.verdict(cmp, margin=MARGIN, plateaus=plateaus)
+            verdicts.append({"statement": f"`{setting}`: the 2D-3D net beats the 2D U-Net on test "
+                                          f"organelle MIoU (mean gain {cmp['mean']:+.3f}, "
+                                          f"{cmp['wins']} of {cmp['n']} seeds)",
+                             "verdict": word, "reason": why, "comparison": cmp})
+        ens = mine.get((setting, "ensemble", 0))
+        if ens and all(s in nets for s in ENSEMBLE):
+            single = [nets[s] for s in ENSEMBLE]
+            mean_slabs = np.mean([[np.nan if v is None else v for v in p["slabs"]] for p in single], axis=0)
+            ok = [i for i, (a, b) in enumerate(zip(ens["slabs"], mean_slabs))
+                  if a is not None and np.isfinite(b)]  # a slab without organelles has no score
+            cmp = common.paired({i: ens["slabs"][i] for i in ok}, {i: float(mean_slabs[i]) for i in ok})
+            word, why = common.verdict(cmp, margin=MARGIN, plateaus=[p["plateau"]["met"] for p in single])
+            best = max(p["miou_organelle"] for p in single)
+            gain = ens["miou_organelle"] - best
+            verdicts.append({"statement": f"`{setting}`: the 4-net ensemble beats its mean single "
+                                          f"net on organelle MIoU (over {SLABS} test slabs; "
+                                          f"ensemble {ens['miou_organelle']:.3f}, best single "
+                                          f"{best:.3f}: {100 * gain / best:+.1f} %, paper +7.1 %)",
+                             "verdict": word, "reason": why, "comparison": cmp})
+    first = next(iter(parts.values()))
+    return {
+        "name": NAME, "title": TITLE, "paper": PAPER,
+        "setting": "the synthetic platelet phantom and the real platelet label geometry "
+                   "rendered as images (train 50x800x800, eval 24x800x800, test 48x609x400)",
+        "budget": f"net2d3d-cpu and unet2d-cpu, {first['iterations']} iterations per net",
+        "command": "python bench/claims/run.py platelet --seeds 0 1 2 3",
+        "device": first["device"],
+        "wall_seconds": float(sum(p["train_seconds"] + p["test_seconds"] for p in parts.values())),
+        "seeds": sorted(seeds_all), "tables": tables, "verdicts": verdicts,
+    }
