@@ -51,7 +51,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.report or args.claim is None:
         results = report.rebuild(claims)
-        report.update_readme(results)
+        if common.STORE == common.HERE:  # not for parts kept elsewhere (EMSEG_CLAIMS_DIR)
+            report.update_readme(results)
         print(report.markdown(results))
         return 0
 
@@ -69,20 +70,22 @@ def main(argv=None):
     options = {"shared": args.shared, "device": args.device}
     if args.iterations:
         options["iterations"] = args.iterations
-    for seed in args.seeds:
-        for setting in settings:
-            for arm in arms:
-                path = common.part_file(mod.NAME, setting, arm, seed)
-                if path.is_file() and not args.redo:
-                    print(f"{mod.NAME}/{setting}/{arm} seed {seed}: done ({path.name})")
-                    continue
-                t0 = time.perf_counter()
-                result = mod.run_part(setting, arm, seed, **options)
-                common.write_json(path, result)
-                print(f"{mod.NAME}/{setting}/{arm} seed {seed}: {time.perf_counter() - t0:.0f} s, "
-                      f"plateau {'met' if result['plateau']['met'] else 'not met'} "
-                      f"(rise {result['plateau']['rise']})", flush=True)
-                report.rebuild(claims)
+    once = [a for a in arms if a in getattr(mod, "ONE_PART", ())]  # e.g. the ensemble of the seeds
+    jobs = [(seed, setting, arm) for seed in args.seeds for setting in settings for arm in arms
+            if arm not in once]
+    jobs += [(0, setting, arm) for setting in settings for arm in once]
+    for seed, setting, arm in jobs:
+        path = common.part_file(mod.NAME, setting, arm, seed)
+        if path.is_file() and not args.redo:
+            print(f"{mod.NAME}/{setting}/{arm} seed {seed}: done ({path.name})")
+            continue
+        t0 = time.perf_counter()
+        result = mod.run_part(setting, arm, seed, **options)
+        common.write_json(path, result)
+        print(f"{mod.NAME}/{setting}/{arm} seed {seed}: {time.perf_counter() - t0:.0f} s, "
+              f"plateau {'met' if result['plateau']['met'] else 'not met'} "
+              f"(rise {result['plateau']['rise']})", flush=True)
+        report.rebuild(claims)
     results = report.rebuild(claims)
     print(report.markdown({"claims": {mod.NAME: results["claims"].get(mod.NAME)}}))
     return 0
