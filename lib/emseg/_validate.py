@@ -5,7 +5,7 @@ message that names the argument, what was wrong and what to do instead.
 """
 import numpy as np
 
-__all__ = ["check_image", "check_labels", "check_same_shape", "check_positive_int",
+__all__ = ["check_mask", "check_image", "check_labels", "check_same_shape", "check_positive_int",
            "check_window_memory"]
 
 # bytes per input voxel of a batch for a small network's activations (float32, about 32
@@ -140,3 +140,34 @@ def _physical_memory():
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, OSError, ValueError):
         return None
+
+
+def check_mask(mask, *, name="mask", ndim=(2, 3)):
+    """Check a binary mask and return it as a bool array.
+
+    Accepts bool arrays and numeric arrays whose values are all 0 or 1.
+
+    Raises
+    ------
+    ValueError
+        If the mask is empty, has the wrong number of dimensions, or holds other values
+        (threshold probabilities first, e.g. ``probability > 0.5``).
+    """
+    if isinstance(mask, (str, bytes)) or mask is None:
+        raise TypeError(f"{name} must be a numpy array, got {type(mask).__name__}")
+    arr = np.asarray(mask)
+    if arr.ndim not in ndim:
+        want = " or ".join(f"{n}-D" for n in ndim)
+        raise ValueError(f"{name} must be {want} ((y, x) or (z, y, x)), got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape})")
+    if arr.dtype == bool:
+        return arr
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise ValueError(f"{name} must be a bool or numeric 0/1 array, got dtype {arr.dtype}")
+    values = np.unique(arr)
+    if not np.all(np.isin(values, (0, 1))):
+        shown = ", ".join(str(v) for v in values[:5]) + (", ..." if len(values) > 5 else "")
+        raise ValueError(f"{name} must be binary (0 = background, 1 = ECS), found values {shown}; "
+                         "threshold probabilities first (e.g. probability > 0.5)")
+    return arr.astype(bool)

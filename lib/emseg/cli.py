@@ -54,7 +54,7 @@ def _train_settings():
     """
     import dataclasses
     import typing
-    from emseg.train._config import TrainConfig
+    from emseg.train import TrainConfig
 
     hints = typing.get_type_hints(TrainConfig)
     settings = {}
@@ -100,7 +100,7 @@ _TRAIN_SETTINGS = _train_settings()
 
 
 def _norms():
-    from emseg.models._base import NORMS
+    from emseg.models import NORMS
     return tuple("none" if n is None else n for n in NORMS)
 
 

@@ -144,7 +144,7 @@ def _train_section():
     """
     from emseg.augment import AugmentConfig
     from emseg.resample import check_scale
-    from emseg.train._config import TrainConfig
+    from emseg.train import TrainConfig
 
     hints = typing.get_type_hints(TrainConfig)
     forms = {"augment": typing.Optional[typing.Union[bool, AugmentConfig]],

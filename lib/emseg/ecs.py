@@ -34,6 +34,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from emseg._atomic import atomic_path, check_output
+from emseg._validate import check_mask
 
 __all__ = ["check_mask", "area_fraction", "gap_width_map", "skeleton_length",
            "component_stats", "quantify_ecs", "write_ecs_csv", "plot_ecs", "plot_weight_map",
@@ -45,37 +46,6 @@ CSV_COLUMNS = ("z", "ecs_fraction", "ecs_area_um2", "section_area_um2", "skeleto
 
 
 # --------------------------------------------------------------------------- checks
-
-def check_mask(mask, *, name="mask", ndim=(2, 3)):
-    """Check a binary mask and return it as a bool array.
-
-    Accepts bool arrays and numeric arrays whose values are all 0 or 1.
-
-    Raises
-    ------
-    ValueError
-        If the mask is empty, has the wrong number of dimensions, or holds other values
-        (threshold probabilities first, e.g. ``probability > 0.5``).
-    """
-    if isinstance(mask, (str, bytes)) or mask is None:
-        raise TypeError(f"{name} must be a numpy array, got {type(mask).__name__}")
-    arr = np.asarray(mask)
-    if arr.ndim not in ndim:
-        want = " or ".join(f"{n}-D" for n in ndim)
-        raise ValueError(f"{name} must be {want} ((y, x) or (z, y, x)), got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty (shape {arr.shape})")
-    if arr.dtype == bool:
-        return arr
-    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-        raise ValueError(f"{name} must be a bool or numeric 0/1 array, got dtype {arr.dtype}")
-    values = np.unique(arr)
-    if not np.all(np.isin(values, (0, 1))):
-        shown = ", ".join(str(v) for v in values[:5]) + (", ..." if len(values) > 5 else "")
-        raise ValueError(f"{name} must be binary (0 = background, 1 = ECS), found values {shown}; "
-                         "threshold probabilities first (e.g. probability > 0.5)")
-    return arr.astype(bool)
-
 
 def _voxel_size(voxel_size, ndim):
     """(vz, vy, vx) in nm; vz is None for a (y, x) voxel size of a 2D mask."""
@@ -440,7 +410,7 @@ def plot_weight_map(image, mask, path=None, *, weights=None, classes=None,
     """
     from matplotlib.colors import ListedColormap
 
-    from emseg.losses._ecs import SHAPE_CLASSES, shape_weight_map
+    from emseg.data.weights import SHAPE_CLASSES, shape_weight_map
     from emseg.plot import finish_figure, new_figure
 
     m = check_mask(mask, ndim=(2,))

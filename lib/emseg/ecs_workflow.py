@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emseg.data._volume import Volume, zscore
+from emseg.data import Volume, zscore
 
 __all__ = ["ecs_preset", "with_shape_weights", "train_ecs", "predict_ecs", "evaluate_ecs",
            "segment_ecs"]
@@ -227,7 +227,7 @@ def segment_ecs(model, images, output, *, window=None, overlap=0.25, threshold=0
     list of dict
         Per input: ``name``, ``probability`` and ``labels`` paths, ``shape``, ``seconds``.
     """
-    from emseg.data.io import SLICE_SUFFIXES, natural_key, _read_any
+    from emseg.data.io import SLICE_SUFFIXES, natural_key, read_image_file
     from emseg._atomic import check_output
     from emseg.ecs import write_results
 
@@ -256,7 +256,7 @@ def segment_ecs(model, images, output, *, window=None, overlap=0.25, threshold=0
                          inputs=files, what="result", how="overwrite=True (CLI: --overwrite)")
     done = []
     for f in files:
-        img = _read_any(f)
+        img = read_image_file(f)
         if img.dtype == bool or not (np.issubdtype(img.dtype, np.integer)
                                      or np.issubdtype(img.dtype, np.floating)):
             raise ValueError(f"image {f.name} has dtype {img.dtype}; give grayscale numeric images")

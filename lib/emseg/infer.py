@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from emseg._validate import check_image, check_positive_int, check_window_memory
 from emseg._padding import reflect_pad
 from emseg.device import autocast, pick_device
-from emseg.models._base import window_geometry
+from emseg.models import window_geometry
 from emseg.resample import check_scale, downscale, upscale_probabilities
 
 __all__ = ["predict", "predict_ensemble", "window_starts", "blending_weights", "model_scale",
@@ -105,10 +105,10 @@ def predict(model, image, *, window=None, overlap=0.25, blending="gaussian", bat
     (3, 2, 30, 40)
     """
     volume, was_2d = _check_volume(image)
-    opts = _Options.check(window=window, overlap=overlap, blending=blending,
+    opts = PredictOptions.check(window=window, overlap=overlap, blending=blending,
                           batch_size=batch_size, output=output, tta=tta, scale=scale,
                           device=device, progress=progress)
-    geom = _check_model(model, opts)
+    geom = check_model(model, opts)
     probs = _predict_probabilities(model, volume, geom, opts, desc="predict")
     return _finish(probs, opts.output, was_2d)
 
@@ -135,16 +135,16 @@ def predict_ensemble(models, image, **options):
     numpy.ndarray
         As :func:`predict`.
     """
-    unknown = set(options) - set(_Options.__dataclass_fields__)
+    unknown = set(options) - set(PredictOptions.__dataclass_fields__)
     if unknown:
         raise ValueError(f"unknown option(s) {sorted(unknown)} for predict_ensemble; "
-                         f"use the options of predict: {sorted(_Options.__dataclass_fields__)}")
+                         f"use the options of predict: {sorted(PredictOptions.__dataclass_fields__)}")
     if hasattr(models, "predict_logits") or not hasattr(models, "__len__") or len(models) == 0:
         raise ValueError("models must be a non-empty list of networks; "
                          "for a single network use predict()")
     volume, was_2d = _check_volume(image)
-    opts = _Options.check(**options)
-    geoms = [_check_model(m, opts) for m in models]
+    opts = PredictOptions.check(**options)
+    geoms = [check_model(m, opts) for m in models]
     classes = {m.n_classes for m in models}
     if len(classes) != 1:
         raise ValueError(f"ensemble members predict different numbers of classes {sorted(classes)}; "
@@ -236,8 +236,9 @@ def blending_weights(shape, *, blending="gaussian"):
 # --------------------------------------------------------------------------- argument checks
 
 @dataclass(frozen=True)
-class _Options:
-    """The checked keyword options shared by :func:`predict` and :func:`predict_ensemble`."""
+class PredictOptions:
+    """The checked keyword options shared by :func:`predict`, :func:`predict_ensemble` and
+    blockwise prediction (:mod:`emseg.blockwise`); build it with :meth:`check`."""
     window: tuple = None
     overlap: tuple = (0.25,)
     blending: str = "gaussian"
@@ -291,7 +292,7 @@ def _check_volume(image):
     return np.asarray(arr[None] if was_2d else arr, dtype=np.float32), was_2d
 
 
-def _check_model(model, opts):
+def check_model(model, opts):
     """Check that ``model`` fits the options and return its window :class:`Geometry`."""
     for attr in ("window_ndim", "n_classes", "output_window", "predict_logits"):
         if not hasattr(model, attr):
@@ -325,7 +326,7 @@ def model_scale(model, opts):
         check_scale(getattr(model, "working_scale", None))  # the model's ValueError says which sizes fit
 
 
-def _overlap_zyx(overlap):
+def overlap_zyx(overlap):
     """Overlap per volume axis (z, y, x); a (y, x) pair means no z overlap (2D networks)."""
     if len(overlap) == 1:
         return overlap * 3
@@ -352,7 +353,7 @@ class _Plan:
     def make(cls, shape, geom, overlap):
         pad, grid, crop, axis_starts = [], [], [], []
         for size, inp, out, off, ov in zip(shape, geom.input, geom.output, geom.offset,
-                                           _overlap_zyx(overlap)):
+                                           overlap_zyx(overlap)):
             extra = max(0, out - size)
             low = extra // 2
             pad.append((off + low, inp - out - off + extra - low))

@@ -127,7 +127,7 @@ def predict_large(model, image, target, *, output="probabilities", dtype="float3
     >>> predict_large("runs/unet/checkpoints/best.pt", "big.zarr", "pred.zarr",
     ...               dataset="raw", output="labels", n_workers=2)  # doctest: +SKIP
     """
-    from emseg.infer import _check_model, _Options, _overlap_zyx, model_scale
+    from emseg.infer import PredictOptions, check_model, model_scale, overlap_zyx
 
     if output not in ("probabilities", "labels"):
         raise ValueError(f"unknown output {output!r}; choose 'probabilities' or 'labels'")
@@ -151,9 +151,9 @@ def predict_large(model, image, target, *, output="probabilities", dtype="float3
     if not refs:
         raise ValueError("model is an empty list; give a network, a checkpoint or a pretrained name")
     nets = [_load_on_client(r, progress) for r in refs]
-    opts = _Options.check(window=window, overlap=overlap, blending=blending, batch_size=batch_size,
+    opts = PredictOptions.check(window=window, overlap=overlap, blending=blending, batch_size=batch_size,
                           output=output, tta=tta, scale=scale, device="cpu", progress=False)
-    geoms = [_check_model(n, opts) for n in nets]
+    geoms = [check_model(n, opts) for n in nets]
     scales = [model_scale(n, opts) for n in nets]
     classes = {n.n_classes for n in nets}
     if len(classes) != 1:
@@ -161,7 +161,7 @@ def predict_large(model, image, target, *, output="probabilities", dtype="float3
     n_classes = classes.pop()
     if output == "labels" and n_classes > 256:
         raise ValueError(f"uint8 labels hold at most 256 classes, the model has {n_classes}")
-    plan = BlockPlan.make(shape3, geoms, _overlap_zyx(opts.overlap), scales=scales,
+    plan = BlockPlan.make(shape3, geoms, overlap_zyx(opts.overlap), scales=scales,
                           block_size=block_size, halo=halo, chunks=chunks)
 
     # the scales come before block size and halo, which follow from them: a refusal names the cause

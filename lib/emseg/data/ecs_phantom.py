@@ -456,7 +456,7 @@ def ecs_phantom(shape=(256, 256), *, seed=0, voxel_size=ECS_VOXEL_SIZE, ecs_frac
         Electrons per pixel (see :func:`render_ecs_image`).
     shape_weights : bool
         Also compute ECS-Net's shape-aware weight map
-        (:func:`emseg.losses._ecs.shape_weight_map`) as the volume's ``weights``.
+        (:func:`emseg.data.weights.shape_weight_map`) as the volume's ``weights``.
 
     Returns
     -------
@@ -481,7 +481,7 @@ def ecs_phantom(shape=(256, 256), *, seed=0, voxel_size=ECS_VOXEL_SIZE, ecs_frac
         mask, image = mask[None], image[None]
     weights = None
     if shape_weights:
-        from emseg.losses._ecs import shape_weight_map
+        from emseg.data.weights import shape_weight_map
         weights = shape_weight_map(mask)
     return Volume(image=zscore(image), labels=mask, weights=weights, source="phantom", name="ecs",
                   voxel_size=tuple(float(v) for v in _check_voxel_size(voxel_size)))

@@ -357,8 +357,8 @@ def read_image_label_folder(folder, *, images="images", labels="labels", binary=
         min_shape = tuple(int(v) for v in min_shape)[-2:]
     out = []
     for stem in sorted(imgs, key=natural_key):
-        img = _read_any(imgs[stem])
-        lab = _read_any(labs[stem])
+        img = read_image_file(imgs[stem])
+        lab = read_image_file(labs[stem])
         check_image(img, name=f"image {imgs[stem].name}")
         if lab.shape != img.shape:
             raise ValueError(f"label {labs[stem].name} has shape {_size(lab)} but image "
@@ -378,8 +378,20 @@ def _size(a):
     return "x".join(str(v) for v in (a.shape[1:] if a.shape[0] == 1 else a.shape))
 
 
-def _read_any(path):
-    """A 2D or 3D image file as (z, y, x); PNG is one 2D slice."""
+def read_image_file(path):
+    """A 2D or 3D image file as (z, y, x): a PNG is one 2D slice, anything else goes
+    through :func:`read_volume`.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file.
+
+    Returns
+    -------
+    numpy.ndarray
+        (z, y, x), the file's dtype.
+    """
     if path.suffix.lower() == ".png":
         return _read_slice(path)[None]
     return read_volume(path)

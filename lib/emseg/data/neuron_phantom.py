@@ -19,7 +19,7 @@ metrics run without third-party morphologies:
 Units: tree coordinates, radii, ``voxel_size`` and ``psf_sigma`` share one
 physical unit (um by default); volume-side triples are (z, y, x), SWC
 positions (x, y, z); voxel ``(k, j, i)`` is centred at ``(k, j, i) * voxel_size``
-(see :mod:`emseg.tracing.swc`).
+(see :mod:`emseg.data.swc`).
 """
 from typing import NamedTuple
 
@@ -27,7 +27,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from emseg.data.phantom import smooth_noise
-from emseg.tracing.swc import SwcTree, is_real, crop_tree, densest_box, resample_tree, swc_to_voxel
+from emseg.data.swc import SwcTree, is_real, crop_tree, densest_box, resample_tree, swc_to_voxel
 
 __all__ = ["NeuronStack", "neuron_tree", "render_neuron", "neuron_phantom", "neuron_pool",
            "render_densest"]

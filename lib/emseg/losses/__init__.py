@@ -7,10 +7,10 @@
 * :mod:`~emseg.losses._ecs`: ECS-Net's shape-aware weight map, shape-weighted focal loss,
   pixel contrastive loss and their total.
 """
-from emseg.losses._ecs import FORMULATIONS, ecs_loss, focal_shape_loss, pixel_contrastive_loss, shape_weight_map
+from emseg.losses._ecs import FORMULATIONS, SHAPE_CLASSES, ecs_loss, focal_shape_loss, pixel_contrastive_loss, shape_weight_map
 from emseg.losses._dice import LOSSES, dice_ce_loss, segmentation_loss, soft_dice_loss
 from emseg.losses._weighted import class_weight_tensor, weighted_cross_entropy
 
 __all__ = ["weighted_cross_entropy", "class_weight_tensor", "segmentation_loss", "soft_dice_loss",
            "dice_ce_loss", "LOSSES", "shape_weight_map", "focal_shape_loss",
-           "pixel_contrastive_loss", "ecs_loss", "FORMULATIONS"]
+           "pixel_contrastive_loss", "ecs_loss", "FORMULATIONS", "SHAPE_CLASSES"]

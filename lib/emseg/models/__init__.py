@@ -9,7 +9,7 @@ ECS-Net for extracellular-space segmentation, with its contrastive heads), ``UNe
 pipeline). Defaults build the originals; ``width`` gives small variants for the CPU. Every network is a
 :class:`SegmentationNet` that knows its window geometry (see :func:`window_geometry`).
 """
-from emseg.models._base import Geometry, SegmentationNet, count_parameters, window_geometry
+from emseg.models._base import NORMS, Geometry, SegmentationNet, count_parameters, window_geometry
 from emseg.models.ecsnet import ECSNet
 from emseg.models.net2d3d import Net2D3D
 from emseg.models.reisoseg import ReIsoSeg
@@ -17,7 +17,7 @@ from emseg.models.unet import UNet2D
 from emseg.models.unet3d import UNet3D, pooling_plan
 from emseg.models.voxresnet import VoxResNet
 
-__all__ = ["UNet2D", "UNet3D", "Net2D3D", "ECSNet", "ReIsoSeg", "VoxResNet", "pooling_plan",
+__all__ = ["UNet2D", "UNet3D", "Net2D3D", "ECSNet", "ReIsoSeg", "VoxResNet", "pooling_plan", "NORMS",
            "SegmentationNet", "Geometry", "window_geometry", "count_parameters", "build_model",
            "model_class", "spec_with_defaults", "MODELS"]
 

@@ -9,13 +9,13 @@ The pipeline "stack -> CNN probability map (or a mask) -> tracer -> SWC tree -> 
     tracing_report(tree, ground_truth, voxel_size=(1.0, 0.5, 0.5))
 
 SWC positions are physical (x, y, z); volumes are (z, y, x); see
-:mod:`emseg.tracing.swc` for the conventions and the explicit converters.
+:mod:`emseg.data.swc` for the conventions and the explicit converters.
 ``trace_skeleton`` (the baseline) is imported on first use, so that
 ``import emseg.tracing`` does not load scikit-image.
 """
 import importlib
 
-from emseg.tracing.swc import (SwcTree, crop_tree, densest_box, read_swc, resample_tree, swc_to_voxel,
+from emseg.data.swc import (SwcTree, crop_tree, densest_box, read_swc, resample_tree, swc_to_voxel,
                                voxel_to_swc, write_swc)
 from emseg.tracing.scooping import NothingToTrace, foreground_mask, trace_voxel_scooping
 from emseg.tracing.metrics import distance_to_tree, neuron_distance, skeleton_f1, tracing_report

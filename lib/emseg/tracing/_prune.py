@@ -7,7 +7,7 @@ nodes, never over voxels.
 """
 import numpy as np
 
-from emseg.tracing.swc import SwcTree
+from emseg.data.swc import SwcTree
 
 
 def prune_spurs(pos, radius, parent, *, factor, min_length, max_rounds=20):

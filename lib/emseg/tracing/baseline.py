@@ -16,10 +16,10 @@ from scipy import sparse
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 from skimage.morphology import skeletonize
 
+from emseg.tracing._grid import OFFSETS, STRUCT26, check_count, check_float
 from emseg.tracing._prune import prune_spurs, to_swc_tree
-from emseg.tracing.scooping import NothingToTrace, _OFFSETS, _STRUCT26, _check_count, _check_float, \
-    foreground_mask
-from emseg.tracing.swc import triple
+from emseg.tracing.scooping import NothingToTrace, foreground_mask
+from emseg.data.swc import triple
 
 __all__ = ["trace_skeleton"]
 
@@ -60,9 +60,9 @@ def trace_skeleton(image, *, threshold=None, voxel_size=(1.0, 1.0, 1.0), min_com
     """
     mask = foreground_mask(image, threshold=threshold)
     vs = triple(voxel_size, "voxel_size")
-    min_component = _check_count(min_component, "min_component", 1)
-    spur_factor = _check_float(spur_factor, "spur_factor")
-    labels, _ = ndi.label(mask, structure=_STRUCT26)
+    min_component = check_count(min_component, "min_component", 1)
+    spur_factor = check_float(spur_factor, "spur_factor")
+    labels, _ = ndi.label(mask, structure=STRUCT26)
     sizes = np.bincount(labels.ravel())
     sizes[0] = 0
     if sizes.max() < min_component:
@@ -78,7 +78,7 @@ def trace_skeleton(image, *, threshold=None, voxel_size=(1.0, 1.0, 1.0), min_com
     strides = np.array([skel.shape[1] * skel.shape[2], skel.shape[2], 1])
     where = np.full(skel.size, -1, np.int64)
     where[vox] = np.arange(vox.size)
-    forward = _OFFSETS[13:] @ strides                 # each neighbour pair once
+    forward = OFFSETS[13:] @ strides                 # each neighbour pair once
     nb = where[(vox[:, None] + forward[None, :]).ravel()]
     src = np.repeat(np.arange(vox.size), len(forward))
     ok = nb >= 0

@@ -40,7 +40,7 @@ of candidates that provably contains the nearest segment (see
 import numpy as np
 from scipy.spatial import cKDTree
 
-from emseg.tracing.swc import SwcTree, is_real, triple, resample_tree
+from emseg.data.swc import SwcTree, is_real, triple, resample_tree
 
 __all__ = ["neuron_distance", "skeleton_f1", "tracing_report", "distance_to_tree"]
 

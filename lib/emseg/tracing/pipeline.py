@@ -181,7 +181,7 @@ def trace_and_score(tracer, foreground, truth, *, voxel_size, offset=(0.0, 0.0, 
     """
     from emseg.tracing.metrics import tracing_report
     from emseg.tracing.scooping import NothingToTrace
-    from emseg.tracing.swc import SwcTree
+    from emseg.data.swc import SwcTree
 
     start = time.perf_counter()
     try:

@@ -7,7 +7,7 @@ voxel size, after subtracting ``offset``), so they lie on the projections.
 import numpy as np
 
 from emseg.plot import finish_figure, new_figure, save_figure
-from emseg.tracing.swc import SwcTree, triple
+from emseg.data.swc import SwcTree, triple
 
 __all__ = ["plot_trace_mip", "plot_tree_3d", "plot_quality_vs_signal"]
 

@@ -86,8 +86,9 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from emseg._validate import check_image
+from emseg.tracing._grid import OFFSETS, STRUCT26, check_count, check_float
 from emseg.tracing._prune import prune_spurs, to_swc_tree
-from emseg.tracing.swc import is_real, triple
+from emseg.data.swc import is_real, triple
 
 __all__ = ["trace_voxel_scooping", "foreground_mask", "NothingToTrace"]
 
@@ -97,9 +98,6 @@ class NothingToTrace(ValueError):
     component, an empty skeleton). A ``ValueError``; :func:`trace_and_score` counts it as
     a failed trace."""
 
-_STRUCT26 = np.ones((3, 3, 3), bool)
-_OFFSETS = np.array([(dz, dy, dx) for dz in (-1, 0, 1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
-                     if (dz, dy, dx) != (0, 0, 0)])
 
 
 # --------------------------------------------------------------------------- checks
@@ -158,18 +156,6 @@ def foreground_mask(image, *, threshold=None):
     return mask
 
 
-def _check_count(value, name, low=0):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-def _check_float(value, name):
-    if not is_real(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
 # --------------------------------------------------------------------------- voxel sets
 def _group(lab, k):
     """Sort order, sizes and start offsets of the groups ``0..k-1`` of ``lab``."""
@@ -193,7 +179,7 @@ class _Space:
         self.values = values
         self.visited = np.zeros(self.obj.size, bool)
         self.strides = np.array([self.shape[1] * self.shape[2], self.shape[2], 1])
-        self.offsets = _OFFSETS @ self.strides
+        self.offsets = OFFSETS @ self.strides
         self.vs = vs
         self.depth = self._depth()
 
@@ -218,7 +204,7 @@ class _Space:
         if fg.size > 0.05 * self.obj.size:
             edt = ndi.distance_transform_edt(self.obj.reshape(self.shape), sampling=self.vs)
             return edt.astype(np.float32).ravel()
-        faces = self.offsets[np.abs(_OFFSETS).sum(1) == 1]
+        faces = self.offsets[np.abs(OFFSETS).sum(1) == 1]
         edge = (fg[:, None] + faces[None, :]).ravel()
         edge = np.unique(edge[~self.obj[edge]])
         depth = np.zeros(self.obj.size, np.float32)
@@ -504,12 +490,12 @@ def trace_voxel_scooping(image, *, threshold=None, voxel_size=(1.0, 1.0, 1.0),
         image = np.asarray(image)
     mask = foreground_mask(image, threshold=threshold)
     vs = triple(voxel_size, "voxel_size")
-    min_component = _check_count(min_component, "min_component", 1)
-    max_gap = _check_float(max_gap, "max_gap")
-    spur_factor = _check_float(spur_factor, "spur_factor")
-    if scoop_cap is not None and (_check_float(scoop_cap, "scoop_cap") <= 0):
+    min_component = check_count(min_component, "min_component", 1)
+    max_gap = check_float(max_gap, "max_gap")
+    spur_factor = check_float(spur_factor, "spur_factor")
+    if scoop_cap is not None and (check_float(scoop_cap, "scoop_cap") <= 0):
         raise ValueError(f"scoop_cap must be a number > 0 or None, got {scoop_cap!r}")
-    labels, n = ndi.label(mask, structure=_STRUCT26)
+    labels, n = ndi.label(mask, structure=STRUCT26)
     sizes = np.bincount(labels.ravel())
     sizes[0] = 0
     kept = np.flatnonzero(sizes >= min_component)

@@ -20,7 +20,7 @@ import torch
 from emseg._atomic import remove_stale_temporaries, write_json
 from emseg._validate import check_image, check_labels, check_window_memory
 from emseg.checkpoint import load_checkpoint, save_checkpoint
-from emseg.data._volume import Volume
+from emseg.data import Volume
 from emseg.device import amp_dtype, autocast
 from emseg.models import spec_with_defaults, window_geometry
 from emseg.resample import check_scale, downscale_volume
