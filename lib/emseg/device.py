@@ -2,13 +2,15 @@
 
 ``device=None`` everywhere in emseg means :func:`pick_device`: the first CUDA
 GPU when PyTorch sees one, else the CPU. Mixed precision (bfloat16 where the GPU
-supports it, else float16) is used on CUDA only.
+supports it, else float16) is used on CUDA; on a CPU only when asked
+(``cpu_bf16=True``, e.g. ``TrainConfig.cpu_bf16``) and only where the CPU runs bfloat16
+natively (:func:`cpu_bf16_supported`).
 """
 import contextlib
 
 import torch
 
-__all__ = ["pick_device", "autocast", "describe"]
+__all__ = ["pick_device", "autocast", "amp_dtype", "cpu_bf16_supported", "describe"]
 
 
 def pick_device(device=None):
@@ -42,20 +44,36 @@ def pick_device(device=None):
     return dev
 
 
-def amp_dtype(device):
-    """The autocast dtype used on ``device`` (``None`` means full float32)."""
+def cpu_bf16_supported():
+    """Whether this CPU computes in bfloat16 natively (AVX-512 BF16 or AMX), as oneDNN
+    (PyTorch's CPU kernels) reports it. Without it bfloat16 is emulated and slower."""
+    try:
+        return bool(torch.backends.mkldnn.is_available()
+                    and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def amp_dtype(device, *, cpu_bf16=False):
+    """The autocast dtype used on ``device`` (``None`` means full float32).
+
+    CUDA: bfloat16 where the GPU supports it, else float16. CPU: bfloat16 when
+    ``cpu_bf16`` and :func:`cpu_bf16_supported`, else None.
+    """
     device = torch.device(device)
-    if device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and cpu_bf16 and cpu_bf16_supported():
+        return torch.bfloat16
+    return None
 
 
-def autocast(device, enabled=True):
-    """A context manager: CUDA mixed precision on a GPU, a no-op on the CPU."""
-    dtype = amp_dtype(device)
+def autocast(device, enabled=True, *, cpu_bf16=False):
+    """A context manager: mixed precision where :func:`amp_dtype` gives a dtype, else a no-op."""
+    dtype = amp_dtype(device, cpu_bf16=cpu_bf16)
     if not enabled or dtype is None:
         return contextlib.nullcontext()
-    return torch.autocast(device_type="cuda", dtype=dtype)
+    return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
 
 
 def describe(device):

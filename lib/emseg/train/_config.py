@@ -82,6 +82,9 @@ class TrainConfig:
     seed: int = _setting(0, "data and augmentation seed (and the weights' seed where the "
                             "caller seeds them)")
     amp: bool = _setting(True, "mixed precision on CUDA (no effect on the CPU)")
+    cpu_bf16: bool = _setting(False, "bfloat16 autocast on a CPU that computes bfloat16 natively "
+                              "(AVX-512 BF16 or AMX), for networks without 3D convolutions; "
+                              "float32 otherwise")
 
     def replace(self, **changes):
         """A copy with some fields changed (unknown names raise ``TypeError``)."""

@@ -170,8 +170,13 @@ def _fit(model, trains, vals, cfg, geometry, *, ckpt_dir, dist, resume, overwrit
                             oversample=cfg.oversample)
     model.to(device).train()
     optimizer = make_optimizer(model, cfg)
-    use_amp = cfg.amp and amp_dtype(device) is not None
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype(device) == torch.float16)
+    # bfloat16 on a CPU: not for 3D convolutions (torch 2.13's CPU bf16 Conv3d backward crashed
+    # on a 2 x 16 x 5 x 128 x 128 batch; bench/README.md)
+    cpu_bf16 = cfg.cpu_bf16 and not any(isinstance(m, torch.nn.Conv3d) for m in model.modules())
+    dtype = amp_dtype(device, cpu_bf16=cpu_bf16)
+    use_amp = dtype is not None and (cfg.amp or device.type == "cpu")
+    precision = str(dtype).removeprefix("torch.") if use_amp else "float32"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and dtype == torch.float16)
 
     history = {"iteration": [], "loss": [], "loss_main": [], "loss_aux": [], "seconds": [], "val": []}
     start, best = 0, -np.inf
@@ -200,7 +205,7 @@ def _fit(model, trains, vals, cfg, geometry, *, ckpt_dir, dist, resume, overwrit
             "working_scale": list(model.working_scale),
             "optimizer_state": optimizer.state_dict(), "scaler_state": scaler.state_dict(),
             "iteration": iteration, "best_metric": float(best), "history": history,
-            "config": _config_dict(cfg), "world_size": dist.world_size,
+            "config": _config_dict(cfg), "world_size": dist.world_size, "precision": precision,
             "rng_state": {"torch": torch.get_rng_state(),
                           "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None},
         }, ckpt_dir / f"{name}.pt")
@@ -216,7 +221,7 @@ def _fit(model, trains, vals, cfg, geometry, *, ckpt_dir, dist, resume, overwrit
             x, y, w = _collate(windows, device, model.window_ndim)
             for group in optimizer.param_groups:  # a pure function of `it`: resumes exactly
                 group["lr"] = scheduled_lr(cfg, it)
-            with autocast(device, enabled=use_amp):
+            with autocast(device, enabled=use_amp, cpu_bf16=cpu_bf16):
                 out = net(x)
             loss, l_main, l_aux = model.training_loss(out, y, w, config=cfg)
             optimizer.zero_grad(set_to_none=True)
