@@ -65,3 +65,17 @@ def update_readme(results, readme=README):
     new = pattern.sub(lambda m: f"{BEGIN}\n{markdown(results, level=4)}{END}", text)
     if new != text:
         readme.write_text(new)
+
+
+def sync_notebooks():
+    """Bring every committed example notebook's prose (its closing claim cell) up to date."""
+    import sys
+
+    tools = str(README.parent / "tools")
+    if tools not in sys.path:
+        sys.path.insert(0, tools)
+    import commit_notebook
+    import make_notebooks
+
+    for name in make_notebooks.sources():
+        commit_notebook.sync_committed(name)

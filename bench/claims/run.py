@@ -9,7 +9,8 @@ Each (claim, setting, arm, seed) is one part: trained, scored, and its result wr
 atomically to ``bench/claims/parts/`` (committed); a part that is there is not run again
 (``--redo`` runs it again). After every part ``bench/claims/results.json`` (what the docs
 site's results page shows) is rebuilt from all parts. ``--report`` also rewrites the
-README's claims section. The rules (plateau, paired comparison, verdict) are in
+README's claims section and the closing "claim across seeds" cell of each committed example
+notebook (``tools/commit_notebook.py --sync``). The rules (plateau, paired comparison, verdict) are in
 ``bench/claims/common.py``.
 """
 import argparse
@@ -53,6 +54,7 @@ def main(argv=None):
         results = report.rebuild(claims)
         if common.STORE == common.HERE:  # not for parts kept elsewhere (EMSEG_CLAIMS_DIR)
             report.update_readme(results)
+            report.sync_notebooks()
         print(report.markdown(results))
         return 0
 
