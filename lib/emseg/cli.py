@@ -113,6 +113,8 @@ def _add_device(p):
 
 
 def _parser():
+    from emseg.models import models_with_option
+
     parser = argparse.ArgumentParser(
         prog="python -m emseg",
         description="emseg: deep-learning segmentation of EM volumes. Fetch data, make synthetic "
@@ -165,8 +167,9 @@ def _parser():
                                   "test/images, test/labels), relative to the current folder; "
                                   "sets data.folder")
     p.add_argument("--anisotropy", type=float,
-                   help="z spacing / xy spacing of the data (3D models unet3d, reisoseg): sets "
-                        "the pooling plan, e.g. 10 for 45 nm sections with 4.6 nm pixels")
+                   help=f"z spacing / xy spacing of the data (3D models "
+                        f"{', '.join(models_with_option('anisotropy'))}): sets the pooling plan, "
+                        f"e.g. 10 for 45 nm sections with 4.6 nm pixels")
     p.add_argument("--model", default="net2d3d", choices=["net2d3d", "unet2d", "unet3d", "reisoseg"])
     p.add_argument("--output", help="run folder (checkpoints, history, curve); required without --config")
     p.add_argument("--source", default="auto", choices=["auto", "platelet", "phantom"],
@@ -184,7 +187,7 @@ def _parser():
     p.add_argument("--width", type=int, help="network width (overrides the preset)")
     p.add_argument("--norm", choices=list(_NORMS),
                    help=f"normalisation layers of the networks that have a norm option "
-                        f"({', '.join(_norm_models())}); default: the network's")
+                        f"({', '.join(models_with_option('norm'))}); default: the network's")
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT/checkpoints/last.pt")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an earlier run's checkpoints in OUTPUT (default: refuse)")
@@ -518,31 +521,18 @@ def _model_and_config(args):
 
 def _refuse_norm(net, name):
     """ValueError unless the network class ``net`` (called ``name``) has a ``norm`` option."""
-    if "norm" not in _init_options(net):
-        having = ", ".join(_norm_models())
+    from emseg.models import model_options, models_with_option
+    if "norm" not in model_options(net):
         raise ValueError(f"--norm sets the normalisation layers of the networks with a norm "
-                         f"option ({having}); {name} has none")
-
-
-def _norm_models():
-    """The networks (keys of ``emseg.models.MODELS``) that have a ``norm`` option."""
-    from emseg.models import MODELS
-    return [k for k, cls in MODELS.items() if "norm" in _init_options(cls)]
+                         f"option ({', '.join(models_with_option('norm'))}); {name} has none")
 
 
 def _refuse_anisotropy(net, what):
     """--anisotropy goes with the networks that take it (the 3D models' pooling plan)."""
-    if "anisotropy" not in _init_options(net):
-        raise ValueError(f"--anisotropy sets the pooling plan of the 3D models (unet3d, "
-                         f"reisoseg); {what} has none")
-
-
-def _init_options(model):
-    """The keyword arguments of a network (a class or a key of ``emseg.models.MODELS``)."""
-    import inspect
-    from emseg.models import MODELS
-    cls = MODELS[model] if isinstance(model, str) else model
-    return set(inspect.signature(cls.__init__).parameters)
+    from emseg.models import model_options, models_with_option
+    if "anisotropy" not in model_options(net):
+        raise ValueError(f"--anisotropy sets the pooling plan of the 3D models "
+                         f"({', '.join(models_with_option('anisotropy'))}); {what} has none")
 
 
 # --config: command-line options that set config keys, and those that do not apply

@@ -782,6 +782,7 @@ def build_from_config(config):
     """
     import torch
     from emseg.augment import AugmentConfig
+    from emseg.models import model_options
     from emseg.train import PRESETS, TrainConfig
 
     t = config.train
@@ -798,7 +799,7 @@ def build_from_config(config):
             kwargs = {}  # another network: the preset's network options do not apply
     kwargs.update(config.model.options)
     cls = _model_class(name, config)
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self",)]
+    accepted = list(model_options(cls))
     for key in kwargs:
         if key not in accepted:
             raise ConfigError(f"[model] option {key!r} is not an option of {cls.__name__}"

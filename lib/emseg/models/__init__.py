@@ -19,7 +19,7 @@ from emseg.models.voxresnet import VoxResNet
 
 __all__ = ["UNet2D", "UNet3D", "Net2D3D", "ECSNet", "ReIsoSeg", "VoxResNet", "pooling_plan", "NORMS",
            "SegmentationNet", "Geometry", "window_geometry", "count_parameters", "build_model",
-           "model_class", "spec_with_defaults", "MODELS"]
+           "model_class", "model_options", "models_with_option", "spec_with_defaults", "MODELS"]
 
 MODELS = {"unet2d": UNet2D, "unet3d": UNet3D, "net2d3d": Net2D3D, "ecsnet": ECSNet,
           "reisoseg": ReIsoSeg, "voxresnet": VoxResNet}
@@ -42,6 +42,34 @@ def model_class(name):
     if key not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
     return MODELS[key]
+
+
+def model_options(model):
+    """The keyword options of a network (a class or a name, see :func:`model_class`), in
+    the constructor's order.
+
+    The capability query of the command line and the templates (does this network take
+    ``anisotropy``? ``norm``?).
+
+    Examples
+    --------
+    >>> "anisotropy" in model_options("unet3d"), "anisotropy" in model_options(UNet2D)
+    (True, False)
+    """
+    import inspect
+    cls = model_class(model) if isinstance(model, str) else model
+    return tuple(k for k in inspect.signature(cls.__init__).parameters if k != "self")
+
+
+def models_with_option(option):
+    """The names (keys of :data:`MODELS`, in its order) of the networks that take ``option``.
+
+    Examples
+    --------
+    >>> models_with_option("anisotropy")
+    ['unet3d', 'reisoseg']
+    """
+    return [k for k, cls in MODELS.items() if option in model_options(cls)]
 
 
 def build_model(name, **kwargs):
