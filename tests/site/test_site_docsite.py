@@ -162,3 +162,16 @@ def test_zips_are_complete_deterministic_and_clean(examples):
     everything = zipfile.ZipFile(io.BytesIO(zips.build_zip(REPO, examples, everything=True)))
     for other in examples:
         assert f"emseg-examples/{other.folder.name}/{other.notebook.name}" in everything.namelist()
+
+
+def test_claims_marker_renders_the_claims_json(tmp_path):
+    """The results page's claims are bench/claims/results.json through bench/claims/report.py
+    (the README's claims section is the same text); a checkout without it is an error."""
+    results = json.loads((REPO / "bench" / "claims" / "results.json").read_text())
+    text = pages.claims_markdown(REPO)
+    for claim in results["claims"].values():
+        assert claim["title"] in text
+        for verdict in claim["verdicts"]:
+            assert verdict["statement"] in text
+    with pytest.raises(pages.MarkerError, match="results.json"):
+        pages.claims_markdown(tmp_path)
