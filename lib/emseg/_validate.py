@@ -38,7 +38,7 @@ def check_image(image, *, name="image", ndim=(3,), allow_int=True):
                                  or (allow_int and np.issubdtype(arr.dtype, np.integer))):
         raise ValueError(f"{name} must be a numeric (float{' or integer' if allow_int else ''}) "
                          f"array, got dtype {arr.dtype}")
-    if arr.ndim not in ndim:
+    if ndim is not None and arr.ndim not in ndim:
         want = " or ".join(str(n) for n in ndim)
         raise ValueError(f"{name} must be {want}-D (z, y, x order for volumes), got shape {arr.shape}")
     if arr.size == 0:
@@ -76,7 +76,7 @@ def check_labels(labels, *, name="labels", n_classes=None, shape=None, ndim=(3,)
             arr = arr.astype(np.int64)
         else:
             raise ValueError(f"{name} must hold integer class ids, got dtype {arr.dtype}")
-    if arr.ndim not in ndim:
+    if ndim is not None and arr.ndim not in ndim:
         want = " or ".join(str(n) for n in ndim)
         raise ValueError(f"{name} must be {want}-D, got shape {arr.shape}")
     if arr.size == 0:
@@ -143,9 +143,11 @@ def _physical_memory():
 
 
 def check_mask(mask, *, name="mask", ndim=(2, 3)):
-    """Check a binary mask and return it as a bool array.
+    """Check a binary mask and return it as a bool array: the one binary-mask check of
+    emseg (ECS masks, binary metrics).
 
-    Accepts bool arrays and numeric arrays whose values are all 0 or 1.
+    Accepts bool arrays and numeric arrays whose values are all 0 or 1; ``ndim`` lists
+    the accepted numbers of dimensions (None: any).
 
     Raises
     ------
@@ -156,7 +158,7 @@ def check_mask(mask, *, name="mask", ndim=(2, 3)):
     if isinstance(mask, (str, bytes)) or mask is None:
         raise TypeError(f"{name} must be a numpy array, got {type(mask).__name__}")
     arr = np.asarray(mask)
-    if arr.ndim not in ndim:
+    if ndim is not None and arr.ndim not in ndim:
         want = " or ".join(f"{n}-D" for n in ndim)
         raise ValueError(f"{name} must be {want} ((y, x) or (z, y, x)), got shape {arr.shape}")
     if arr.size == 0:
@@ -168,6 +170,7 @@ def check_mask(mask, *, name="mask", ndim=(2, 3)):
     values = np.unique(arr)
     if not np.all(np.isin(values, (0, 1))):
         shown = ", ".join(str(v) for v in values[:5]) + (", ..." if len(values) > 5 else "")
-        raise ValueError(f"{name} must be binary (0 = background, 1 = ECS), found values {shown}; "
+        raise ValueError(f"{name} must be a binary mask (0 = background, 1 = foreground, e.g. ECS), found "
+                         f"values {shown}; "
                          "threshold probabilities first (e.g. probability > 0.5)")
     return arr.astype(bool)

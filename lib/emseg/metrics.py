@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from ._validate import check_labels, check_positive_int, check_same_shape
+from ._validate import check_labels, check_mask, check_positive_int, check_same_shape
 
 __all__ = [
     "confusion_matrix",
@@ -562,19 +562,6 @@ def compare_reports(reports):
 BINARY_METRICS = ("dice", "iou", "precision", "recall", "hd95")
 
 
-def _as_binary(mask, name):
-    arr = np.asarray(mask)
-    if arr.dtype == bool:
-        return arr
-    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-        raise ValueError(f"{name} must be a bool or 0/1 numeric mask, got dtype {arr.dtype}")
-    values = np.unique(arr)
-    if not np.all(np.isin(values, (0, 1))):
-        raise ValueError(f"{name} must be a binary mask (0 = background, 1 = foreground), found "
-                         f"values {values[:5].tolist()}; threshold probabilities first")
-    return arr.astype(bool)
-
-
 def _edges(fg):
     """Foreground pixels with a 4-neighbour outside the foreground (image border: inside)."""
     from scipy import ndimage as ndi
@@ -609,7 +596,7 @@ def hd95(true, pred, *, spacing=(1.0, 1.0)):
     """
     from scipy import ndimage as ndi
 
-    t, p = _as_binary(true, "true"), _as_binary(pred, "pred")
+    t, p = check_mask(true, name="true", ndim=None), check_mask(pred, name="pred", ndim=None)
     check_same_shape(t, p, names=("true", "pred"))
     if t.ndim not in (2, 3):
         raise ValueError(f"hd95 takes (y, x) or (z, y, x) masks, got shape {t.shape}")
@@ -660,7 +647,7 @@ def binary_metrics(true, pred, *, spacing=(1.0, 1.0)):
     >>> m["dice"], m["iou"], m["precision"], m["recall"]
     (0.5, 0.3333333333333333, 0.5, 0.5)
     """
-    t, p = _as_binary(true, "true"), _as_binary(pred, "pred")
+    t, p = check_mask(true, name="true", ndim=None), check_mask(pred, name="pred", ndim=None)
     check_same_shape(t, p, names=("true", "pred"))
     tp = int(np.count_nonzero(t & p))
     fp = int(np.count_nonzero(~t & p))
@@ -688,7 +675,7 @@ def average_precision(true, score):
     >>> average_precision(np.array([0, 1, 1, 0]), np.array([0.1, 0.9, 0.4, 0.5]))
     0.8333333333333333
     """
-    t = _as_binary(true, "true").ravel()
+    t = check_mask(true, name="true", ndim=None).ravel()
     sc = np.asarray(score, dtype=np.float64).ravel()
     if sc.shape != t.shape:
         raise ValueError(f"score shape {np.shape(score)} does not match true shape {np.shape(true)}")
