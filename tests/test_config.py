@@ -364,8 +364,28 @@ def test_missing_folder_and_colour_png(tmp_path):
     rgb = np.zeros((4, 4, 3), np.uint8)
     rgb[..., 0] = 200
     imsave(tmp_path / "x" / "a.png", rgb, check_contrast=False)
-    with pytest.raises(ValueError, match="a.png is a colour image"):
+    with pytest.raises(ValueError, match=r"a.png has shape \(4, 4, 3\), expected a 2D grayscale"):
         read_folder_pair(tmp_path / "x")
+
+
+def test_folder_pair_reads_grey_stored_as_rgb_and_pairs_by_name(tmp_path):
+    """The templates' reader and read_image_label_folder agree (one reader): grey saved as
+    RGB is grey, and labels pair with their images by file name, never by order."""
+    from skimage.io import imsave
+
+    from emseg.data.io import read_image_label_folder
+    for sub in ("images", "labels"):
+        (tmp_path / sub).mkdir()
+    grey = np.arange(16, dtype=np.uint8).reshape(4, 4) * 10
+    imsave(tmp_path / "images" / "a.png", np.stack([grey] * 3, -1), check_contrast=False)
+    imsave(tmp_path / "labels" / "a.png", (grey > 80).astype(np.uint8), check_contrast=False)
+    ours = read_folder_pair(tmp_path / "images", tmp_path / "labels")
+    theirs = read_image_label_folder(tmp_path)
+    np.testing.assert_array_equal(ours[0].image, theirs[0].image)
+    np.testing.assert_array_equal(ours[0].labels, theirs[0].labels)
+    (tmp_path / "labels" / "a.png").rename(tmp_path / "labels" / "a_mask.png")
+    with pytest.raises(ValueError, match="paired by file name: no label file named like a.png"):
+        read_folder_pair(tmp_path / "images", tmp_path / "labels")
 
 
 # --------------------------------------------------------------------------- end to end

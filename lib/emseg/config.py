@@ -68,6 +68,8 @@ from pathlib import Path
 
 import numpy as np
 
+from emseg.data.io import SLICE_SUFFIXES
+
 try:
     import tomllib  # Python >= 3.11
 except ModuleNotFoundError:  # pragma: no cover - depends on the Python version
@@ -84,7 +86,7 @@ __all__ = ["load_config", "dump_config", "read_folder_pair", "train_from_config"
 
 TEMPLATES = ("unet2d", "unet3d", "reisoseg", "net2d3d")
 NONE = "none"  # the value that clears an optional [train] setting (TOML has no null)
-IMAGE_SUFFIXES = (".tif", ".tiff", ".png")
+IMAGE_SUFFIXES = SLICE_SUFFIXES  # the one list of image suffixes (emseg.data.io)
 VALIDATION = ("auto", "val", "test", "none")
 
 
@@ -653,14 +655,13 @@ def read_folder_pair(x_dir, y_dir=None, *, label_values=None):
 
 
 def _list_images(folder, what):
-    from emseg.data.io import natural_key
+    from emseg.data.io import list_image_files
 
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"the {what} folder {folder} does not exist (expected layout: "
                          f"<data folder>/train/images, train/labels, test/images, test/labels)")
-    files = sorted((p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
-                    and p.suffix.lower() in IMAGE_SUFFIXES), key=lambda p: natural_key(p.name))
+    files = list_image_files(folder, suffixes=IMAGE_SUFFIXES)
     if not files:
         others = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))[:5]
         raise ValueError(f"the {what} folder {folder} holds no {'/'.join(IMAGE_SUFFIXES)} files"
@@ -669,32 +670,33 @@ def _list_images(folder, what):
 
 
 def _pair(x_files, y_files):
-    """y files in the order of x files: by name when the names match, else by order."""
-    by_stem = {p.stem: p for p in y_files}
-    if {p.stem for p in x_files} == set(by_stem):
-        return [by_stem[p.stem] for p in x_files]
-    return y_files
+    """y files in the order of x files, paired by name (as read_image_label_folder pairs)."""
+    by_stem = {}
+    for p in y_files:
+        if p.stem in by_stem:
+            raise ValueError(f"{by_stem[p.stem].name} and {p.name} in {p.parent} share the name "
+                             f"{p.stem!r}; images and labels are paired by name: keep one")
+        by_stem[p.stem] = p
+    unlabelled = [p.name for p in x_files if p.stem not in by_stem]
+    if unlabelled:
+        x_stems = {p.stem for p in x_files}
+        orphans = [p.name for p in y_files if p.stem not in x_stems]
+        raise ValueError(f"images and labels are paired by file name: no label file named like "
+                         f"{', '.join(unlabelled[:5])} in {y_files[0].parent}"
+                         + (f" (unpaired there: {', '.join(orphans[:5])})" if orphans else "")
+                         + "; give each label file its image's name (any of .tif/.tiff/.png)")
+    return [by_stem[p.stem] for p in x_files]
 
 
 def _read_image(path):
-    """One file as (z, y, x): a 2D image gives z = 1."""
-    from emseg.data.io import read_volume
-
-    if path.suffix.lower() != ".png":
-        return read_volume(path)
-    from skimage.io import imread
+    """One file as (z, y, x): a 2D image gives z = 1 (emseg.data.io.read_image_file)."""
+    from emseg.data.io import read_image_file
     try:
-        img = imread(path)
+        return read_image_file(path)
+    except ValueError:
+        raise
     except Exception as err:  # a corrupt or mis-named file
-        raise ValueError(f"cannot read {path} as PNG ({err})") from None
-    if img.ndim == 3 and img.shape[-1] in (3, 4):  # grey stored as RGB(A)
-        if not all(np.array_equal(img[..., 0], img[..., c]) for c in (1, 2)):
-            raise ValueError(f"{path} is a colour image (shape {img.shape}); save greyscale "
-                             f"images and labels")
-        img = img[..., 0]
-    if img.ndim != 2:
-        raise ValueError(f"{path} has shape {img.shape}; expected a 2D greyscale image")
-    return img[None]
+        raise ValueError(f"cannot read {path} ({err})") from None
 
 
 def _read_group(files):

@@ -227,7 +227,7 @@ def segment_ecs(model, images, output, *, window=None, overlap=0.25, threshold=0
     list of dict
         Per input: ``name``, ``probability`` and ``labels`` paths, ``shape``, ``seconds``.
     """
-    from emseg.data.io import SLICE_SUFFIXES, natural_key, read_image_file
+    from emseg.data.io import SLICE_SUFFIXES, list_image_files, read_image_file
     from emseg._atomic import check_output
     from emseg.ecs import write_results
 
@@ -236,9 +236,7 @@ def segment_ecs(model, images, output, *, window=None, overlap=0.25, threshold=0
         if not src.exists():
             raise FileNotFoundError(f"{src} does not exist: give an image file or a folder of "
                                     f"{'/'.join(SLICE_SUFFIXES)} images")
-        files = [src] if src.is_file() else sorted(
-            (p for p in src.iterdir() if p.is_file() and not p.name.startswith(".")
-             and p.suffix.lower() in SLICE_SUFFIXES), key=lambda p: natural_key(p.name))
+        files = [src] if src.is_file() else list_image_files(src)
         if not files:
             raise ValueError(f"{src} holds no {'/'.join(SLICE_SUFFIXES)} images")
     else:

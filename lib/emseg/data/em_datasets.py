@@ -392,12 +392,11 @@ def _root(data_dir):
 
 def _slices(folder, suffixes, sections=None):
     """The slice files of ``folder`` in natural name order, optionally a selection."""
-    from emseg.data.io import natural_key
+    from emseg.data.io import list_image_files
 
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is missing; is the copy of the dataset complete?")
-    files = sorted((p for p in folder.iterdir() if p.suffix.lower() in suffixes
-                    and not p.name.startswith(".")), key=lambda p: natural_key(p.name))
+    files = list_image_files(folder, suffixes=suffixes)
     if not files:
         raise ValueError(f"{folder} holds no {'/'.join(suffixes)} slices")
     if sections is None:

@@ -216,8 +216,25 @@ def natural_key(name):
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name.lower())]
 
 
+def list_image_files(folder, *, suffixes=SLICE_SUFFIXES):
+    """The image files of ``folder`` in natural name order (``s2`` before ``s10``): the one
+    folder listing of emseg's readers. Hidden files and other suffixes are left out; an
+    empty list when there are none.
+
+    Parameters
+    ----------
+    folder : str or Path
+        An existing folder.
+    suffixes : tuple of str
+        Lower-case suffixes to take (default: ``.tif``, ``.tiff``, ``.png``).
+    """
+    return sorted((p for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith(".")
+                   and p.suffix.lower() in suffixes), key=lambda p: natural_key(p.name))
+
+
 def _read_slice(path):
-    """Read one 2D slice (TIFF or PNG)."""
+    """Read one 2D slice (TIFF or PNG); grey stored as RGB(A) (equal colour channels) is
+    read as grey."""
     if path.suffix.lower() == ".png":
         _check_magic(path, (_PNG_MAGIC,), "a PNG file")
         from skimage.io import imread  # scikit-image is slow to import; only load it when needed
@@ -225,6 +242,9 @@ def _read_slice(path):
     else:
         _check_magic(path, _TIFF_MAGIC, "a TIFF file")
         img = tifffile.imread(path)
+    if img.ndim == 3 and img.shape[-1] in (3, 4) \
+            and all(np.array_equal(img[..., 0], img[..., c]) for c in (1, 2)):
+        img = img[..., 0]  # grey saved as RGB(A) by many tools
     if img.ndim != 2:
         colour = img.ndim == 3 and img.shape[-1] in (3, 4)
         hint = ("convert colour slices to grayscale first" if colour else
@@ -237,9 +257,7 @@ def _read_slice(path):
 
 def _read_slice_folder(folder, dtype):
     """Stack the 2D slices of ``folder`` in natural name order."""
-    files = sorted((p for p in folder.iterdir()
-                    if p.is_file() and not p.name.startswith(".")
-                    and p.suffix.lower() in SLICE_SUFFIXES), key=lambda p: natural_key(p.name))
+    files = list_image_files(folder)
     if not files:
         raise ValueError(f"folder {folder} holds no {'/'.join(SLICE_SUFFIXES)} slices; "
                          f"point read_volume at the folder that contains the images")
@@ -333,12 +351,11 @@ def read_image_label_folder(folder, *, images="images", labels="labels", binary=
 
     def listing(d):
         out = {}
-        for p in sorted(d.iterdir(), key=lambda q: natural_key(q.name)):
-            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in SLICE_SUFFIXES:
-                if p.stem in out:
-                    raise ValueError(f"{out[p.stem].name} and {p.name} in {d} share the name "
-                                     f"{p.stem!r}; images and labels are paired by name: keep one")
-                out[p.stem] = p
+        for p in list_image_files(d):
+            if p.stem in out:
+                raise ValueError(f"{out[p.stem].name} and {p.name} in {d} share the name "
+                                 f"{p.stem!r}; images and labels are paired by name: keep one")
+            out[p.stem] = p
         return out
 
     imgs, labs = listing(dirs["images"]), listing(dirs["labels"])
