@@ -17,10 +17,15 @@ The rules (stated once here, printed with every table):
   last fifth of the run still found better weights.
 * **Paired comparison.** Arm A against arm B on the same seeds and test volumes: the mean
   and sd of the per-seed differences A − B and their 95 % t interval.
-* **Verdict.** *holds* when the interval lies above 0; *does not hold* when it lies
-  below the claim's margin (a gain as large as the margin is ruled out); *undecided*
-  otherwise, with fewer than 3 seeds, or when any run of the comparison missed the
-  plateau.
+* **Verdict.** *holds* when the interval lies above 0 (the reason says when the whole
+  interval is below the claim's margin: a real but small gain); *does not hold* when it
+  lies below the margin without lying above 0 (a gain as large as the margin is ruled
+  out); *undecided* otherwise, with fewer than 3 seeds, or when any run of the comparison
+  missed the plateau.
+
+Resuming: a part's training resumes from ``runs/claims/...checkpoints/last.pt`` when that
+run has the same budget; ``--redo`` or another budget starts it afresh. The ECS parts
+(a few minutes each) always start afresh.
 """
 import json
 import math
@@ -135,7 +140,9 @@ def verdict(comparison, *, margin, plateaus=(), min_seeds=MIN_SEEDS):
     comparison : dict
         From :func:`paired` (claimed arm minus reference).
     margin : float
-        The smallest gain that would count as support for the claim.
+        The smallest gain that would matter: an interval that excludes 0 from above but
+        lies below the margin still *holds* (noted in the reason); one that lies below
+        the margin and includes 0 *does not hold*.
     plateaus : iterable of bool
         Whether each run of the comparison met the plateau rule.
 
@@ -161,7 +168,8 @@ def verdict(comparison, *, margin, plateaus=(), min_seeds=MIN_SEEDS):
         return "undecided", f"{missed} of {len(plateaus)} runs had not reached their plateau"
     lo, hi = comparison["ci95"]
     if lo > 0:
-        return "holds", f"95 % interval of the gain [{lo:+.3f}, {hi:+.3f}] lies above 0"
+        small = f", all of it below the margin {margin:g}" if hi < margin else ""
+        return "holds", f"95 % interval of the gain [{lo:+.3f}, {hi:+.3f}] lies above 0{small}"
     if hi < margin:
         return "does not hold", (f"95 % interval of the gain [{lo:+.3f}, {hi:+.3f}] rules out "
                                  f"a gain of {margin:g} or more")
@@ -197,6 +205,8 @@ def load_parts(claim):
     """``{(setting, arm, seed): result}`` of every finished part of a claim."""
     out = {}
     for f in sorted((PARTS / claim).glob("*/*-seed*.json")):
+        if f.name.startswith("."):  # a temporary file of an atomic write
+            continue
         arm, seed = f.stem.rsplit("-seed", 1)
         out[(f.parent.name, arm, int(seed))] = json.loads(f.read_text())
     return out
@@ -205,3 +215,24 @@ def load_parts(claim):
 def validation_curve(history, key):
     """``[(iteration, score)]`` of a :func:`emseg.train.fit` history."""
     return [(v["iteration"], v[key]) for v in history["val"]]
+
+
+class PartNotReady(RuntimeError):
+    """A part that needs other parts first (e.g. an ensemble of the seeds' nets)."""
+
+
+def resume_run(folder, iterations, redo=False):
+    """Whether a part's training in ``folder`` should resume: its ``last.pt`` exists, was
+    trained with the same number of iterations, and ``redo`` is off. Otherwise the run
+    starts afresh (``overwrite``)."""
+    last = Path(folder) / "checkpoints" / "last.pt"
+    if redo or not last.is_file():
+        return False
+    import torch
+    saved = torch.load(last, map_location="cpu", weights_only=False)
+    return saved.get("config", {}).get("iterations") == iterations
+
+
+def train_seconds(history):
+    """The training time a run's history records (also across a resume)."""
+    return float(history["seconds"][-1]) if history.get("seconds") else 0.0

@@ -82,7 +82,8 @@ def weights_file(setting, seed):
     return common.part_file(NAME, setting, "net2d3d", seed).with_suffix(".pt")
 
 
-def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, device=None):
+def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, device=None,
+             redo=False):
     import torch
 
     from emseg.checkpoint import load_model, save_model
@@ -98,13 +99,12 @@ def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, devic
     config = preset.config.replace(iterations=iterations, seed=seed,
                                    eval_every=max(1, iterations // 10))
     folder = common.run_folder(NAME, setting, arm, seed)
-    resume = (folder / "checkpoints" / "last.pt").is_file()
+    resume = common.resume_run(folder, iterations, redo)
     torch.manual_seed(seed)
     net = preset.build_model(n_classes=7)
-    t0 = time.perf_counter()
     history = fit(net, train, val, config=config, output_dir=folder, resume=resume,
                   overwrite=not resume, device=device, progress=False)
-    train_s = time.perf_counter() - t0
+    train_s = common.train_seconds(history)
     best = load_model(folder / "checkpoints" / "best.pt", device=device)
     t1 = time.perf_counter()
     prob = predict(best, test.image, output="probabilities", device=device, progress=False)
@@ -120,30 +120,40 @@ def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, devic
 
 
 def _ensemble(setting, seed, test, device):
+    """The mean probabilities of the four nets' stored (half-precision) weights; each member
+    is scored from the same stored weights, so the comparison is like for like."""
+    import hashlib
+
     from emseg.checkpoint import load_model
     from emseg.device import describe
     from emseg.infer import predict
 
-    missing = [s for s in ENSEMBLE if not weights_file(setting, s).is_file()]
+    singles = [common.load_parts(NAME).get((setting, "net2d3d", s)) for s in ENSEMBLE]
+    missing = [s for s, part in zip(ENSEMBLE, singles)
+               if part is None or not weights_file(setting, s).is_file()]
     if missing:
-        raise SystemExit(f"error: the ensemble of {setting} needs the net2d3d parts of seeds "
-                         f"{', '.join(map(str, missing))} first: run --arms net2d3d --seeds "
-                         f"{' '.join(map(str, ENSEMBLE))}")
+        raise common.PartNotReady(f"the ensemble of {setting} needs the net2d3d parts of seeds "
+                                  f"{', '.join(map(str, missing))} first (--arms net2d3d --seeds "
+                                  f"{' '.join(map(str, ENSEMBLE))})")
     t0 = time.perf_counter()
-    probs = None
+    probs, members = None, []
     for s in ENSEMBLE:
-        net = load_model(weights_file(setting, s), device=device).float()
+        path = weights_file(setting, s)
+        net = load_model(path, device=device).float()
         p = predict(net, test.image, output="probabilities", device=device, progress=False)
+        member = p.argmax(0)
+        members.append({"seed": s, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                        "miou_organelle": score(test.labels, member)["miou_organelle"],
+                        "slabs": slab_scores(test, member)})
         probs = p if probs is None else probs + p
     pred = probs.argmax(0)
-    singles = [common.load_parts(NAME).get((setting, "net2d3d", s)) for s in ENSEMBLE]
     return {"claim": NAME, "setting": setting, "arm": "ensemble", "seed": seed,
             "preset": "net2d3d-cpu x 4", "iterations": singles[0]["iterations"],
             "device": describe(device), "train_seconds": 0.0,
             "test_seconds": time.perf_counter() - t0, "curve": [],
             "plateau": {"met": all(p["plateau"]["met"] for p in singles), "rise": None,
                         "from_iteration": None, "points": 0},
-            "members": list(ENSEMBLE), **score(test.labels, pred), "slabs": slab_scores(test, pred)}
+            "members": members, **score(test.labels, pred), "slabs": slab_scores(test, pred)}
 
 
 def summarise(parts):
@@ -172,36 +182,48 @@ def summarise(parts):
                        "rows": rows})
         nets = {k[2]: p for k, p in mine.items() if k[1] == "net2d3d"}
         unets = {k[2]: p for k, p in mine.items() if k[1] == "unet2d"}
-        cmp = common.paired({s: p["miou_organelle"] for s, p in nets.items()},
-                            {s: p["miou_organelle"] for s, p in unets.items()})
+        cmp = common.paired({s: p["miou_organelle"] for s, p in nets.items()
+                             if p["miou_organelle"] is not None},
+                            {s: p["miou_organelle"] for s, p in unets.items()
+                             if p["miou_organelle"] is not None})
         if cmp["n"]:
-            plateaus = [p["plateau"]["met"] for s, p in {**{("n", s): v for s, v in nets.items()},
-                                                         **{("u", s): v for s, v in unets.items()}}.items()
-                        if s[1] in cmp["seeds"]]
+            plateaus = [d[s]["plateau"]["met"] for d in (nets, unets) for s in cmp["seeds"]]
             word, why = common.verdict(cmp, margin=MARGIN, plateaus=plateaus)
             verdicts.append({"statement": f"`{setting}`: the 2D-3D net beats the 2D U-Net on test "
                                           f"organelle MIoU (mean gain {cmp['mean']:+.3f}, "
                                           f"{cmp['wins']} of {cmp['n']} seeds)",
                              "verdict": word, "reason": why, "comparison": cmp})
         ens = mine.get((setting, "ensemble", 0))
-        if ens and all(s in nets for s in ENSEMBLE):
-            single = [nets[s] for s in ENSEMBLE]
-            best_net = max(single, key=lambda p: p["miou_organelle"])
-            slabs = np.array([[np.nan if v is None else v for v in p["slabs"]] for p in single])
+        if ens:
+            import hashlib
+            stale = [m["seed"] for m in ens["members"]
+                     if not weights_file(setting, m["seed"]).is_file()
+                     or hashlib.sha256(weights_file(setting, m["seed"]).read_bytes()).hexdigest()
+                     != m["sha256"]]
+            if stale:  # a member was trained again after the ensemble was formed
+                verdicts.append({"statement": f"`{setting}`: the 4-net ensemble", "verdict": "undecided",
+                                 "reason": f"its members of seeds {stale} changed since; run "
+                                           f"--arms ensemble --redo", "comparison": None})
+                ens = None
+        if ens:
+            members = ens["members"]
+            best = max(members, key=lambda m: m["miou_organelle"] or 0)
+            slabs = np.array([[np.nan if v is None else v for v in m["slabs"]] for m in members])
             ens_slabs = np.array([np.nan if v is None else v for v in ens["slabs"]])
-            plateaus = [p["plateau"]["met"] for p in single]
-            gain = ens["miou_organelle"] - best_net["miou_organelle"]
+            plateaus = [nets[m["seed"]]["plateau"]["met"] for m in members if m["seed"] in nets]
+            gain = ens["miou_organelle"] - best["miou_organelle"]
             for who, ref in (("its mean single net", slabs.mean(0)),
-                             ("its best single net", slabs[single.index(best_net)])):
+                             ("its best single net", slabs[members.index(best)])):
                 ok = [i for i in range(len(ref)) if np.isfinite(ref[i]) and np.isfinite(ens_slabs[i])]
                 cmp = common.paired({i: float(ens_slabs[i]) for i in ok}, {i: float(ref[i]) for i in ok})
                 word, why = common.verdict(cmp, margin=MARGIN, plateaus=plateaus)
                 verdicts.append({"statement": f"`{setting}`: the 4-net ensemble beats {who} on "
-                                              f"organelle MIoU (paired over {cmp['n']} test "
-                                              f"z-slabs; whole test volume: ensemble "
+                                              f"organelle MIoU (paired over {cmp['n']} z-slabs of "
+                                              f"the one test volume: variation within this volume, "
+                                              f"not between seeds; whole volume: ensemble "
                                               f"{ens['miou_organelle']:.3f}, best single "
-                                              f"{best_net['miou_organelle']:.3f}, "
-                                              f"{100 * gain / best_net['miou_organelle']:+.1f} %; "
+                                              f"{best['miou_organelle']:.3f}, "
+                                              f"{100 * gain / best['miou_organelle']:+.1f} %; "
                                               f"paper +7.1 %)",
                                  "verdict": word, "reason": why, "comparison": cmp})
     first = next(iter(parts.values()))

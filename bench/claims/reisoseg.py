@@ -28,7 +28,8 @@ STEPS = (("reisoseg", "unet3d"), ("reisoseg", "reisoseg-alpha1"), ("reisoseg-alp
 available = platelet.available
 
 
-def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, device=None):
+def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, device=None,
+             redo=False):
     import torch
 
     from emseg.checkpoint import load_model
@@ -42,13 +43,12 @@ def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, devic
     config = preset.config.replace(iterations=iterations, seed=seed,
                                    eval_every=max(1, iterations // 10))
     folder = common.run_folder(NAME, setting, arm, seed)
-    resume = (folder / "checkpoints" / "last.pt").is_file()
+    resume = common.resume_run(folder, iterations, redo)
     torch.manual_seed(seed)
     net = preset.build_model(n_classes=7, **({"alpha": 1.0} if arm == "reisoseg-alpha1" else {}))
-    t0 = time.perf_counter()
     history = fit(net, train, val, config=config, output_dir=folder, resume=resume,
                   overwrite=not resume, device=device, progress=False)
-    train_s = time.perf_counter() - t0
+    train_s = common.train_seconds(history)
     best = load_model(folder / "checkpoints" / "best.pt", device=device)
     t1 = time.perf_counter()
     pred = predict(best, test.image, output="labels", device=device, progress=False)
@@ -86,8 +86,10 @@ def summarise(parts):
         for a, b in STEPS:
             sa = {k[2]: p for k, p in mine.items() if k[1] == a}
             sb = {k[2]: p for k, p in mine.items() if k[1] == b}
-            cmp = common.paired({s: p["miou_organelle"] for s, p in sa.items()},
-                                {s: p["miou_organelle"] for s, p in sb.items()})
+            cmp = common.paired({s: p["miou_organelle"] for s, p in sa.items()
+                                 if p["miou_organelle"] is not None},
+                                {s: p["miou_organelle"] for s, p in sb.items()
+                                 if p["miou_organelle"] is not None})
             if not cmp["n"]:
                 continue
             plateaus = [d[s]["plateau"]["met"] for d in (sa, sb) for s in cmp["seeds"]]

@@ -1,6 +1,5 @@
 """The claims benchmark's results: ``bench/claims/results.json`` built from the parts, and
 its Markdown (the README's claims section and the docs site's results page)."""
-import datetime
 import json
 import re
 from pathlib import Path
@@ -13,13 +12,15 @@ RULES = ("Rules: a run is at its plateau when its best validation score rose by 
          f"{common.PLATEAU_TOL:g} over its last {common.PLATEAU_FRACTION:.0%} of iterations; arms are "
          "compared on the same seeds and test volumes (mean ± sd of the per-seed differences, "
          "95 % t interval); a claim *holds* when the interval lies above 0, *does not hold* "
-         "when it rules out a gain as large as the claim's margin, and is *undecided* otherwise, "
-         f"with fewer than {common.MIN_SEEDS} seeds, or when a run missed its plateau.")
+         "when it rules out a gain as large as the claim's margin without lying above 0, and is "
+         f"*undecided* otherwise, with fewer than {common.MIN_SEEDS} seeds, or when a run missed "
+         "its plateau. Folders named like `vnc-1000it` are earlier budgets kept as a record: "
+         "tables only, no verdicts.")
 
 
 def rebuild(claims):
     """Summarise every claim's parts and write ``results.json`` atomically; returns it."""
-    out = {"generated": datetime.date.today().isoformat(), "rules": RULES, "claims": {}}
+    out = {"rules": RULES, "claims": {}}
     for name, mod in claims.items():
         summary = mod.summarise(common.load_parts(name))
         if summary is not None:

@@ -10,7 +10,7 @@ atomically to ``bench/claims/parts/`` (committed); a part that is there is not r
 (``--redo`` runs it again). After every part ``bench/claims/results.json`` (what the docs
 site's results page shows) is rebuilt from all parts. ``--report`` also rewrites the
 README's claims section and the closing "claim across seeds" cell of each committed example
-notebook (``tools/commit_notebook.py --sync``). The rules (plateau, paired comparison, verdict) are in
+notebook (``tools/commit_notebook.py --sync``); a run does that after every part too. The rules (plateau, paired comparison, verdict) are in
 ``bench/claims/common.py``.
 """
 import argparse
@@ -35,6 +35,17 @@ def claim_modules():
     return {m.NAME: m for m in (platelet, ecs, reisoseg, tracing)}
 
 
+def publish(claims):
+    """results.json from every part; for the repository's own parts (not EMSEG_CLAIMS_DIR)
+    also the README's claims section and the notebooks' closing claim cells, so that what
+    is committed always agrees."""
+    results = report.rebuild(claims)
+    if common.STORE == common.HERE:
+        report.update_readme(results)
+        report.sync_notebooks()
+    return results
+
+
 def main(argv=None):
     claims = claim_modules()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -51,11 +62,7 @@ def main(argv=None):
                     help="rebuild results.json and the README's claims section, run nothing")
     args = ap.parse_args(argv)
     if args.report or args.claim is None:
-        results = report.rebuild(claims)
-        if common.STORE == common.HERE:  # not for parts kept elsewhere (EMSEG_CLAIMS_DIR)
-            report.update_readme(results)
-            report.sync_notebooks()
-        print(report.markdown(results))
+        print(report.markdown(publish(claims)))
         return 0
 
     mod = claims[args.claim]
@@ -69,7 +76,7 @@ def main(argv=None):
     if why:
         print(f"{args.claim}: skipped ({why})")
         return 0
-    options = {"shared": args.shared, "device": args.device}
+    options = {"shared": args.shared, "device": args.device, "redo": args.redo}
     if args.iterations:
         options["iterations"] = args.iterations
     once = [a for a in arms if a in getattr(mod, "ONE_PART", ())]  # e.g. the ensemble of the seeds
@@ -82,13 +89,17 @@ def main(argv=None):
             print(f"{mod.NAME}/{setting}/{arm} seed {seed}: done ({path.name})")
             continue
         t0 = time.perf_counter()
-        result = mod.run_part(setting, arm, seed, **options)
+        try:
+            result = mod.run_part(setting, arm, seed, **options)
+        except common.PartNotReady as why:
+            print(f"{mod.NAME}/{setting}/{arm}: not yet: {why}")
+            continue
         common.write_json(path, result)
         print(f"{mod.NAME}/{setting}/{arm} seed {seed}: {time.perf_counter() - t0:.0f} s, "
               f"plateau {'met' if result['plateau']['met'] else 'not met'} "
               f"(rise {result['plateau']['rise']})", flush=True)
-        report.rebuild(claims)
-    results = report.rebuild(claims)
+        publish(claims)
+    results = publish(claims)
     print(report.markdown({"claims": {mod.NAME: results["claims"].get(mod.NAME)}}))
     return 0
 

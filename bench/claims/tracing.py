@@ -13,13 +13,17 @@ Methods, all on the same test stacks:
 
 * ``pipeline``: the VoxResNet probability map traced by voxel scooping at p >= 0.5;
 * ``pipeline-tuned``: the same map at a threshold chosen on the network's own training
-  stacks (the grid value with the best mean tracing F1 there; the test stacks play no
-  part): the remedy tried for the fat probability maps (their foreground was about 1.9 x
-  the true mask on these neurons, so close neurites merged and recall stayed at 0.55-0.68);
+  stacks (the value of :data:`THRESHOLDS` with the best mean tracing F1 there; the test
+  stacks play no part): the remedy tried for the "fat" probability maps of the earlier
+  400-iteration net (foreground about 1.9 x the true mask on these neurons, recall
+  0.55-0.68). At the plateau the maps are no longer fat (1.0-1.3 x), and the tuning picked
+  the grid's lowest value, 0.3, for every seed (a fatter foreground), changing F1 by
+  less than 0.005;
 * ``baseline``: the raw image smoothed and thresholded at median + 5 robust sigma, then
   skeletonised (``raw_foreground`` + ``trace_skeleton``).
 
-Scores at 2 voxels: F1, recall, ESA and PDS. A trace that fails (no foreground, or fewer
+The network scored is the run's last checkpoint (``last.pt``: the validation stacks only
+check the plateau). Scores at 2 voxels: F1, recall, ESA and PDS. A trace that fails (no foreground, or fewer
 than two nodes) gets F1 and recall 0 and is **counted** in the mean ESA and PDS at their
 worst values: ESA = the box diagonal (187 voxels), PDS = 1.
 """
@@ -51,7 +55,8 @@ def available(shared, settings=SETTINGS):
     return None if sorted(folder.glob("*.swc")) else f"no SWC files in {folder}"
 
 
-def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, device=None):
+def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, device=None,
+             redo=False):
     """Train one VoxResNet (seed ``seed``) and score the three methods on the test stacks."""
     import torch
 
@@ -75,13 +80,12 @@ def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, devic
     config = preset.config.replace(iterations=iterations, seed=seed,
                                    eval_every=max(1, iterations // 10))
     folder = common.run_folder(NAME, setting, arm, seed)
-    resume = (folder / "checkpoints" / "last.pt").is_file()
+    resume = common.resume_run(folder, iterations, redo)
     torch.manual_seed(seed)
     net = preset.build_model(n_classes=2)
-    t0 = time.perf_counter()
     history = fit(net, train, val, config=config, output_dir=folder, resume=resume,
                   overwrite=not resume, device=device, progress=False)
-    train_s = time.perf_counter() - t0
+    train_s = common.train_seconds(history)
     net = load_model(folder / "checkpoints" / "last.pt", device=device).eval()
     curve = common.validation_curve(history, "miou_all")
 

@@ -139,3 +139,27 @@ def test_readme_claims_section_is_generated_from_results_json():
     begin, end = text.index(report.BEGIN), text.index(report.END)
     assert text[begin + len(report.BEGIN):end].strip() == report.markdown(results, level=4).strip(), \
         "README's claims section is stale: run python bench/claims/run.py --report"
+
+
+def test_the_rules_docstring_examples():
+    import doctest
+
+    assert doctest.testmod(common).failed == 0
+
+
+def test_parts_skip_temporary_files_and_resume_only_the_same_budget(tmp_path, monkeypatch):
+    monkeypatch.setattr(common, "PARTS", tmp_path)
+    folder = tmp_path / "ecs" / "vnc"
+    folder.mkdir(parents=True)
+    (folder / "unet-seed0.json").write_text('{"iou": 0.5}')
+    (folder / ".unet-seed1.json.abc.tmp.json").write_text("{half")  # an interrupted write
+    assert common.load_parts("ecs") == {("vnc", "unet", 0): {"iou": 0.5}}
+
+    import torch
+    run = tmp_path / "run"
+    assert not common.resume_run(run, 100)  # nothing to resume
+    (run / "checkpoints").mkdir(parents=True)
+    torch.save({"config": {"iterations": 100}}, run / "checkpoints" / "last.pt")
+    assert common.resume_run(run, 100)
+    assert not common.resume_run(run, 200)  # another budget starts afresh
+    assert not common.resume_run(run, 100, redo=True)

@@ -247,6 +247,7 @@ def claims_markdown(root, level=3):
         spec.loader.exec_module(module)
     finally:
         sys.path[:] = sys_path
+        sys.modules.pop("common", None)  # report.py's sibling, under a generic name
     return module.markdown(json.loads(results.read_text(encoding="utf-8")), level=level)
 
 

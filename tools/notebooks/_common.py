@@ -57,13 +57,16 @@ def claim_cell(name, *, what, only=None):
         if results.is_file() else None
     head = (f"## The claim across seeds\n\nThis notebook is one run with one seed: on its own "
             f"it cannot support or refute {what}. The repository's claims benchmark "
-            f"(`bench/claims`; the docs site's *Results* page has its full tables) measures "
-            f"each claim with at least three seeds, every run trained to its plateau, the arms "
-            f"compared on the same seeds and test volumes.\n\n")
+            f"(`bench/claims`; the docs site's *Results* page has its full tables) compares the "
+            f"arms on the same seeds and test volumes and gives a verdict only where at least "
+            f"three seeds were run and every run reached its plateau; otherwise it says "
+            f"*undecided* and why.\n\n")
     if claim is None:
         return ("md", head + "**Not measured yet** by those rules: no verdict, and this "
                 "notebook's comparison decides nothing.\n")
-    lines = [f"- **{v['verdict']}**: {v['statement']}." for v in claim["verdicts"]
+    lines = [f"- **{v['verdict']}**: {v['statement']} ({v['reason']})." for v in claim["verdicts"]
              if only is None or only in v["statement"]]
-    return ("md", head + f"Measured: {claim['setting']}; {claim['budget']}; {claim['device']}.\n\n"
-            + "\n".join(lines) + "\n")
+    if not lines:
+        lines = ["- no verdict yet: the runs so far are listed on the *Results* page."]
+    return ("md", head + f"Measured so far: {claim['setting']}; {claim['budget']}; "
+            f"{claim['device']}.\n\n" + "\n".join(lines) + "\n")

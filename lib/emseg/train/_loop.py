@@ -65,7 +65,8 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, o
         Allow a new run (``resume=False``) to replace the checkpoints of an earlier run
         in ``output_dir``. By default that is refused, so no trained model is lost.
     device : str or torch.device, optional
-        Default: CUDA if available, else CPU. Mixed precision is used on CUDA.
+        Default: CUDA if available, else CPU. Mixed precision on CUDA (``config.amp``), and
+        bfloat16 on a CPU with native bf16 when ``config.cpu_bf16`` (2D networks only).
     progress : bool
         Show a tqdm progress bar and the validation results.
 
@@ -172,7 +173,8 @@ def _fit(model, trains, vals, cfg, geometry, *, ckpt_dir, dist, resume, overwrit
     optimizer = make_optimizer(model, cfg)
     # bfloat16 on a CPU: not for 3D convolutions (torch 2.13's CPU bf16 Conv3d backward crashed
     # on a 2 x 16 x 5 x 128 x 128 batch; bench/README.md)
-    cpu_bf16 = cfg.cpu_bf16 and not any(isinstance(m, torch.nn.Conv3d) for m in model.modules())
+    cpu_bf16 = cfg.cpu_bf16 and not any(isinstance(m, (torch.nn.Conv3d, torch.nn.ConvTranspose3d))
+                                         for m in model.modules())
     dtype = amp_dtype(device, cpu_bf16=cpu_bf16)
     use_amp = dtype is not None and (cfg.amp or device.type == "cpu")
     precision = str(dtype).removeprefix("torch.") if use_amp else "float32"
