@@ -163,3 +163,47 @@ def test_parts_skip_temporary_files_and_resume_only_the_same_budget(tmp_path, mo
     assert common.resume_run(run, 100)
     assert not common.resume_run(run, 200)  # another budget starts afresh
     assert not common.resume_run(run, 100, redo=True)
+
+
+def test_platelet_ensemble_waits_for_its_members_then_compares_like_for_like(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMSEG_CLAIMS_DIR", str(tmp_path))
+    for mod in ("common", "report", "platelet", "run"):
+        sys.modules.pop(mod, None)
+    import common as c
+    import platelet
+    import run
+    from emseg.data import platelet_phantom
+
+    from emseg.train import PRESETS, Preset
+
+    volumes = tuple(platelet_phantom(s, seed=k, shape=(8, 64, 64))
+                    for k, s in enumerate(("train", "eval", "test")))
+    monkeypatch.setattr(platelet, "data", lambda setting, shared: volumes)
+    tiny = PRESETS["net2d3d-cpu"]  # the preset's recipe at a test's size
+    monkeypatch.setitem(PRESETS, "tiny-net2d3d", Preset("net2d3d", {**tiny.model_kwargs, "width": 2,
+                                                                    "pyramid_width": 2},
+                                                        tiny.config.replace(window=(5, 32, 32))))
+    monkeypatch.setitem(platelet.PRESET_OF, "net2d3d", "tiny-net2d3d")
+    base = ["platelet", "--settings", "phantom", "--iterations", "2", "--device", "cpu",
+            "--shared", str(tmp_path)]
+    assert run.main(base + ["--arms", "net2d3d", "ensemble", "--seeds", "0", "1"]) == 0
+    assert not c.part_file("platelet", "phantom", "ensemble", 0).exists()  # members 2, 3 missing
+    assert run.main(base + ["--arms", "net2d3d", "ensemble", "--seeds", "2", "3"]) == 0
+    ens = json.loads(c.part_file("platelet", "phantom", "ensemble", 0).read_text())
+    assert [m["seed"] for m in ens["members"]] == [0, 1, 2, 3] and len(ens["slabs"]) == platelet.SLABS
+    results = json.loads((tmp_path / "results.json").read_text())
+    statements = [v["statement"] for v in results["claims"]["platelet"]["verdicts"]]
+    assert any("best single net" in s for s in statements)
+    # a member trained again (its stored weights change) makes the ensemble stale until formed again
+    import torch
+    from emseg.checkpoint import load_model, save_model
+    member = load_model(platelet.weights_file("phantom", 1), device="cpu")
+    with torch.no_grad():
+        next(member.parameters()).add_(1.0)
+    save_model(member, platelet.weights_file("phantom", 1), overwrite=True)
+    assert run.main(["--report"]) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    stale = [v for v in results["claims"]["platelet"]["verdicts"] if "changed since" in v["reason"]]
+    assert stale and stale[0]["verdict"] == "undecided"
+    for mod in ("common", "report", "platelet", "run"):
+        sys.modules.pop(mod, None)
