@@ -236,3 +236,76 @@ def resume_run(folder, iterations, redo=False):
 def train_seconds(history):
     """The training time a run's history records (also across a resume)."""
     return float(history["seconds"][-1]) if history.get("seconds") else 0.0
+
+
+def train_arm(claim, setting, arm, seed, preset_name, train, val, *, n_classes, iterations,
+              metric, device, redo=False, checkpoint="best.pt", **model_changes):
+    """Train one arm of a claim through :func:`emseg.train.fit`, the way every claim does:
+    the preset with ``iterations`` and ``seed`` (also the initial weights), validation every
+    tenth of the run, resumed when :func:`resume_run` allows.
+
+    Returns
+    -------
+    dict
+        ``model`` (``checkpoint`` of the run, loaded), ``curve`` (validation ``metric``),
+        ``plateau``, ``train_seconds``, ``preset``, ``iterations``.
+    """
+    import torch
+
+    from emseg.checkpoint import load_model
+    from emseg.train import PRESETS, fit
+
+    preset = PRESETS[preset_name]
+    config = preset.config.replace(iterations=iterations, seed=seed,
+                                   eval_every=max(1, iterations // 10))
+    folder = run_folder(claim, setting, arm, seed)
+    resume = resume_run(folder, iterations, redo)
+    torch.manual_seed(seed)
+    net = preset.build_model(n_classes=n_classes, **model_changes)
+    history = fit(net, train, val, config=config, output_dir=folder, resume=resume,
+                  overwrite=not resume, device=device, progress=False)
+    curve = validation_curve(history, metric)
+    return {"model": load_model(folder / "checkpoints" / checkpoint, device=device).eval(),
+            "curve": curve, "plateau": plateau(curve), "train_seconds": train_seconds(history),
+            "preset": preset_name, "iterations": iterations}
+
+
+def part_record(claim, setting, arm, seed, trained, device, test_seconds, **scores):
+    """The JSON record of a finished part (see :func:`train_arm`)."""
+    from emseg.device import describe
+
+    return {"claim": claim, "setting": setting, "arm": arm, "seed": seed,
+            **{k: v for k, v in trained.items() if k != "model"}, "device": describe(device),
+            "test_seconds": test_seconds, **scores}
+
+
+def class_table(parts, arms, names, *, main="miou_organelle", main_name="organelle MIoU",
+                extra=None):
+    """Rows of a per-class test IoU table (mean ± sd over seeds) of ``parts`` of one setting."""
+    rows = []
+    for arm in arms:
+        done = [p for k, p in parts.items() if k[1] == arm]
+        if not done:
+            continue
+        rows.append([arm, str(len(done)), fmt(*mean_sd(p[main] for p in done)),
+                     *[fmt(*mean_sd(p["iou"][c] for p in done)) for c in range(len(names))],
+                     f"{sum(p['plateau']['met'] for p in done)} of {len(done)}"]
+                    + ([extra(done)] if extra else []))
+    return rows
+
+
+def compare(parts, a, b, key, *, margin, statement):
+    """The verdict entry of "arm ``a`` beats arm ``b`` on ``key``" over one setting's parts.
+
+    ``statement`` is formatted with ``a``, ``b``, ``mean`` (the mean gain), ``wins`` and
+    ``n``. Returns None when no seed has both arms.
+    """
+    sa = {k[2]: p for k, p in parts.items() if k[1] == a and p.get(key) is not None}
+    sb = {k[2]: p for k, p in parts.items() if k[1] == b and p.get(key) is not None}
+    cmp = paired({s: p[key] for s, p in sa.items()}, {s: p[key] for s, p in sb.items()})
+    if not cmp["n"]:
+        return None
+    word, why = verdict(cmp, margin=margin,
+                        plateaus=[d[s]["plateau"]["met"] for d in (sa, sb) for s in cmp["seeds"]])
+    return {"statement": statement.format(a=a, b=b, mean=cmp["mean"], wins=cmp["wins"], n=cmp["n"]),
+            "verdict": word, "reason": why, "comparison": cmp}

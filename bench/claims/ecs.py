@@ -126,16 +126,11 @@ def summarise(parts):
             continue
         for a, b in STEPS:
             for key, what in (("iou", "IoU"), ("average_precision", "AP")):
-                cmp = common.paired(_scores(mine, setting, a, key), _scores(mine, setting, b, key))
-                if cmp["n"] == 0:
-                    continue
-                plateaus = [p["plateau"]["met"] for k, p in mine.items()
-                            if k[1] in (a, b) and k[2] in cmp["seeds"]]
-                word, why = common.verdict(cmp, margin=MARGIN, plateaus=plateaus)
-                verdicts.append({"statement": f"`{setting}`: {a} beats {b} on test {what} "
-                                              f"(mean gain {cmp['mean']:+.3f}, {cmp['wins']} of "
-                                              f"{cmp['n']} seeds)",
-                                 "verdict": word, "reason": why, "comparison": cmp})
+                entry = common.compare(mine, a, b, key, margin=MARGIN,
+                                       statement=f"`{setting}`: {{a}} beats {{b}} on test {what} "
+                                                 "(mean gain {mean:+.3f}, {wins} of {n} seeds)")
+                if entry:
+                    verdicts.append(entry)
     first = next(iter(parts.values()))
     return {
         "name": NAME, "title": TITLE, "paper": PAPER,

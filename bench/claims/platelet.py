@@ -84,39 +84,25 @@ def weights_file(setting, seed):
 
 def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, device=None,
              redo=False):
-    import torch
-
-    from emseg.checkpoint import load_model, save_model
-    from emseg.device import describe, pick_device
+    from emseg.checkpoint import save_model
+    from emseg.device import pick_device
     from emseg.infer import predict
-    from emseg.train import PRESETS, fit
 
     device = pick_device(device)
     train, val, test = data(setting, shared)
     if arm == "ensemble":
         return _ensemble(setting, seed, test, device)
-    preset = PRESETS[PRESET_OF[arm]]
-    config = preset.config.replace(iterations=iterations, seed=seed,
-                                   eval_every=max(1, iterations // 10))
-    folder = common.run_folder(NAME, setting, arm, seed)
-    resume = common.resume_run(folder, iterations, redo)
-    torch.manual_seed(seed)
-    net = preset.build_model(n_classes=7)
-    history = fit(net, train, val, config=config, output_dir=folder, resume=resume,
-                  overwrite=not resume, device=device, progress=False)
-    train_s = common.train_seconds(history)
-    best = load_model(folder / "checkpoints" / "best.pt", device=device)
+    trained = common.train_arm(NAME, setting, arm, seed, PRESET_OF[arm], train, val, n_classes=7,
+                               iterations=iterations, metric="miou_organelle", device=device,
+                               redo=redo)
     t1 = time.perf_counter()
-    prob = predict(best, test.image, output="probabilities", device=device, progress=False)
+    prob = predict(trained["model"], test.image, output="probabilities", device=device,
+                   progress=False)
     pred = prob.argmax(0)
     if arm == "net2d3d":
-        save_model(best.half(), weights_file(setting, seed), overwrite=True)
-    curve = common.validation_curve(history, "miou_organelle")
-    return {"claim": NAME, "setting": setting, "arm": arm, "seed": seed,
-            "preset": PRESET_OF[arm], "iterations": iterations, "device": describe(device),
-            "train_seconds": train_s, "test_seconds": time.perf_counter() - t1, "curve": curve,
-            "plateau": common.plateau(curve), **score(test.labels, pred),
-            "slabs": slab_scores(test, pred)}
+        save_model(trained["model"].half(), weights_file(setting, seed), overwrite=True)
+    return common.part_record(NAME, setting, arm, seed, trained, device, time.perf_counter() - t1,
+                              **score(test.labels, pred), slabs=slab_scores(test, pred))
 
 
 def _ensemble(setting, seed, test, device):
@@ -166,33 +152,16 @@ def summarise(parts):
             continue
         seeds_all |= {k[2] for k in mine}
         names = next(iter(mine.values()))["class_names"]
-        rows = []
-        for arm in ARMS:
-            done = {k[2]: p for k, p in mine.items() if k[1] == arm}
-            if not done:
-                continue
-            cells = [arm, str(len(done)),
-                     common.fmt(*common.mean_sd(p["miou_organelle"] for p in done.values()))]
-            for c in range(len(names)):
-                cells.append(common.fmt(*common.mean_sd(p["iou"][c] for p in done.values())))
-            cells.append(f"{sum(p['plateau']['met'] for p in done.values())} of {len(done)}")
-            rows.append(cells)
+        rows = common.class_table(mine, ARMS, names)
         tables.append({"caption": f"`{setting}`: test IoU, mean ± sd over seeds",
                        "header": ["arm", "seeds", "organelle MIoU", *names, "plateau met"],
                        "rows": rows})
         nets = {k[2]: p for k, p in mine.items() if k[1] == "net2d3d"}
-        unets = {k[2]: p for k, p in mine.items() if k[1] == "unet2d"}
-        cmp = common.paired({s: p["miou_organelle"] for s, p in nets.items()
-                             if p["miou_organelle"] is not None},
-                            {s: p["miou_organelle"] for s, p in unets.items()
-                             if p["miou_organelle"] is not None})
-        if cmp["n"]:
-            plateaus = [d[s]["plateau"]["met"] for d in (nets, unets) for s in cmp["seeds"]]
-            word, why = common.verdict(cmp, margin=MARGIN, plateaus=plateaus)
-            verdicts.append({"statement": f"`{setting}`: the 2D-3D net beats the 2D U-Net on test "
-                                          f"organelle MIoU (mean gain {cmp['mean']:+.3f}, "
-                                          f"{cmp['wins']} of {cmp['n']} seeds)",
-                             "verdict": word, "reason": why, "comparison": cmp})
+        entry = common.compare(mine, "net2d3d", "unet2d", "miou_organelle", margin=MARGIN,
+                               statement=f"`{setting}`: the 2D-3D net beats the 2D U-Net on test "
+                                         "organelle MIoU (mean gain {mean:+.3f}, {wins} of {n} seeds)")
+        if entry:
+            verdicts.append(entry)
         ens = mine.get((setting, "ensemble", 0))
         if ens:
             import hashlib

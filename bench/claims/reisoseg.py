@@ -30,33 +30,18 @@ available = platelet.available
 
 def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, device=None,
              redo=False):
-    import torch
-
-    from emseg.checkpoint import load_model
-    from emseg.device import describe, pick_device
+    from emseg.device import pick_device
     from emseg.infer import predict
-    from emseg.train import PRESETS, fit
 
     device = pick_device(device)
     train, val, test = platelet.data(setting, shared)
-    preset = PRESETS[PRESET_OF[arm]]
-    config = preset.config.replace(iterations=iterations, seed=seed,
-                                   eval_every=max(1, iterations // 10))
-    folder = common.run_folder(NAME, setting, arm, seed)
-    resume = common.resume_run(folder, iterations, redo)
-    torch.manual_seed(seed)
-    net = preset.build_model(n_classes=7, **({"alpha": 1.0} if arm == "reisoseg-alpha1" else {}))
-    history = fit(net, train, val, config=config, output_dir=folder, resume=resume,
-                  overwrite=not resume, device=device, progress=False)
-    train_s = common.train_seconds(history)
-    best = load_model(folder / "checkpoints" / "best.pt", device=device)
+    trained = common.train_arm(NAME, setting, arm, seed, PRESET_OF[arm], train, val, n_classes=7,
+                               iterations=iterations, metric="miou_organelle", device=device,
+                               redo=redo, **({"alpha": 1.0} if arm == "reisoseg-alpha1" else {}))
     t1 = time.perf_counter()
-    pred = predict(best, test.image, output="labels", device=device, progress=False)
-    curve = common.validation_curve(history, "miou_organelle")
-    return {"claim": NAME, "setting": setting, "arm": arm, "seed": seed,
-            "preset": PRESET_OF[arm], "iterations": iterations, "device": describe(device),
-            "train_seconds": train_s, "test_seconds": time.perf_counter() - t1, "curve": curve,
-            "plateau": common.plateau(curve), **platelet.score(test.labels, pred)}
+    pred = predict(trained["model"], test.image, output="labels", device=device, progress=False)
+    return common.part_record(NAME, setting, arm, seed, trained, device, time.perf_counter() - t1,
+                              **platelet.score(test.labels, pred))
 
 
 def summarise(parts):
@@ -69,35 +54,18 @@ def summarise(parts):
             continue
         seeds_all |= {k[2] for k in mine}
         names = next(iter(mine.values()))["class_names"]
-        rows = []
-        for arm in ARMS:
-            done = {k[2]: p for k, p in mine.items() if k[1] == arm}
-            if not done:
-                continue
-            rows.append([arm, str(len(done)),
-                         common.fmt(*common.mean_sd(p["miou_organelle"] for p in done.values())),
-                         *[common.fmt(*common.mean_sd(p["iou"][c] for p in done.values()))
-                           for c in range(len(names))],
-                         f"{sum(p['plateau']['met'] for p in done.values())} of {len(done)}",
-                         f"{sum(p['train_seconds'] for p in done.values()) / len(done):.0f}"])
+        rows = common.class_table(
+            mine, ARMS, names,
+            extra=lambda done: f"{sum(p['train_seconds'] for p in done) / len(done):.0f}")
         tables.append({"caption": f"`{setting}`: test IoU, mean ± sd over seeds",
                        "header": ["arm", "seeds", "organelle MIoU", *names, "plateau met", "train s"],
                        "rows": rows})
         for a, b in STEPS:
-            sa = {k[2]: p for k, p in mine.items() if k[1] == a}
-            sb = {k[2]: p for k, p in mine.items() if k[1] == b}
-            cmp = common.paired({s: p["miou_organelle"] for s, p in sa.items()
-                                 if p["miou_organelle"] is not None},
-                                {s: p["miou_organelle"] for s, p in sb.items()
-                                 if p["miou_organelle"] is not None})
-            if not cmp["n"]:
-                continue
-            plateaus = [d[s]["plateau"]["met"] for d in (sa, sb) for s in cmp["seeds"]]
-            word, why = common.verdict(cmp, margin=MARGIN, plateaus=plateaus)
-            verdicts.append({"statement": f"`{setting}`: {a} beats {b} on test organelle MIoU "
-                                          f"(mean gain {cmp['mean']:+.3f}, {cmp['wins']} of "
-                                          f"{cmp['n']} seeds)",
-                             "verdict": word, "reason": why, "comparison": cmp})
+            entry = common.compare(mine, a, b, "miou_organelle", margin=MARGIN,
+                                   statement=f"`{setting}`: {{a}} beats {{b}} on test organelle "
+                                             "MIoU (mean gain {mean:+.3f}, {wins} of {n} seeds)")
+            if entry:
+                verdicts.append(entry)
     first = next(iter(parts.values()))
     return {
         "name": NAME, "title": TITLE, "paper": PAPER,

@@ -58,16 +58,12 @@ def available(shared, settings=SETTINGS):
 def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, device=None,
              redo=False):
     """Train one VoxResNet (seed ``seed``) and score the three methods on the test stacks."""
-    import torch
-
-    from emseg.checkpoint import load_model
     from emseg.data.dhpr import select_dhpr
     from emseg.data.neuron_phantom import neuron_pool, render_densest
-    from emseg.device import describe, pick_device
+    from emseg.device import pick_device
     from emseg.tracing import (normalize_stack, probability_map, raw_foreground, read_swc,
                                trace_and_score, trace_voxel_scooping)
     from emseg.tracing.baseline import trace_skeleton
-    from emseg.train import PRESETS, fit
 
     device = pick_device(device)
     stacks, _ = neuron_pool(12, shape=SHAPE, voxel_size=VS, seed=seed)
@@ -76,18 +72,10 @@ def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, devic
     train = [(normalize_stack(s.image), s.mask.astype(np.uint8)) for s in chosen]
     vals, _ = neuron_pool(3, shape=SHAPE, voxel_size=VS, seed=1000 + seed)
     val = [(normalize_stack(s.image), s.mask.astype(np.uint8)) for s in vals]
-    preset = PRESETS["voxresnet-cpu"]
-    config = preset.config.replace(iterations=iterations, seed=seed,
-                                   eval_every=max(1, iterations // 10))
-    folder = common.run_folder(NAME, setting, arm, seed)
-    resume = common.resume_run(folder, iterations, redo)
-    torch.manual_seed(seed)
-    net = preset.build_model(n_classes=2)
-    history = fit(net, train, val, config=config, output_dir=folder, resume=resume,
-                  overwrite=not resume, device=device, progress=False)
-    train_s = common.train_seconds(history)
-    net = load_model(folder / "checkpoints" / "last.pt", device=device).eval()
-    curve = common.validation_curve(history, "miou_all")
+    trained = common.train_arm(NAME, setting, arm, seed, "voxresnet-cpu", train, val,
+                               n_classes=2, iterations=iterations, metric="miou_all",
+                               device=device, redo=redo, checkpoint="last.pt")
+    net = trained["model"]
 
     # the threshold chosen on the training stacks (their own trees), never on the test stacks
     train_probs = [probability_map(net, s.image, device=device) for s in chosen]
@@ -118,11 +106,9 @@ def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, devic
                              "f1": r["f1"], "recall": r["recall"], "precision": r["precision"],
                              "esa": r["esa"], "pds": r["pds"], "trees": r["trees"],
                              "foreground_ratio": float(fg.sum() / max(mask.sum(), 1))})
-    return {"claim": NAME, "setting": setting, "arm": arm, "seed": seed,
-            "preset": "voxresnet-cpu", "iterations": iterations, "device": describe(device),
-            "train_seconds": train_s, "test_seconds": time.perf_counter() - t1,
-            "curve": curve, "plateau": common.plateau(curve), "tuned_threshold": tuned,
-            "tuning_f1": {str(t): v for t, v in tune.items()}, "rows": rows}
+    return common.part_record(NAME, setting, arm, seed, trained, device, time.perf_counter() - t1,
+                              tuned_threshold=tuned,
+                              tuning_f1={str(t): v for t, v in tune.items()}, rows=rows)
 
 
 def _per_seed(parts, method, level, key):

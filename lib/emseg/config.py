@@ -57,7 +57,6 @@ Errors name the file and, for config keys, the line.
 """
 import dataclasses
 import difflib
-import inspect
 import json
 import math
 import re

@@ -16,11 +16,9 @@ Differences from the original code (reference sheet ``ecs-net.md``, sections 3-4
   :func:`pixel_contrastive_loss`); the original's cosine pull/push form is available
   with its doubled push term replaced by the mirrored term.
 """
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from emseg._validate import check_mask
 from emseg.data.weights import SHAPE_CLASSES, shape_weight_map
 
 __all__ = ["shape_weight_map", "focal_shape_loss", "binary_dice_loss", "pixel_contrastive_loss",
