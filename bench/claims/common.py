@@ -272,10 +272,13 @@ def train_arm(claim, setting, arm, seed, preset_name, train, val, *, n_classes, 
 
 def part_record(claim, setting, arm, seed, trained, device, test_seconds, **scores):
     """The JSON record of a finished part (see :func:`train_arm`)."""
+    import torch
+
     from emseg.device import describe
 
     return {"claim": claim, "setting": setting, "arm": arm, "seed": seed,
             **{k: v for k, v in trained.items() if k != "model"}, "device": describe(device),
+            "torch": torch.__version__,
             "test_seconds": test_seconds, **scores}
 
 

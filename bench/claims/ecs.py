@@ -63,6 +63,8 @@ def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, devic
              redo=False):
     """Train one variant at one seed and score it on the setting's test sections (always
     afresh: ``train_ecs`` does not resume; a part takes minutes)."""
+    import torch
+
     from emseg.device import describe, pick_device
     from emseg.ecs_workflow import evaluate_ecs, predict_ecs, train_ecs
     from emseg.metrics import average_precision
@@ -80,7 +82,8 @@ def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, devic
     scores = evaluate_ecs(test.labels, prob, voxel_size=test.voxel_size)
     curve = common.validation_curve(history, "miou_all")
     return {"claim": NAME, "setting": setting, "arm": arm, "seed": seed, "preset": "ecsnet-cpu",
-            "iterations": iterations, "device": describe(device), "train_seconds": train_s,
+            "iterations": iterations, "device": describe(device), "torch": torch.__version__,
+            "train_seconds": train_s,
             "test_seconds": time.perf_counter() - t1, "curve": curve,
             "plateau": common.plateau(curve),
             "iou": scores["iou"], "dice": scores["dice"], "precision": scores["precision"],
