@@ -173,7 +173,8 @@ def test_a_new_example_folder_appears_with_no_edit(tmp_path):
     for name in ("lib", "tools", "README.md", "pyproject.toml", "requirements.txt"):
         (root / name).symlink_to(REPO / name)
     (root / "bench").mkdir()
-    (root / "bench" / "README.md").symlink_to(REPO / "bench" / "README.md")
+    for name in ("README.md", "claims"):  # the results page includes both
+        (root / "bench" / name).symlink_to(REPO / "bench" / name)
     first = discover(REPO)[0]
     (root / first.folder.name).symlink_to(first.folder)
     _toy_notebook(root / "example9_toy" / "toy.ipynb")
