@@ -207,3 +207,33 @@ def test_platelet_ensemble_waits_for_its_members_then_compares_like_for_like(tmp
     assert stale and stale[0]["verdict"] == "undecided"
     for mod in ("common", "report", "platelet", "run"):
         sys.modules.pop(mod, None)
+
+
+def test_reisoseg_claim_trains_its_three_arms(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMSEG_CLAIMS_DIR", str(tmp_path))
+    for mod in ("common", "report", "platelet", "reisoseg", "run"):
+        sys.modules.pop(mod, None)
+    import platelet
+    import reisoseg
+    import run
+    from emseg.data import platelet_phantom
+    from emseg.train import PRESETS, Preset
+
+    volumes = tuple(platelet_phantom(s, seed=k, shape=(16, 64, 64))
+                    for k, s in enumerate(("train", "eval", "test")))
+    monkeypatch.setattr(platelet, "data", lambda setting, shared: volumes)
+    for arm, name in (("unet3d", "unet3d-cpu"), ("reisoseg", "reisoseg-cpu")):
+        preset = PRESETS[name]
+        small = {"width": 2, "depth": 2} if arm == "unet3d" else {"features": (2, 2, 4, 4, 8)}
+        monkeypatch.setitem(PRESETS, f"tiny-{arm}", Preset(preset.model, {**preset.model_kwargs, **small},
+                                                           preset.config.replace(window=(16, 32, 32))))
+    monkeypatch.setattr(reisoseg, "PRESET_OF", {"unet3d": "tiny-unet3d", "reisoseg": "tiny-reisoseg",
+                                                "reisoseg-alpha1": "tiny-reisoseg"})
+    assert run.main(["reisoseg", "--settings", "phantom", "--seeds", "0", "--iterations", "2",
+                     "--device", "cpu", "--shared", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "results.json").read_text())["claims"]["reisoseg"]
+    assert [r[0] for r in results["tables"][0]["rows"]] == ["unet3d", "reisoseg", "reisoseg-alpha1"]
+    alpha1 = json.loads((tmp_path / "parts" / "reisoseg" / "phantom" / "reisoseg-alpha1-seed0.json").read_text())
+    assert alpha1["preset"] == "tiny-reisoseg" and len(alpha1["iou"]) == 7
+    for mod in ("common", "report", "platelet", "reisoseg", "run"):
+        sys.modules.pop(mod, None)
