@@ -21,7 +21,7 @@ from emseg._atomic import remove_stale_temporaries, write_json
 from emseg._validate import check_image, check_labels, check_window_memory
 from emseg.checkpoint import load_checkpoint, save_checkpoint
 from emseg.data import Volume
-from emseg.device import amp_dtype, autocast
+from emseg.device import amp_dtype
 from emseg.models import spec_with_defaults, window_geometry
 from emseg.resample import check_scale, downscale_volume
 from emseg.train._config import LOSSES, LR_SCHEDULES, OPTIMIZERS, TrainConfig
@@ -223,8 +223,8 @@ def _fit(model, trains, vals, cfg, geometry, *, ckpt_dir, dist, resume, overwrit
             x, y, w = _collate(windows, device, model.window_ndim)
             for group in optimizer.param_groups:  # a pure function of `it`: resumes exactly
                 group["lr"] = scheduled_lr(cfg, it)
-            with autocast(device, enabled=use_amp, cpu_bf16=cpu_bf16):
-                out = net(x)
+            with (torch.autocast(device.type, dtype=dtype) if use_amp else contextlib.nullcontext()):
+                out = net(x)  # the precision was chosen once, before the loop
             loss, l_main, l_aux = model.training_loss(out, y, w, config=cfg)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
