@@ -130,15 +130,73 @@ def test_bad_packages_are_refused_in_words(package, tmp_path):
         load_model(plain)
 
 
-def test_networks_not_yet_verified_are_refused(tmp_path):
-    _need("bioimageio.spec")
+#: every other network emseg trains, tiny, with a test image of its kind
+OTHER_NETS = {
+    "UNet3D": (dict(width=4, depth=3, anisotropy=4.0), (32, 64, 64)),
+    "Net2D3D": (dict(width=4, pyramid_width=4), (8, 40, 40)),
+    "ECSNet": (dict(width=4, depth=2, proj_dim=8), (48, 48)),
+    "VoxResNet": (dict(width=4, stage_width=4, blocks=1), (16, 32, 32)),
+    "ReIsoSeg": (dict(features=(4, 4, 4, 4, 4), anisotropy=4), (16, 32, 32)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OTHER_NETS))
+def test_every_network_packages_and_passes_test_model(name, tmp_path):
+    """Each network's package runs at the sizes it declares (bioimageio.core tries the
+    smallest size and two steps up, batch 1 and 2) and reproduces its test output; the
+    package loads back into emseg with the same predictions."""
+    _need("bioimageio.core")
+    from bioimageio.core import test_model
+
     from emseg.bioimageio import to_bioimageio
+    from emseg.infer import predict
+    from emseg.models import build_model
+
+    kwargs, shape = OTHER_NETS[name]
+    torch.manual_seed(0)
+    net = build_model(name.lower(), n_classes=2, **kwargs).eval()
+    image = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+    path = to_bioimageio(net, tmp_path / "net.zip", name=f"tiny {name}", test_image=image)
+    summary = test_model(str(path))
+    assert summary.status == "passed", summary.format()
+    with zipfile.ZipFile(path) as zf:
+        rdf = yaml.safe_load(zf.read("rdf.yaml"))
+    if name == "Net2D3D":  # any in-plane size runs, but only multiples of 8 keep the output size
+        assert rdf["inputs"][0]["axes"][-1]["size"]["step"] == 8
+    back = load_model(path, device="cpu")
+    window = tuple(rdf["config"]["emseg"]["window"])
+    np.testing.assert_array_equal(predict(net, image, window=window, progress=False),
+                                  predict(back, image, window=window, progress=False))
+
+
+def test_networks_not_verified_are_refused(tmp_path, monkeypatch):
+    _need("bioimageio.spec")
+    from emseg import bioimageio
     from emseg.models import UNet3D
 
+    monkeypatch.setattr(bioimageio, "EXPORTABLE", ("UNet2D",))
     with pytest.raises(ValueError, match="verified for UNet2D networks so far"):
-        to_bioimageio(UNet3D(2, width=2, depth=1), tmp_path / "n.zip", name="a 3D net",
-                      test_image=np.zeros((16, 64, 64), np.float32))
+        bioimageio.to_bioimageio(UNet3D(2, width=2, depth=1), tmp_path / "n.zip", name="a 3D net",
+                                 test_image=np.zeros((16, 64, 64), np.float32))
     assert not (tmp_path / "n.zip").exists()
+
+
+def test_a_trace_that_freezes_a_shape_is_refused():
+    from emseg.bioimageio import _check_trace
+
+    class Net(torch.nn.Module):  # doubles its input only at the traced width
+        def __init__(self):
+            super().__init__()
+            self.net = torch.nn.Identity()
+            self.net.in_channels = 1
+
+        def forward(self, x):
+            return x * (2 if int(x.shape[-1]) == 16 else 1)
+
+    traced = torch.jit.trace(Net(), torch.zeros(1, 1, 16, 16))
+    with pytest.raises(ValueError, match="TorchScript trace does not reproduce it"):
+        _check_trace(traced, Net(), [(16, 8), (16, 8)])
+    _check_trace(torch.jit.trace(Net(), torch.zeros(1, 1, 24, 24)), Net(), [(24, 8), (24, 8)])
 
 
 def test_cli_exports_a_package_and_predicts_with_it(tmp_path):

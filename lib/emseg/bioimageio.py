@@ -17,6 +17,7 @@ What was checked here: the package validates with ``bioimageio.spec`` and passes
 BiaPy) were not run.
 """
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +28,9 @@ from emseg._atomic import atomic_path, check_output
 
 __all__ = ["to_bioimageio", "PackagedNet", "CITATIONS", "EXPORTABLE"]
 
-#: The networks whose packages pass bioimageio.core's test_model (same- and valid-padded
-#: U-Nets). UNet3D and Net2D3D packages were tried and failed it (bioimage.io's size rule
-#: does not yet describe their windows, and the 3D U-Net's TorchScript trace differed).
-EXPORTABLE = ("UNet2D",)
+#: The networks whose packages pass bioimageio.core's test_model (tests/test_bioimageio.py
+#: exports and tests each): every network emseg trains.
+EXPORTABLE = ("UNet2D", "UNet3D", "Net2D3D", "ECSNet", "VoxResNet", "ReIsoSeg")
 
 #: The paper of each network, cited in its package: (text, DOI or None, URL or None).
 CITATIONS = {
@@ -74,14 +74,21 @@ class PackagedNet(nn.Module):
 
 def _axis_sizes(model, window, axis):
     """(min, step) of the input sizes ``model`` accepts along one spatial axis of
-    ``window`` (the other axes as in ``window``); step 0 when only one size fits."""
-    fits = []
+    ``window`` (the other axes as in ``window``), counting only the sizes whose output
+    keeps the smallest size's margin (output minus input): bioimage.io describes an output
+    size as the input size plus a fixed offset (``Net2D3D`` accepts any in-plane size but
+    only multiples of 8 keep it). Step 0 when only one size fits."""
+    fits, margin = [], None
     for s in range(1, max(window) * 2 + 1):
         shape = list(window)
         shape[axis] = s
         try:
-            model.output_window(tuple(shape))
+            out = model.output_window(tuple(shape))[0][axis]
         except ValueError:
+            continue
+        if margin is None:
+            margin = out - s
+        elif out - s != margin:
             continue
         fits.append(s)
         if len(fits) == 2:
@@ -89,6 +96,47 @@ def _axis_sizes(model, window, axis):
     if not fits:
         raise ValueError(f"no input size fits the network along axis {axis}")
     return fits[0], (fits[1] - fits[0]) if len(fits) == 2 else 0
+
+
+def _package_sizes(model, window):
+    """(min, step) per spatial axis of ``window``, with the smallest sizes raised (by whole
+    steps) until the network runs at all of them at once: bioimage.io's tools try every
+    axis at its minimum together, where e.g. an instance norm at a 1-voxel bottleneck
+    fails."""
+    sizes = [list(_axis_sizes(model, window, k)) for k in range(len(window))]
+    if not any(step for _, step in sizes):
+        return [tuple(s) for s in sizes]
+    channels = getattr(model, "in_channels", 1)
+    was_training = model.training
+    model.eval()
+    try:
+        for _ in range(8):
+            shape = (1, channels) + tuple(lo for lo, _ in sizes)
+            try:
+                with torch.no_grad():
+                    model.predict_logits(torch.zeros(shape))
+                break
+            except (RuntimeError, ValueError):
+                for entry in sizes:
+                    entry[0] += entry[1]
+        else:
+            raise ValueError(f"the network does not run at its smallest windows "
+                             f"({tuple(lo for lo, _ in sizes)})")
+    finally:
+        model.train(was_training)
+    return [tuple(s) for s in sizes]
+
+
+def _check_trace(traced, net, sizes):
+    """Refuse a TorchScript trace that does not reproduce the network at another window
+    size than the one it was traced at (a Python branch on the shape would be frozen)."""
+    shape = (1, net.net.in_channels) + tuple(lo + step for lo, step in sizes)
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        want, got = net(x), traced(x)
+    if want.shape != got.shape or not torch.allclose(want, got, atol=1e-4, rtol=1e-3):
+        raise ValueError(f"the network's TorchScript trace does not reproduce it at window "
+                         f"{shape[2:]} (a shape-dependent step was frozen); it cannot be packaged")
 
 
 def _fit_window(model, window, shape):
@@ -194,6 +242,7 @@ def to_bioimageio(model, path, *, name, test_image, class_names=None, descriptio
                          f"{image.shape}")
     window = _fit_window(model, window, image.shape)
     geom = window_geometry(model, window)
+    sizes = _package_sizes(model, window)
     crop = zscore(image[tuple(slice(0, w) for w in window)])
     probs = predict(model, crop, window=window, output="probabilities", device="cpu",
                     progress=False)
@@ -218,8 +267,12 @@ def to_bioimageio(model, path, *, name, test_image, class_names=None, descriptio
         np.save(tmp / "test_input.npy", test_in)
         np.save(tmp / "test_output.npy", test_out)
         torch.save(packaged.state_dict(), tmp / "weights.pt")
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            # shape checks inside forward become constants in the trace; _check_trace
+            # verifies the trace at another size instead of warning about it
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
             traced = torch.jit.trace(packaged, torch.from_numpy(test_in))
+        _check_trace(traced, packaged, sizes)
         traced.save(str(tmp / "weights-torchscript.pt"))
         _cover(crop, test_out[0], tmp / "cover.png", ndim)
         (tmp / "README.md").write_text(_readme(name, info, names, training_data, window, __version__))
@@ -227,8 +280,7 @@ def to_bioimageio(model, path, *, name, test_image, class_names=None, descriptio
         in_axes = [spec.BatchAxis(), spec.ChannelAxis(channel_names=[spec.Identifier("raw")])]
         out_axes = [spec.BatchAxis(), spec.ChannelAxis(
             channel_names=[spec.Identifier(_identifier(n)) for n in names])]
-        for k, a in enumerate(axes_ids):
-            lo, step = _axis_sizes(model, window, k)
+        for k, ((lo, step), a) in enumerate(zip(sizes, axes_ids)):
             size = spec.ParameterizedSize(min=lo, step=step) if step else lo
             in_axes.append(spec.SpaceInputAxis(id=spec.AxisId(a), size=size, scale=scale[k],
                                                **({"unit": unit} if unit else {})))
