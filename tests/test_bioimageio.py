@@ -163,10 +163,32 @@ def test_every_network_packages_and_passes_test_model(name, tmp_path):
         rdf = yaml.safe_load(zf.read("rdf.yaml"))
     if name == "Net2D3D":  # any in-plane size runs, but only multiples of 8 keep the output size
         assert rdf["inputs"][0]["axes"][-1]["size"]["step"] == 8
+    steps = [p["id"] for p in rdf["inputs"][0]["preprocessing"] if p["id"] != "ensure_dtype"]
+    # the tracing network sees noise units (median/MAD), the others a z-score
+    assert steps == (["scale_range", "scale_linear"] if name == "VoxResNet"
+                     else ["zero_mean_unit_variance"])
     back = load_model(path, device="cpu")
     window = tuple(rdf["config"]["emseg"]["window"])
     np.testing.assert_array_equal(predict(net, image, window=window, progress=False),
                                   predict(back, image, window=window, progress=False))
+
+
+def test_noise_units_match_the_tracing_normalisation():
+    """The package form of normalize_stack (percentiles, as bioimage.io can say it) agrees
+    with emseg's median/MAD form on a sparse-signal stack."""
+    from emseg.bioimageio import _noise_units
+    from emseg.tracing import normalize_stack
+
+    rng = np.random.default_rng(0)
+    stack = rng.normal(100, 5, (16, 64, 64))
+    stack[:, 30:33, 30:33] += 60  # a bright neurite on 0.2 % of the voxels
+    assert np.abs(_noise_units(stack) - normalize_stack(stack)).max() < 0.05 * np.abs(
+        normalize_stack(stack)).max()
+    with pytest.raises(ValueError, match="preprocessing must be one of zscore, noise"):
+        from emseg.bioimageio import to_bioimageio
+        from emseg.models import UNet2D
+        to_bioimageio(UNet2D(2, width=2, depth=1), "x.zip", name="tiny net",
+                      test_image=stack[0], preprocessing="minmax")
 
 
 def test_networks_not_verified_are_refused(tmp_path, monkeypatch):

@@ -4,7 +4,7 @@
 weights (which run without emseg, in bioimage.io's tools and the GUI tools that read
 them) and PyTorch state-dict weights (whose architecture is emseg's, importable with
 ``emseg`` installed), a test input/output pair made by emseg's own :func:`emseg.infer.predict`,
-a cover image, the class names, the input's preprocessing (z-score, as in training)
+a cover image, the class names, the input's preprocessing (a z-score or noise units, as in training)
 and the output's postprocessing (softmax over the classes), citations and what the
 network was trained on. :func:`emseg.checkpoint.load_model` reads such a package back
 (checking the weights' SHA-256).
@@ -26,7 +26,14 @@ from torch import nn
 
 from emseg._atomic import atomic_path, check_output
 
-__all__ = ["to_bioimageio", "PackagedNet", "CITATIONS", "EXPORTABLE"]
+__all__ = ["to_bioimageio", "PackagedNet", "CITATIONS", "EXPORTABLE", "PREPROCESSING"]
+
+#: The input normalisations a package can carry, in words.
+PREPROCESSING = {
+    "zscore": "z-scored per image (mean 0, sd 1)",
+    "noise": "in noise units per image, (x - p50) / (1.4826 (p75 - p50)), the median/MAD "
+             "normalisation of emseg.tracing.normalize_stack for symmetric background noise",
+}
 
 #: The networks whose packages pass bioimageio.core's test_model (tests/test_bioimageio.py
 #: exports and tests each): every network emseg trains.
@@ -107,6 +114,7 @@ def _package_sizes(model, window):
     if not any(step for _, step in sizes):
         return [tuple(s) for s in sizes]
     channels = getattr(model, "in_channels", 1)
+    device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     try:
@@ -114,7 +122,7 @@ def _package_sizes(model, window):
             shape = (1, channels) + tuple(lo for lo, _ in sizes)
             try:
                 with torch.no_grad():
-                    model.predict_logits(torch.zeros(shape))
+                    model.predict_logits(torch.zeros(shape, device=device))
                 break
             except (RuntimeError, ValueError):
                 for entry in sizes:
@@ -162,7 +170,7 @@ def _require_spec():
 
 def to_bioimageio(model, path, *, name, test_image, class_names=None, description=None,
                   authors=("emseg user",), training_data="not stated", license="CC-BY-4.0",
-                  voxel_size=None, overwrite=False):
+                  voxel_size=None, preprocessing=None, overwrite=False):
     """Write ``model`` as a bioimage.io model package (a zip); returns its path.
 
     Parameters
@@ -191,6 +199,15 @@ def to_bioimageio(model, path, *, name, test_image, class_names=None, descriptio
         SPDX identifier of the weights' licence.
     voxel_size : tuple of float, optional
         (z, y, x) or (y, x) in nm of the data it was trained on.
+    preprocessing : {"zscore", "noise"}, optional
+        How the network's input was normalised in training, written into the package so
+        that the tools running it do the same: ``"zscore"`` (mean 0, sd 1 per image;
+        :func:`emseg.data.zscore`, the segmentation examples) or ``"noise"`` (noise units,
+        :func:`emseg.tracing.normalize_stack`, the tracing example). Default: what emseg's
+        workflow for the network uses (``"noise"`` for VoxResNet, else ``"zscore"``). bioimage.io has no
+        median/MAD step, so ``"noise"`` is written as ``(x - p50) / (p75 - p50) / 1.4826``
+        (percentiles per image), which equals ``(x - median) / (1.4826 MAD)`` when the
+        background noise is symmetric; the package's test input is then the raw crop.
     overwrite : bool
         Replace an existing ``path``.
 
@@ -212,6 +229,11 @@ def to_bioimageio(model, path, *, name, test_image, class_names=None, descriptio
         raise ValueError(f"{path}: a bioimage.io package is a .zip file")
     if not isinstance(name, str) or not 5 <= len(name.strip()) <= 128:
         raise ValueError(f"name must be 5 to 128 characters (bioimage.io's rule), got {name!r}")
+    if preprocessing is None:
+        preprocessing = "noise" if model.spec()["name"] == "VoxResNet" else "zscore"
+    if preprocessing not in PREPROCESSING:
+        raise ValueError(f"preprocessing must be one of {', '.join(PREPROCESSING)}, got "
+                         f"{preprocessing!r}")
     check_output(path, overwrite=overwrite)
     _require_spec()
     from bioimageio.spec import save_bioimageio_package
@@ -243,12 +265,14 @@ def to_bioimageio(model, path, *, name, test_image, class_names=None, descriptio
     window = _fit_window(model, window, image.shape)
     geom = window_geometry(model, window)
     sizes = _package_sizes(model, window)
-    crop = zscore(image[tuple(slice(0, w) for w in window)])
+    raw = image[tuple(slice(0, w) for w in window)]
+    crop = zscore(raw) if preprocessing == "zscore" else _noise_units(raw)
     probs = predict(model, crop, window=window, output="probabilities", device="cpu",
                     progress=False)
     out_window = tuple(geom.output[1:]) if ndim == 2 else tuple(geom.output)
     offset = tuple((w - o) // 2 for w, o in zip(window, out_window))
-    test_in = crop[None, None].astype(np.float32)
+    # the test input is what the package's preprocessing turns into ``crop``
+    test_in = (crop if preprocessing == "zscore" else raw)[None, None].astype(np.float32)
     test_out = probs[(slice(None),) + tuple(slice(f, f + o) for f, o in zip(offset, out_window))]
     test_out = test_out[None].astype(np.float32)
 
@@ -275,7 +299,8 @@ def to_bioimageio(model, path, *, name, test_image, class_names=None, descriptio
         _check_trace(traced, packaged, sizes)
         traced.save(str(tmp / "weights-torchscript.pt"))
         _cover(crop, test_out[0], tmp / "cover.png", ndim)
-        (tmp / "README.md").write_text(_readme(name, info, names, training_data, window, __version__))
+        (tmp / "README.md").write_text(_readme(name, info, names, training_data, window,
+                                               __version__, preprocessing))
 
         in_axes = [spec.BatchAxis(), spec.ChannelAxis(channel_names=[spec.Identifier("raw")])]
         out_axes = [spec.BatchAxis(), spec.ChannelAxis(
@@ -292,7 +317,8 @@ def to_bioimageio(model, path, *, name, test_image, class_names=None, descriptio
             descr = _describe(spec, tmp, info=info, names=names, ndim=ndim, axes_ids=axes_ids,
                               name=name, description=description, authors=authors,
                               license=license, in_axes=in_axes, out_axes=out_axes,
-                              window=window, training_data=training_data, version=__version__)
+                              window=window, training_data=training_data, version=__version__,
+                              preprocessing=preprocessing)
         except Exception as exc:  # pydantic's ValidationError: say which field, in one line
             raise ValueError(f"the package description is not valid: "
                              f"{' '.join(str(exc).split())[:400]}") from None
@@ -302,7 +328,7 @@ def to_bioimageio(model, path, *, name, test_image, class_names=None, descriptio
 
 
 def _describe(spec, tmp, *, info, names, ndim, axes_ids, name, description, authors, license,
-              in_axes, out_axes, window, training_data, version):
+              in_axes, out_axes, window, training_data, version, preprocessing):
     """The package's ModelDescr (files from the folder ``tmp``)."""
     return spec.ModelDescr(
         name=name,
@@ -317,8 +343,7 @@ def _describe(spec, tmp, *, info, names, ndim, axes_ids, name, description, auth
         inputs=[spec.InputTensorDescr(
             id=spec.TensorId("raw"), axes=in_axes,
             test_tensor=spec.FileDescr(source=tmp / "test_input.npy"),
-            preprocessing=[spec.ZeroMeanUnitVarianceDescr(
-                kwargs=spec.ZeroMeanUnitVarianceKwargs(axes=[spec.AxisId(a) for a in axes_ids]))])],
+            preprocessing=_preprocessing(spec, preprocessing, axes_ids))],
         outputs=[spec.OutputTensorDescr(
             id=spec.TensorId("probabilities"), axes=out_axes,
             test_tensor=spec.FileDescr(source=tmp / "test_output.npy"),
@@ -336,8 +361,25 @@ def _describe(spec, tmp, *, info, names, ndim, axes_ids, name, description, auth
                 pytorch_version=spec.Version(torch.__version__.split("+")[0]))),
         config={"emseg": {"version": version, "model_spec": info,
                           "class_names": names, "window": list(window),
+                          "preprocessing": PREPROCESSING[preprocessing],
                           "training_data": training_data}},
     )
+
+
+def _noise_units(image):
+    """``(x - p50) / (p75 - p50 + 1e-6) / 1.4826`` per image: the package's form of
+    :func:`emseg.tracing.normalize_stack` (bioimage.io's scale_range then scale_linear)."""
+    lo, hi = np.percentile(image, (50, 75))
+    return ((image - lo) / (hi - lo + 1e-6) / 1.4826).astype(np.float32)
+
+
+def _preprocessing(spec, kind, axes_ids):
+    axes = [spec.AxisId(a) for a in axes_ids]
+    if kind == "zscore":
+        return [spec.ZeroMeanUnitVarianceDescr(kwargs=spec.ZeroMeanUnitVarianceKwargs(axes=axes))]
+    return [spec.ScaleRangeDescr(kwargs=spec.ScaleRangeKwargs(axes=axes, min_percentile=50,
+                                                              max_percentile=75, eps=1e-6)),
+            spec.ScaleLinearDescr(kwargs=spec.ScaleLinearKwargs(gain=1 / 1.4826, offset=0.0))]
 
 
 def _cite(spec, name):
@@ -367,11 +409,11 @@ def _cover(image, probs, target, ndim):
     plot_prediction(vol, None, lab, target, n_classes=probs.shape[0], title="test input and prediction")
 
 
-def _readme(name, info, names, training_data, window, version):
+def _readme(name, info, names, training_data, window, version, preprocessing="zscore"):
     return (f"# {name}\n\nA {info['name']} network ({info['kwargs']}) trained with emseg "
             f"{version}.\n\n- Classes: {', '.join(names)}\n- Trained on: {training_data}\n"
             f"- Window it was trained and tested with: {window}\n- Input: one grey channel, "
-            f"z-scored per image (the preprocessing does it); output: class probabilities "
+            f"{PREPROCESSING[preprocessing]} (the preprocessing does it); output: class probabilities "
             f"(softmax).\n\nVerified with bioimageio.spec (validation) and bioimageio.core "
             f"(`test_model`) on a CPU. Not verified here: running it in Fiji/deepImageJ, "
             f"ilastik or BiaPy.\n")

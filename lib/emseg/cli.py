@@ -146,6 +146,9 @@ def _parser():
     p.add_argument("--name", help="--bioimageio: the package's name (default: 'emseg <network> "
                    "(<checkpoint name>)')")
     p.add_argument("--class-names", help="--bioimageio: comma-separated class names")
+    p.add_argument("--preprocessing", choices=("zscore", "noise"),
+                   help="--bioimageio: the input normalisation used in training (default: "
+                        "emseg's for the network: noise units for VoxResNet, else z-score)")
     p.add_argument("--training-data", default="not stated",
                    help="--bioimageio: what the network was trained on (real or synthetic)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
@@ -393,7 +396,8 @@ def _export_bioimageio(args):
     names = [n.strip() for n in args.class_names.split(",")] if args.class_names else None
     name = args.name or f"emseg {model.spec()['name']} ({Path(args.checkpoint).stem})"
     to_bioimageio(model, out, name=name, test_image=read_volume(args.test_image), class_names=names,
-                  training_data=args.training_data, overwrite=args.overwrite)
+                  training_data=args.training_data, preprocessing=args.preprocessing,
+                  overwrite=args.overwrite)
     print(f"{args.checkpoint} -> {out} (bioimage.io package, {out.stat().st_size / 1e6:.2f} MB)")
 
 
