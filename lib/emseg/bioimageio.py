@@ -235,6 +235,18 @@ def to_bioimageio(model, path, *, name, test_image, class_names=None, descriptio
         raise ValueError(f"preprocessing must be one of {', '.join(PREPROCESSING)}, got "
                          f"{preprocessing!r}")
     check_output(path, overwrite=overwrite)
+    with warnings.catch_warnings():
+        # trio (under bioimageio's HTTP stack) warns inside Jupyter that it leaves
+        # IPython's exception handler alone: nothing for the user to act on
+        warnings.filterwarnings("ignore", message="IPython detected", category=RuntimeWarning)
+        return _write(model, path, name=name, test_image=test_image, class_names=class_names,
+                      description=description, authors=authors, training_data=training_data,
+                      license=license, voxel_size=voxel_size, preprocessing=preprocessing)
+
+
+def _write(model, path, *, name, test_image, class_names, description, authors, training_data,
+           license, voxel_size, preprocessing):
+    """The body of :func:`to_bioimageio`, its arguments checked."""
     _require_spec()
     from bioimageio.spec import save_bioimageio_package
     from bioimageio.spec.model import v0_5 as spec
