@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
+from emseg.bioimageio import to_bioimageio
 from emseg.checkpoint import load_model, save_model
 from emseg.data import (CLASS_NAMES, ORGANELLE_CLASSES, PAPER_RESULTS, SyntheticDataWarning,
                         load_platelet, read_volume, write_volume, zscore)
@@ -141,15 +142,32 @@ report = segmentation_report(test.labels, prediction, n_classes=7, class_names=l
                              organelle_classes=ORGANELLE_CLASSES)
 display(Markdown(format_report(report, title="{label}, test volume")))
 """), ("md", rf"""
-## 5. Save the trained net
+## 5. Save and share the trained net
 
 `net.pt` holds the network only (no optimizer state). Example 1 segments with it when you
 set `nets = ["../runs/example{n}/net.pt"]` there.
+
+`net-bioimageio.zip` is the same net as a [BioImage Model Zoo](https://bioimage.io) package,
+for tools that run networks without Python (deepImageJ in Fiji, ilastik, BiaPy): TorchScript
+weights, the z-score preprocessing and softmax postprocessing, a test input and output made
+by `emseg`'s own `predict`, the class names, the paper and what the net was trained on.
+`emseg` reads it back too (`load_model("net-bioimageio.zip")`). Writing it needs the optional
+extra (`python -m pip install -e ".[bioimageio]"`); without it the cell says so and goes on.
+The docs page *Use your network in Fiji, ilastik or BiaPy* says what was verified.
 """), ("code", r"""
 save_model(best, out / "net.pt", overwrite=True,
            source={"example": "example{n}", "data": data_kind, "iterations": config.iterations})
 print(f"saved {out / 'net.pt'}")
-""".replace("{n}", str(n))), *closing, *own_volume_cells(
+try:
+    package = to_bioimageio(best, out / "net-bioimageio.zip", overwrite=True,
+                            name="{label} for platelet organelles (emseg example {n})",
+                            test_image=test.image, class_names=list(CLASS_NAMES),
+                            training_data=f"{data_kind}, preset '{preset}', {config.iterations:,} iterations",
+                            voxel_size=test.voxel_size)
+    print(f"saved {package}: a bioimage.io package")
+except ImportError as err:  # the optional extra is not installed
+    print(f"no bioimage.io package: {err}")
+""".replace("{n}", str(n)).replace("{label}", label)), *closing, *own_volume_cells(
         section=own, nets_phrase="the net you trained (`best.pt`)",
         predict_call="mine_probs = predict(best, mine, window=config.window, output=\"probabilities\", "
                      "device=dev)",

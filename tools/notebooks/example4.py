@@ -47,6 +47,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
+from emseg.bioimageio import to_bioimageio
 from emseg.data import ECS_VOXEL_SIZE, ecs_phantom
 from emseg.data.io import read_image_label_folder
 from emseg.device import describe, pick_device
@@ -336,6 +337,29 @@ plt.show()
 fig = plot_ecs(vol.labels, voxel_size=vol.voxel_size, image=vol.image, stats=q_true,
                title="ECS measures of the ground truth")
 plt.show()
+"""), ("md", r"""
+## 7. Share the trained ECS-Net
+
+`ecsnet-bioimageio.zip` is the trained ECS-Net as a [BioImage Model Zoo](https://bioimage.io)
+package, for tools that run networks without Python (deepImageJ in Fiji, ilastik, BiaPy):
+TorchScript weights, the per-image z-score it was trained with, two output channels
+(background, ECS; a softmax, so the ECS channel is the probability thresholded at 0.5
+above), a test input and output made by `emseg`'s own `predict`, the paper and what it was
+trained on. `emseg` reads it back too (`load_model("ecsnet-bioimageio.zip")`). Writing it
+needs the optional extra (`python -m pip install -e ".[bioimageio]"`); without it the cell
+says so and goes on. The docs page *Use your network in Fiji, ilastik or BiaPy* says what
+was verified.
+"""), ("code", r"""
+try:
+    package = to_bioimageio(model, out / "ecsnet-bioimageio.zip", overwrite=True,
+                            name="ECS-Net for extracellular space (emseg example 4)",
+                            test_image=tests[0].image, class_names=["background", "ECS"],
+                            training_data=f"{data_kind}, preset '{preset}', "
+                                          f"{len(history['loss']):,} iterations",
+                            voxel_size=vs if (voxel_size is not None or not use_folder) else None)
+    print(f"saved {package}: a bioimage.io package")
+except ImportError as err:  # the optional extra is not installed
+    print(f"no bioimage.io package: {err}")
 """), ("md", r"""
 ## Results
 """), ("code", r"""

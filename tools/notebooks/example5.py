@@ -48,6 +48,7 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
+from emseg.bioimageio import to_bioimageio
 from emseg.checkpoint import load_model, save_model
 from emseg.data.dhpr import select_dhpr
 from emseg.data.neuron_phantom import neuron_phantom, neuron_pool, render_densest
@@ -182,6 +183,28 @@ net = load_model(out / "run" / "checkpoints" / "best.pt", device=dev)
 save_model(net, out / "net.pt", overwrite=True,
            source={"example": "example5", "iterations": config.iterations})
 print(f"saved {out / 'net.pt'}")
+"""), ("md", r"""
+**Share it.** `voxresnet-bioimageio.zip` is the same network as a
+[BioImage Model Zoo](https://bioimage.io) package, for tools that run networks without
+Python (deepImageJ in Fiji, ilastik, BiaPy): TorchScript weights, the noise-unit
+normalisation it was trained with (bioimage.io has no median/MAD step, so the package says
+it with percentiles, `(x − p50) / (1.4826 (p75 − p50))`, the same for symmetric background
+noise), class probabilities out (background, neurite), and a test input and output made by
+`emseg`'s own `predict`. The voxel scooping tracer is not part of the package: run it on
+the probability map the tool produces (`trace_voxel_scooping`, or Vaa3D's own tracers).
+Writing it needs the optional extra (`python -m pip install -e ".[bioimageio]"`); without it
+the cell says so and goes on.
+"""), ("code", r"""
+try:
+    package = to_bioimageio(net, out / "voxresnet-bioimageio.zip", overwrite=True,
+                            name="VoxResNet neurite probability (emseg example 5)",
+                            test_image=val_stack.image, class_names=["background", "neurite"],
+                            training_data=f"synthetic neuron stacks (emseg neuron phantom), "
+                                          f"preset '{preset}', {config.iterations:,} iterations",
+                            voxel_size=tuple(1000 * v for v in vs))  # um -> nm
+    print(f"saved {package}: a bioimage.io package")
+except ImportError as err:  # the optional extra is not installed
+    print(f"no bioimage.io package: {err}")
 """), ("md", r"""
 ## 4. Test neurons, probability maps and traces
 
