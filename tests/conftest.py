@@ -28,6 +28,17 @@ def shared_data():
     return SHARED_DATA
 
 
+@pytest.fixture
+def ctrl_c():
+    """SIGINT handled as in a terminal (Python's KeyboardInterrupt) for the test: a process
+    started in the background by a non-interactive shell (``nohup cmd &``, some CI
+    runners) inherits SIGINT *ignored*, where no Ctrl-C can reach it."""
+    import signal
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.fixture(autouse=True)
 def _seed_and_threads():
     """Deterministic, CPU-friendly tests."""

@@ -61,7 +61,7 @@ def test_checkpoints_history_and_reload(tmp_path):
         assert torch.equal(reloaded(x), model(x))
 
 
-def test_ctrl_c_finishes_the_iteration_saves_and_resumes_exactly(tmp_path, monkeypatch):
+def test_ctrl_c_finishes_the_iteration_saves_and_resumes_exactly(tmp_path, monkeypatch, ctrl_c):
     import signal
     from emseg.train import _sampler
     straight = fit(_unet(), _toy(), config=CFG, output_dir=tmp_path / "a", progress=False)
@@ -84,7 +84,7 @@ def test_ctrl_c_finishes_the_iteration_saves_and_resumes_exactly(tmp_path, monke
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
 
 
-def test_second_ctrl_c_stops_at_once(tmp_path, monkeypatch):
+def test_second_ctrl_c_stops_at_once(tmp_path, monkeypatch, ctrl_c):
     import signal
     from emseg.train import _sampler
     original = _sampler.WindowSampler.window

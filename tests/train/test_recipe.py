@@ -74,7 +74,7 @@ def test_grad_clip_bounds_the_gradient_norm(monkeypatch):
     assert not seen  # no clipping asked: not called
 
 
-def test_resume_is_exact_with_every_new_option(tmp_path, monkeypatch):
+def test_resume_is_exact_with_every_new_option(tmp_path, monkeypatch, ctrl_c):
     """Ctrl-C in iteration 5 of 6 (all recipe options on), then resume: the same losses."""
     import signal
     from emseg.train import _sampler
