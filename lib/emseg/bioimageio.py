@@ -4,8 +4,8 @@
 weights (which run without emseg, in bioimage.io's tools and the GUI tools that read
 them) and PyTorch state-dict weights (whose architecture is emseg's, importable with
 ``emseg`` installed), a test input/output pair made by emseg's own :func:`emseg.infer.predict`,
-a cover image, the class names, the input's preprocessing (a z-score or noise units, as in training)
-and the output's postprocessing (softmax over the classes), citations and what the
+a cover image, the class names, the input's preprocessing (a z-score or noise units, as
+in training) and the output's postprocessing (softmax over the classes), citations and what the
 network was trained on. :func:`emseg.checkpoint.load_model` reads such a package back
 (checking the weights' SHA-256).
 
@@ -204,10 +204,11 @@ def to_bioimageio(model, path, *, name, test_image, class_names=None, descriptio
         that the tools running it do the same: ``"zscore"`` (mean 0, sd 1 per image;
         :func:`emseg.data.zscore`, the segmentation examples) or ``"noise"`` (noise units,
         :func:`emseg.tracing.normalize_stack`, the tracing example). Default: what emseg's
-        workflow for the network uses (``"noise"`` for VoxResNet, else ``"zscore"``). bioimage.io has no
-        median/MAD step, so ``"noise"`` is written as ``(x - p50) / (p75 - p50) / 1.4826``
-        (percentiles per image), which equals ``(x - median) / (1.4826 MAD)`` when the
-        background noise is symmetric; the package's test input is then the raw crop.
+        workflow for the network uses (``"noise"`` for VoxResNet, else ``"zscore"``).
+        bioimage.io has no median/MAD step, so ``"noise"`` is written as
+        ``(x - p50) / (p75 - p50) / 1.4826`` (percentiles per image), which equals
+        ``(x - median) / (1.4826 MAD)`` when the background noise is symmetric; the
+        package's test input is then the raw crop.
     overwrite : bool
         Replace an existing ``path``.
 
