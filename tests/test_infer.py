@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from emseg.device import cpu_bf16_supported
 from emseg.infer import blending_weights, predict, predict_ensemble, window_starts
 from emseg.models import Net2D3D, SegmentationNet, UNet2D
 
@@ -111,10 +112,10 @@ def test_one_window_equals_forward_pass(model):
     shape = (1, 32, 32) if model.window_ndim == 2 else (5, 32, 32)
     volume = rand(*shape)
     window = shape[1:] if model.window_ndim == 2 else shape
-    got = predict(model, volume, window=window, progress=False)
+    got = predict(model, volume, window=window, precision="float32", progress=False)
     np.testing.assert_allclose(got, direct(model, volume), atol=1e-6)
     if model.window_ndim == 2:  # a 2D image gives 2D-shaped results
-        got2d = predict(model, volume[0], window=window, progress=False)
+        got2d = predict(model, volume[0], window=window, precision="float32", progress=False)
         np.testing.assert_allclose(got2d, direct(model, volume)[:, 0], atol=1e-6)
 
 
@@ -128,7 +129,7 @@ def test_tiling_equals_whole_volume_for_local_net(crop, blending):
                                    ((3, 8, 9), (3, 11, 12), 0.6)]:
         volume = rand(*shape)
         got = predict(model, volume, window=window, overlap=overlap, blending=blending,
-                      batch_size=3, progress=False)
+                      batch_size=3, precision="float32", progress=False)
         np.testing.assert_allclose(got, model.whole(volume), atol=1e-6)
 
 
@@ -136,30 +137,30 @@ def test_tiling_with_high_overlap_is_float32_accurate():
     """Each of the k windows over a voxel adds float32 rounding (about k x 1.2e-7)."""
     model = PointNet(crop=((1, 0), (0, 3), (3, 0)))
     volume = rand(5, 31, 17)
-    got = predict(model, volume, window=(5, 12, 8), overlap=0.9, progress=False)
+    got = predict(model, volume, window=(5, 12, 8), overlap=0.9, precision="float32", progress=False)
     np.testing.assert_allclose(got, model.whole(volume), atol=4e-6)
 
 
 def test_tiling_local_2d_net_on_volume_and_image():
     model = PointNet(ndim=2, crop=((3, 1), (2, 2)))
     volume = rand(4, 21, 26)
-    got = predict(model, volume, window=(12, 10), overlap=(0.3, 0.5), progress=False)
+    got = predict(model, volume, window=(12, 10), overlap=(0.3, 0.5), precision="float32", progress=False)
     np.testing.assert_allclose(got, model.whole(volume), atol=1e-6)
-    got2d = predict(model, volume[1], window=(1, 12, 10), progress=False)
+    got2d = predict(model, volume[1], window=(1, 12, 10), precision="float32", progress=False)
     np.testing.assert_allclose(got2d, model.whole(volume)[:, 1], atol=1e-6)
 
 
 def test_tta_equals_no_tta_for_flip_equivariant_net():
     model = PointNet(crop=((0, 0), (1, 2), (0, 3)))
     volume = rand(4, 17, 14)
-    plain = predict(model, volume, window=(3, 9, 9), progress=False)
-    tta = predict(model, volume, window=(3, 9, 9), tta=True, progress=False)
+    plain = predict(model, volume, window=(3, 9, 9), precision="float32", progress=False)
+    tta = predict(model, volume, window=(3, 9, 9), tta=True, precision="float32", progress=False)
     np.testing.assert_allclose(tta, plain, atol=1e-6)
 
 
 def test_tta_runs_on_real_net():
     model = UNet2D(3, width=4, depth=2)
-    got = predict(model, rand(2, 25, 31), window=(60, 60), tta=True, progress=False)
+    got = predict(model, rand(2, 25, 31), window=(60, 60), tta=True, precision="float32", progress=False)
     check_probabilities(got, 3, (2, 25, 31))
 
 
@@ -168,44 +169,44 @@ def test_tta_runs_on_real_net():
 def test_unet_valid_on_volume():
     model = UNet2D(3, width=4, depth=2)  # 60 -> 20, offset 20
     assert model.output_window((60, 60)) == ((20, 20), (20, 20))
-    got = predict(model, rand(3, 45, 50), window=(60, 60), progress=False)
+    got = predict(model, rand(3, 45, 50), window=(60, 60), precision="float32", progress=False)
     check_probabilities(got, 3, (3, 45, 50))
 
 
 def test_net2d3d_on_volume():
     model = Net2D3D(3, width=4, pyramid_width=4)
-    got = predict(model, rand(7, 50, 45), window=(5, 36, 36), batch_size=2, progress=False)
+    got = predict(model, rand(7, 50, 45), window=(5, 36, 36), batch_size=2, precision="float32", progress=False)
     check_probabilities(got, 3, (7, 50, 45))
 
 
 @pytest.mark.parametrize("shape", [(2, 10, 20), (1, 1, 5), (1, 3, 1)])
 def test_volume_smaller_than_window(shape):
-    unet = predict(UNet2D(3, width=4, depth=2), rand(*shape), window=(60, 60), progress=False)
+    unet = predict(UNet2D(3, width=4, depth=2), rand(*shape), window=(60, 60), precision="float32", progress=False)
     check_probabilities(unet, 3, shape)
     net = predict(Net2D3D(3, width=4, pyramid_width=4), rand(*shape), window=(5, 36, 36),
-                  progress=False)
+                  precision="float32", progress=False)
     check_probabilities(net, 3, shape)
 
 
 def test_labels_output():
     model = UNet2D(3, width=4, depth=2)
     volume = rand(2, 30, 33)
-    labels = predict(model, volume, window=(60, 60), output="labels", progress=False)
-    probs = predict(model, volume, window=(60, 60), progress=False)
+    labels = predict(model, volume, window=(60, 60), output="labels", precision="float32", progress=False)
+    probs = predict(model, volume, window=(60, 60), precision="float32", progress=False)
     assert labels.dtype == np.uint8 and labels.shape == (2, 30, 33)
     np.testing.assert_array_equal(labels, probs.argmax(0))
-    labels2d = predict(model, volume[0], window=(60, 60), output="labels", progress=False)
+    labels2d = predict(model, volume[0], window=(60, 60), output="labels", precision="float32", progress=False)
     assert labels2d.shape == (30, 33) and labels2d.dtype == np.uint8
 
 
 def test_ensemble_of_copies_equals_single_model():
     model = UNet2D(3, width=4, depth=2)
     volume = rand(2, 30, 33)
-    single = predict(model, volume, window=(60, 60), progress=False)
-    both = predict_ensemble([model, copy.deepcopy(model)], volume, window=(60, 60), progress=False)
+    single = predict(model, volume, window=(60, 60), precision="float32", progress=False)
+    both = predict_ensemble([model, copy.deepcopy(model)], volume, window=(60, 60), precision="float32", progress=False)
     np.testing.assert_allclose(both, single, atol=1e-6)
     labels = predict_ensemble([model, copy.deepcopy(model)], volume, window=(60, 60),
-                              output="labels", progress=False)
+                              output="labels", precision="float32", progress=False)
     np.testing.assert_array_equal(labels, single.argmax(0))
 
 
@@ -214,7 +215,7 @@ def test_ensemble_is_the_mean():
     with torch.no_grad():
         b.conv.weight.mul_(-0.5)
     volume = rand(3, 10, 11)
-    got = predict_ensemble([a, b], volume, window=(3, 8, 8), progress=False)
+    got = predict_ensemble([a, b], volume, window=(3, 8, 8), precision="float32", progress=False)
     np.testing.assert_allclose(got, (a.whole(volume) + b.whole(volume)) / 2, atol=1e-6)
 
 
@@ -295,3 +296,78 @@ def test_boolean_image_is_refused():
     net = UNet2D(2, width=4, depth=2, padding="same")
     with pytest.raises(ValueError, match="dtype bool"):
         predict(net, np.zeros((1, 16, 16), bool), window=(16, 16), progress=False)
+
+
+# --------------------------------------------------------------------------- precision, layout
+
+def test_predict_precision_auto_matches_the_device_rule(monkeypatch):
+    """'auto' on a CPU: bfloat16 where it is native, float32 otherwise; probabilities float32."""
+    import emseg.device
+    import emseg.infer
+
+    net = UNet2D(3, width=4, depth=2, padding="same")
+    volume = rand(2, 32, 32)
+    seen = []
+    original = net.predict_logits
+    monkeypatch.setattr(net, "predict_logits",
+                        lambda x: seen.append(torch.get_autocast_dtype("cpu")
+                                              if torch.is_autocast_enabled("cpu") else None)
+                        or original(x))
+    for native in (True, False):
+        monkeypatch.setattr(emseg.device, "cpu_bf16_supported", lambda native=native: native)
+        seen.clear()
+        out = emseg.infer.predict(net, volume, window=(32, 32), device="cpu", progress=False)
+        assert out.dtype == np.float32
+        assert seen and set(seen) == {torch.bfloat16 if native else None}
+    seen.clear()
+    emseg.infer.predict(net, volume, window=(32, 32), device="cpu", precision="float32",
+                        progress=False)
+    assert set(seen) == {None}
+
+
+@pytest.mark.skipif(not cpu_bf16_supported(), reason="this CPU has no native bfloat16")
+def test_bfloat16_labels_agree_with_float32():
+    """A net that separates classes (not an untrained one, whose classes tie) keeps its
+    labels in bfloat16 on all but a few voxels near the class boundaries."""
+    net = PointNet(3)
+    volume = rand(3, 40, 40) * 2
+    f32 = predict(net, volume, window=(3, 8, 8), output="labels", precision="float32",
+                  progress=False)
+    bf16 = predict(net, volume, window=(3, 8, 8), output="labels", precision="bfloat16",
+                   progress=False)
+    assert np.mean(f32 == bf16) >= 0.99
+    probs = predict(net, volume, window=(3, 8, 8), precision="bfloat16", progress=False)
+    np.testing.assert_allclose(probs.sum(0), 1, atol=1e-5)
+
+
+def test_bad_precision_is_refused_early(monkeypatch):
+    import emseg.device
+
+    with pytest.raises(ValueError, match="unknown precision 'half'"):
+        predict(PointNet(), rand(3, 8, 8), precision="half", progress=False)
+    with pytest.raises(ValueError, match="float16.*CUDA"):
+        predict(PointNet(), rand(3, 8, 8), device="cpu", precision="float16", progress=False)
+    monkeypatch.setattr(emseg.device, "cpu_bf16_supported", lambda: False)
+    with pytest.raises(ValueError, match="no native bfloat16"):
+        predict(PointNet(), rand(3, 8, 8), device="cpu", precision="bfloat16", progress=False)
+
+
+@pytest.mark.parametrize("make", [lambda: UNet2D(3, width=4, depth=2, padding="same"),
+                                  lambda: Net2D3D(3, width=4, pyramid_width=4)])
+def test_prediction_leaves_the_weights_as_they_were(make, monkeypatch):
+    """Convolutions run channels-last while predicting; the same tensors come back after."""
+    net = make()
+    before = {k: (v.data_ptr(), v.stride(), v.clone()) for k, v in net.state_dict().items()}
+    layouts = []
+    original = net.predict_logits
+    monkeypatch.setattr(net, "predict_logits", lambda x: layouts.extend(
+        w.is_contiguous(memory_format=torch.channels_last if w.dim() == 4 else
+                        torch.channels_last_3d)
+        for w in net.parameters() if w.dim() in (4, 5)) or original(x))
+    window = (32, 32) if net.window_ndim == 2 else (5, 36, 36)
+    predict(net, rand(5, 36, 36), window=window, precision="float32", progress=False)
+    assert layouts and all(layouts)
+    after = net.state_dict()
+    for k, (ptr, stride, value) in before.items():
+        assert after[k].data_ptr() == ptr and after[k].stride() == stride, k
+        assert torch.equal(after[k], value), k

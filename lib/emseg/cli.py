@@ -113,6 +113,7 @@ def _add_device(p):
 
 
 def _parser():
+    from emseg.device import PRECISIONS
     from emseg.models import models_with_option
 
     parser = argparse.ArgumentParser(
@@ -219,6 +220,9 @@ def _parser():
     p.add_argument("--overlap", type=float, default=0.25)
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--tta", action="store_true", help="average over flips (4x slower)")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="the network's arithmetic: auto (mixed precision on CUDA, bfloat16 on a "
+                        "CPU with native bfloat16, else float32), or one of them")
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing output files (never an input)")
     p.add_argument("--quiet", action="store_true")
@@ -716,7 +720,8 @@ def _cmd_predict(args):
     image = zscore(read_volume(args.input))
     models = [load_pretrained(m, device=args.device) for m in args.model]
     opts = dict(window=args.window, overlap=args.overlap, batch_size=args.batch_size,
-                tta=args.tta, device=args.device, progress=not args.quiet, output="probabilities")
+                tta=args.tta, precision=args.precision, device=args.device,
+                progress=not args.quiet, output="probabilities")
     t0 = time.perf_counter()
     probs = predict(models[0], image, **opts) if len(models) == 1 else predict_ensemble(models, image, **opts)
     seconds = time.perf_counter() - t0

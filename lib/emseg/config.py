@@ -193,6 +193,7 @@ class PredictSection:
     blending: str = "gaussian"
     batch_size: int = 4
     tta: bool = False
+    precision: str = "auto"                      # emseg.device.PRECISIONS
     probabilities: bool = False                  # also write <name>-probabilities.tif
 
 
@@ -1004,7 +1005,7 @@ def predict_from_config(config, *, device=None, progress=True, overwrite=False):
     for vol in vols:
         probs = predict(model, vol.image, window=window, overlap=p.overlap,
                         blending=p.blending, batch_size=p.batch_size, tta=p.tta,
-                        device=device, progress=progress)
+                        precision=p.precision, device=device, progress=progress)
         pred = np.argmax(probs, axis=0).astype(np.uint8)
         paths[vol.name] = write_volume(out / f"{vol.name}-prediction.tif", pred,
                                        overwrite=overwrite)

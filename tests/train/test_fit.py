@@ -75,11 +75,15 @@ def test_ctrl_c_finishes_the_iteration_saves_and_resumes_exactly(tmp_path, monke
         return original(self, index)
 
     monkeypatch.setattr(_sampler.WindowSampler, "window", window)
+    # windows made in the loop (prefetch=0), so that the signal comes in iteration 5
     with pytest.raises(KeyboardInterrupt):
-        fit(_unet(), _toy(), config=CFG, output_dir=tmp_path / "b", progress=False)
+        fit(_unet(), _toy(), config=CFG.replace(prefetch=0), output_dir=tmp_path / "b",
+            progress=False)
     monkeypatch.undo()
     assert load_checkpoint(tmp_path / "b" / "checkpoints" / "last.pt")["iteration"] == 5
+    # resumed with the default prefetching thread: the same batches, the same losses
     resumed = fit(_unet(), _toy(), config=CFG, output_dir=tmp_path / "b", resume=True, progress=False)
+    assert CFG.prefetch > 0
     assert resumed["loss"] == straight["loss"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
 
@@ -99,7 +103,7 @@ def test_second_ctrl_c_stops_at_once(tmp_path, monkeypatch, ctrl_c):
 
     monkeypatch.setattr(_sampler.WindowSampler, "window", window)
     with pytest.raises(KeyboardInterrupt):
-        fit(_unet(), _toy(), config=CFG, output_dir=tmp_path, progress=False)
+        fit(_unet(), _toy(), config=CFG.replace(prefetch=0), output_dir=tmp_path, progress=False)
     assert len(seen) == 3  # stopped inside iteration 2, without finishing it
     assert not (tmp_path / "checkpoints" / "last.pt").exists()
 

@@ -77,19 +77,18 @@ def test_grad_clip_bounds_the_gradient_norm(monkeypatch):
 def test_resume_is_exact_with_every_new_option(tmp_path, monkeypatch, ctrl_c):
     """Ctrl-C in iteration 5 of 6 (all recipe options on), then resume: the same losses."""
     import signal
-    from emseg.train import _sampler
+    from emseg.train import _loop
     straight = fit(_net(), _toy(), _toy(1), config=ALL_ON, output_dir=tmp_path / "a",
                    progress=False)
-    calls = {"n": 0}
-    original = _sampler.WindowSampler.window
+    original, pressed = _loop.scheduled_lr, []
 
-    def window(self, index):
-        calls["n"] += 1
-        if calls["n"] == 9:  # the first window of iteration 5 (batch size 2)
+    def lr(cfg, it):  # called by the loop itself (the windows come from the prefetch thread)
+        if it == 4 and not pressed:  # iteration 5 (once: it is called per parameter group)
+            pressed.append(it)
             signal.raise_signal(signal.SIGINT)
-        return original(self, index)
+        return original(cfg, it)
 
-    monkeypatch.setattr(_sampler.WindowSampler, "window", window)
+    monkeypatch.setattr(_loop, "scheduled_lr", lr)
     with pytest.raises(KeyboardInterrupt):
         fit(_net(), _toy(), _toy(1), config=ALL_ON, output_dir=tmp_path / "b", progress=False)
     monkeypatch.undo()

@@ -21,19 +21,21 @@ from emseg._atomic import remove_stale_temporaries, write_json
 from emseg._validate import check_image, check_labels, check_window_memory
 from emseg.checkpoint import load_checkpoint, save_checkpoint
 from emseg.data import Volume
-from emseg.device import amp_dtype
+from emseg.device import amp_dtype, channels_last
 from emseg.models import spec_with_defaults, window_geometry
 from emseg.resample import check_scale, downscale_volume
 from emseg.train._config import LOSSES, LR_SCHEDULES, OPTIMIZERS, TrainConfig
 from emseg.train._distributed import Distributed
 from emseg.train._lock import run_lock
+from emseg.train._prefetch import Prefetcher
 from emseg.train._sampler import WindowSampler
 
 __all__ = ["fit", "check_config", "scheduled_lr", "make_optimizer"]
 
 # settings that may change when a run is resumed; any other change makes the resumed
 # run differ from an uninterrupted one, so resuming refuses it
-_RESUMABLE_CHANGES = ("iterations", "eval_every", "eval_overlap", "organelle_classes", "amp")
+_RESUMABLE_CHANGES = ("iterations", "eval_every", "eval_overlap", "organelle_classes", "amp",
+                      "prefetch")
 _TRAINING_KEYS = ("model_spec", "model_state", "optimizer_state", "scaler_state", "iteration",
                   "best_metric", "history", "config", "rng_state")
 
@@ -73,8 +75,9 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, o
     Returns
     -------
     dict
-        The history: ``iteration``, ``loss``, ``loss_main``, ``loss_aux``, ``seconds`` (one
-        entry per iteration) and ``val`` (a list of dicts with ``iteration``, ``miou_all``,
+        The history: ``iteration``, ``loss``, ``loss_main``, ``loss_aux``, ``seconds``
+        (since the start), ``data_seconds`` (how long the step waited for its batch of
+        windows; one entry each per iteration) and ``val`` (a list of dicts with ``iteration``, ``miou_all``,
         ``accuracy``, ``ari`` and, if configured, ``miou_organelle``).
 
     Notes
@@ -180,7 +183,8 @@ def _fit(model, trains, vals, cfg, geometry, *, ckpt_dir, dist, resume, overwrit
     precision = str(dtype).removeprefix("torch.") if use_amp else "float32"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and dtype == torch.float16)
 
-    history = {"iteration": [], "loss": [], "loss_main": [], "loss_aux": [], "seconds": [], "val": []}
+    history = {"iteration": [], "loss": [], "loss_main": [], "loss_aux": [], "seconds": [],
+               "data_seconds": [], "val": []}
     start, best = 0, -np.inf
     if resume and (ckpt_dir / "last.pt").exists():
         ckpt = load_checkpoint(ckpt_dir / "last.pt")
@@ -195,6 +199,7 @@ def _fit(model, trains, vals, cfg, geometry, *, ckpt_dir, dist, resume, overwrit
             scaler.load_state_dict(ckpt["scaler_state"])
         _restore_rng(ckpt["rng_state"], device)
         start, best, history = ckpt["iteration"], ckpt["best_metric"], ckpt["history"]
+        history.setdefault("data_seconds", [None] * len(history["iteration"]))  # older runs
         if start > cfg.iterations:
             raise ValueError(f"the run in {ckpt_dir} is already at iteration {start}, past "
                              f"config.iterations={cfg.iterations}; ask for more iterations to continue")
@@ -213,14 +218,21 @@ def _fit(model, trains, vals, cfg, geometry, *, ckpt_dir, dist, resume, overwrit
         }, ckpt_dir / f"{name}.pt")
         write_json(ckpt_dir.parent / "history.json", history)  # a NaN loss as null
 
+    def make_batch(it):  # in the prefetch thread: a pure function of `it`
+        return _collate([sampler.window(k) for k in dist.window_indices(it, cfg.batch_size)],
+                        model.window_ndim)
+
+    layout = channels_last(model) if cfg.channels_last else []  # before DDP sees the weights
     net = dist.wrap(model, device)  # DistributedDataParallel under torchrun, else the model
     bar = tqdm(total=cfg.iterations, initial=start, disable=not progress or not dist.is_main,
                desc="train", unit="it")
     t0 = time.perf_counter() - (history["seconds"][-1] if history["seconds"] else 0.0)
-    with bar, _deferred_interrupt() as interrupt:
+    with bar, _deferred_interrupt() as interrupt, \
+            Prefetcher(make_batch, start, cfg.iterations, depth=cfg.prefetch) as batches, \
+            _restore_layout(layout):
         for it in range(start, cfg.iterations):
-            windows = [sampler.window(k) for k in dist.window_indices(it, cfg.batch_size)]
-            x, y, w = _collate(windows, device, model.window_ndim)
+            batch, waited = batches.get(it)
+            x, y, w = (None if t is None else t.to(device, non_blocking=True) for t in batch)
             for group in optimizer.param_groups:  # a pure function of `it`: resumes exactly
                 group["lr"] = scheduled_lr(cfg, it)
             with (torch.autocast(device.type, dtype=dtype) if use_amp else contextlib.nullcontext()):
@@ -235,7 +247,7 @@ def _fit(model, trains, vals, cfg, geometry, *, ckpt_dir, dist, resume, overwrit
             scaler.update()
             record = {"iteration": it + 1, "loss": loss.item(), "loss_main": l_main.item(),
                       "loss_aux": None if l_aux is None else l_aux.item(),
-                      "seconds": time.perf_counter() - t0}
+                      "seconds": time.perf_counter() - t0, "data_seconds": waited}
             if dist.enabled:  # mean losses over processes; a Ctrl-C seen by one stops all
                 means = dist.mean([record["loss"], record["loss_main"], record["loss_aux"] or 0.0,
                                    float(interrupt.requested)], device)
@@ -248,7 +260,7 @@ def _fit(model, trains, vals, cfg, geometry, *, ckpt_dir, dist, resume, overwrit
             bar.set_postfix(loss=f"{record['loss']:.4f}")
             if (it + 1) % cfg.eval_every == 0 or it + 1 == cfg.iterations:
                 if vals and dist.is_main:
-                    metrics = _validate(model, vals, cfg, device)
+                    metrics = _validate(model, vals, cfg, device, precision)
                     history["val"].append({"iteration": it + 1, **metrics})
                     if progress:
                         bar.write(f"iteration {it + 1}: "
@@ -321,6 +333,10 @@ def check_config(config):
     if isinstance(cfg.warmup, bool) or not isinstance(cfg.warmup, (int, np.integer)) \
             or cfg.warmup < 0:
         raise ValueError(f"config.warmup must be a number of iterations >= 0, got {cfg.warmup!r}")
+    if isinstance(cfg.prefetch, bool) or not isinstance(cfg.prefetch, (int, np.integer)) \
+            or cfg.prefetch < 0:
+        raise ValueError(f"config.prefetch must be a number of batches >= 0 (0: no background "
+                         f"thread), got {cfg.prefetch!r}")
     if not cfg.lr > 0:
         raise ValueError(f"config.lr must be positive, got {cfg.lr!r}")
     for name, choices in (("lr_schedule", LR_SCHEDULES), ("optimizer", OPTIMIZERS),
@@ -414,7 +430,8 @@ def _as_volume(item, name, model):
     return vol
 
 
-def _collate(windows, device, spatial_ndim):
+def _collate(windows, spatial_ndim):
+    """A batch of host tensors (image, labels, weights or None) from sampled windows."""
     imgs, labs, wgts = zip(*windows)
     x = torch.from_numpy(np.stack(imgs))[:, None]
     y = torch.from_numpy(np.stack(labs).astype(np.int64))
@@ -422,17 +439,27 @@ def _collate(windows, device, spatial_ndim):
     if spatial_ndim == 2:  # windows are (1, y, x): drop z for 2D networks
         x, y = x[:, :, 0], y[:, 0]
         w = None if w is None else w[:, 0]
-    return x.to(device), y.to(device), None if w is None else w.to(device)
+    return x, y, w
 
 
-def _validate(model, volumes, config, device):
+@contextlib.contextmanager
+def _restore_layout(changed):
+    """Give the trained weights their layout back when the loop ends (values kept)."""
+    try:
+        yield
+    finally:
+        for t, _ in changed:
+            t.data = t.data.contiguous()
+
+
+def _validate(model, volumes, config, device, precision):
     from emseg.infer import predict
     from emseg.metrics import segmentation_report
 
     reports = []
     for vol in volumes:
         pred = predict(model, vol.image, window=config.window, overlap=config.eval_overlap,
-                       output="labels", device=device, progress=False)
+                       output="labels", device=device, precision=precision, progress=False)
         reports.append(segmentation_report(vol.labels, pred, n_classes=model.n_classes,
                                            organelle_classes=config.organelle_classes))
     model.train()
