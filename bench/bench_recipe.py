@@ -28,6 +28,10 @@ Arms, all on the same data, threads and test sections:
 * ``monai-scaled``: the MONAI script on the same binned grid as ``ours`` (its prediction
   resampled back as ours are): separates the gain of the working resolution from the
   rest of the recipe.
+* ``ours-bf16``: ``ours`` trained in bfloat16 (``cpu_bf16=True``; issue 19's accuracy
+  check: the test score within 0.01 of ``ours`` at the same iterations). Every ours arm
+  is scored with float32 inference (``main``) and with the default ``precision="auto"``
+  (``main_auto``, and ``labels_equal_auto``: the share of test voxels with the same label).
 * ``legacy``: the ``*-cpu`` presets as they were before the recipe change
   (``unet2d-cpu-legacy``), for the before/after figures (native grid).
 
@@ -50,6 +54,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from emseg.checkpoint import load_checkpoint
 from emseg.data import load_vnc
 from emseg.data.platelet import render_real_geometry
 from emseg.device import describe, pick_device
@@ -60,14 +65,16 @@ from emseg.train import PRESETS, fit
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ("vnc-mito", "vnc-membranes", "vnc-ecs", "platelet")
-ARMS = ("ours", "ours-net2d3d", "monai", "monai-time", "monai-scaled", "legacy")
+ARMS = ("ours", "ours-bf16", "ours-net2d3d", "monai", "monai-time", "monai-scaled", "legacy")
 VNC_TARGETS = {"vnc-mito": "mitochondria", "vnc-membranes": "membranes",
                "vnc-ecs": "extracellular"}
 VNC_TRAIN, VNC_TEST = slice(0, 16), slice(16, 20)
 PLATELET_CROP = {"train": (50, 800, 800), "eval": (24, 800, 800), "test": (48, 609, 400)}
 PLATELET_SEEDS = {"train": 0, "eval": 1, "test": 2}
 ORGANELLES = (2, 3, 4, 5, 6)
-PRESET_OF = {"ours": "unet2d-cpu", "ours-net2d3d": "net2d3d-cpu", "legacy": "unet2d-cpu-legacy"}
+PRESET_OF = {"ours": "unet2d-cpu", "ours-bf16": "unet2d-cpu", "ours-net2d3d": "net2d3d-cpu",
+             "legacy": "unet2d-cpu-legacy"}
+CHANGES = {"ours-bf16": {"cpu_bf16": True}}  # settings an arm changes in its preset
 CASE_SCALE = {"vnc-mito": (1, 2, 2), "vnc-membranes": (1, 2, 2), "vnc-ecs": (1, 2, 2)}
 
 
@@ -105,11 +112,11 @@ def score(true, pred, n_classes, names):
 
 # --------------------------------------------------------------------------- arms
 
-def run_ours(preset_name, data, folder, seed, iterations, device, scale=None):
+def run_ours(preset_name, data, folder, seed, iterations, device, scale=None, changes=None):
     """Train a preset with fit (resuming an interrupted run); predict the test volume."""
     train, val, test, n_classes, names = data
     preset = PRESETS[preset_name]
-    cfg = preset.config.replace(seed=seed, scale=scale)
+    cfg = preset.config.replace(seed=seed, scale=scale, **(changes or {}))
     if iterations:
         cfg = cfg.replace(iterations=iterations, eval_every=min(cfg.eval_every, iterations))
     if n_classes != 7:
@@ -126,12 +133,19 @@ def run_ours(preset_name, data, folder, seed, iterations, device, scale=None):
         model = load_model(folder / "checkpoints" / "best.pt", device=device)
     t1 = time.perf_counter()
     pred = predict(model, test.image, window=cfg.window, overlap=0.25, output="labels",
-                   device=device, progress=False)
+                   device=device, precision="float32", progress=False)
+    infer_seconds = time.perf_counter() - t1
+    auto = predict(model, test.image, window=cfg.window, overlap=0.25, output="labels",
+                   device=device, precision="auto", progress=False)
     result = score(test.labels, pred, n_classes, names)
+    result.update(main_auto=score(test.labels, auto, n_classes, names)["main"],
+                  labels_equal_auto=float(np.mean(auto == pred)),
+                  precision=load_checkpoint(folder / "checkpoints" / "last.pt").get("precision"),
+                  changes=changes or {})
     result.update(preset=preset_name, iterations=cfg.iterations, batch_size=cfg.batch_size,
                   window=list(cfg.window), scale=list(model.working_scale),
                   train_seconds=float(history["seconds"][-1]), wall_seconds_this_call=wall,
-                  infer_seconds=time.perf_counter() - t1, parameters=count_parameters(model),
+                  infer_seconds=infer_seconds, parameters=count_parameters(model),
                   curve=_curve(history))
     return result
 
@@ -230,7 +244,8 @@ def run_part(case, arm, seed, args, device, data):
         result = run_ours(PRESET_OF[arm], data, folder / f"{arm}-seed{seed}", seed,
                           args.iterations, device,
                           scale=None if arm == "legacy" else
-                          (1, args.scale, args.scale) if args.scale else CASE_SCALE.get(case))
+                          (1, args.scale, args.scale) if args.scale else CASE_SCALE.get(case),
+                          changes=CHANGES.get(arm))
     elif arm in ("monai", "monai-scaled"):
         result = run_monai(data, window=window, batch_size=batch, iterations=iterations,
                            seed=seed, device=device,
@@ -291,6 +306,14 @@ def print_table(out):
                 wins = sum(a >= b for a, b in pairs)
                 print(f"ours / {peer}: ratio {_mean_sd(ratios)} over {len(pairs)} paired seed(s); "
                       f"ours >= peer in {wins} of {len(pairs)}")
+        pairs = [(b["main"] - o["main"], b["main_auto"] - o["main"], b["labels_equal_auto"])
+                 for o in by_arm.get("ours", []) for b in by_arm.get("ours-bf16", [])
+                 if o["seed"] == b["seed"] and "main_auto" in b]
+        if pairs:
+            d, d_auto, same = zip(*pairs)
+            print(f"ours-bf16 - ours: {_mean_sd(d)} (float32 inference), {_mean_sd(d_auto)} "
+                  f"(bf16 trained and inferred) over {len(pairs)} paired seed(s); bf16 inference "
+                  f"labels equal to float32 on {100 * min(same):.2f}-{100 * max(same):.2f} % of voxels")
         rows.append(case)
     if not rows:
         print(f"no results under {out} yet")

@@ -11,7 +11,10 @@ for the small CPU presets, and prints a table. Not a test: it prints figures.
 ``--presets`` trains each ``*-cpu`` preset (and the ``*-legacy`` ones) with its own
 recipe, window and batch (sampling, augmentation, loss, optimiser and schedule included;
 validation excluded) for ``--iterations`` steps after one warm-up step, and prints the
-median step time as seconds per 1,000 iterations.
+median step time as seconds per 1,000 iterations: before (float32, the default memory
+layout, windows made between steps) and after (the defaults: channels-last weights,
+batches prefetched in a background thread; and with ``cpu_bf16`` where it applies),
+with the share of each step spent waiting for data.
 """
 import argparse
 import time
@@ -34,12 +37,26 @@ CASES = [
 
 
 def preset_times(iterations, device):
-    """Seconds per 1,000 iterations of every *-cpu (and *-legacy) preset, as it trains."""
+    """Seconds per 1,000 iterations of every *-cpu (and *-legacy) preset as it trains, before
+    (float32, default layout, windows made in the loop) and after (channels-last weights and
+    batches prefetched in a background thread: the defaults; bfloat16 too where the net has
+    no 3D convolutions and the CPU has native bf16), with the share of each step spent
+    waiting for its batch."""
     from emseg.data import ecs_phantom
+    from emseg.device import cpu_bf16_supported
     from emseg.train import PRESETS
 
     platelet = platelet_phantom("train", shape=(24, 256, 256))
-    print(f"\n{'preset':22s} {'params':>10s} {'window':>12s} {'batch':>5s} {'s / 1000 it':>12s}")
+    arms = {"before": dict(channels_last=False, prefetch=0), "after": {}}
+    if device.type == "cpu" and cpu_bf16_supported():
+        arms["after+bf16"] = dict(cpu_bf16=True)
+    print(f"\nmedian step time of {iterations} steps after one warm-up step, as s per 1,000 "
+          f"iterations; 'data' = share of the step spent waiting for the batch of windows")
+    head = f"{'preset':22s} {'params':>10s} {'window':>12s} {'batch':>5s} " + " ".join(
+        f"{arm + ' s':>14s} {'data':>5s}" for arm in arms) + " " + " ".join(
+        f"{'x ' + arm:>12s}" for arm in list(arms)[1:])
+    print(head)
+    print("-" * len(head))
     for name, preset in PRESETS.items():
         if not (name.endswith("-cpu") or name.endswith("-legacy")):
             continue
@@ -51,14 +68,26 @@ def preset_times(iterations, device):
                 volume = ecs_phantom((4, 256, 256), shape_weights=True)
         else:
             volume, n_classes = platelet, 7
-        torch.manual_seed(0)
-        model = preset.build_model(n_classes=n_classes)
-        cfg = preset.config.replace(iterations=iterations + 1, eval_every=10 ** 9)
-        history = fit(model, volume, config=cfg, device=device, progress=False)
-        steps = np.diff(history["seconds"])
+        cells, step = [], {}
+        for arm, changes in arms.items():
+            torch.manual_seed(0)
+            model = preset.build_model(n_classes=n_classes)
+            if changes.get("cpu_bf16") and any(isinstance(m, (torch.nn.Conv3d, torch.nn.ConvTranspose3d))
+                                               for m in model.modules()):
+                cells.append(f"{'(3D: float32)':>14s} {'':>5s}")
+                continue
+            cfg = preset.config.replace(iterations=iterations + 1, eval_every=10 ** 9, **changes)
+            history = fit(model, volume, config=cfg, device=device, progress=False)
+            steps = np.diff(history["seconds"])
+            step[arm] = float(np.median(steps))
+            data = float(np.mean(history["data_seconds"][1:]) / np.mean(steps))
+            cells.append(f"{1000 * step[arm]:14.0f} {100 * data:4.0f}%")
+        ratios = [f"{step['before'] / step[arm]:12.2f}" if arm in step else f"{'':>12s}"
+                  for arm in list(arms)[1:]]
         window = "x".join(map(str, cfg.window))
         print(f"{name:22s} {count_parameters(model):10,d} {window:>12s} {cfg.batch_size:5d} "
-              f"{1000 * float(np.median(steps)):12.0f}")
+              + " ".join(cells) + " " + " ".join(ratios), flush=True)
+    print("x: speed-up over 'before' (ratio of the median step times)")
 
 
 def main():

@@ -151,13 +151,14 @@ FLAGS = ["--iterations", "7", "--batch-size", "3", "--lr", "0.01", "--lr-schedul
          "--spacing", "1,8,8", "--scale", "2", "--oversample", "0.33", "--loss", "dice_ce",
          "--class-weights", "1,2", "--aux-weight", "0.5", "--weight-floor", "0.1",
          "--no-augment", "--eval-every", "5", "--eval-overlap", "0.5",
-         "--organelle-classes", "1", "--seed", "4", "--no-amp", "--cpu-bf16"]
+         "--organelle-classes", "1", "--seed", "4", "--no-amp", "--cpu-bf16",
+         "--no-channels-last", "--prefetch", "0"]
 EXPECTED = dict(iterations=7, batch_size=3, lr=0.01, lr_schedule="poly", warmup=2,
                 optimizer="adamw", weight_decay=0.001, betas=(0.9, 0.999), eps=1e-8,
                 grad_clip=1.5, window=(16, 32, 32), spacing=(1, 8, 8), scale=2, oversample=0.33,
                 loss="dice_ce", class_weights=(1.0, 2.0), aux_weight=0.5, weight_floor=0.1,
                 augment=None, eval_every=5, eval_overlap=0.5, organelle_classes=(1,), seed=4,
-                amp=False, cpu_bf16=True)
+                amp=False, cpu_bf16=True, channels_last=False, prefetch=0)
 
 
 def _with_config(argv):

@@ -281,7 +281,7 @@ def _write(model, path, *, name, test_image, class_names, description, authors, 
     raw = image[tuple(slice(0, w) for w in window)]
     crop = zscore(raw) if preprocessing == "zscore" else _noise_units(raw)
     probs = predict(model, crop, window=window, output="probabilities", device="cpu",
-                    progress=False)
+                    precision="float32", progress=False)  # as the package's consumers run it
     out_window = tuple(geom.output[1:]) if ndim == 2 else tuple(geom.output)
     offset = tuple((w - o) // 2 for w, o in zip(window, out_window))
     # the test input is what the package's preprocessing turns into ``crop``

@@ -99,7 +99,8 @@ def test_tiled_prediction_of_a_volume_is_the_stage_two_sigmoid():
     rng = np.random.default_rng(0)
     vol = rng.standard_normal((3, 32, 32)).astype(np.float32)
     # one window per slice, no overlap: predict must reproduce sigmoid(stage-2 logit)
-    probs = predict(net, vol, window=(32, 32), blending="constant", device="cpu", progress=False)
+    probs = predict(net, vol, window=(32, 32), blending="constant", device="cpu",
+                    precision="float32", progress=False)
     assert probs.shape == (2, 3, 32, 32)
     with torch.no_grad():
         logit = net.stage2(net.stage1(torch.from_numpy(vol)[:, None])[1])[0][:, 0]
