@@ -64,15 +64,19 @@ def parse_args():
     parser.add_argument("--quick", action="store_true", help="smaller volumes; part 2 without warm-up")
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats per method (>= 3)")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: auto)")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time predict(compile=True) (torch.compile; its first call "
+                             "compiles, about a minute per network on 2 CPU cores)")
     parser.add_argument("--train-iterations", type=int, default=None,
                         help="training steps of each part-1 network first (default 150; "
                              "--quick 40)")
     return parser.parse_args()
 
 
-def run_emseg(model, volume, window, device, precision="auto"):
+def run_emseg(model, volume, window, device, precision="auto", compile=False):
     return predict(model, volume, window=window, overlap=OVERLAP, blending="gaussian",
-                   batch_size=BATCH, device=device, precision=precision, progress=False)
+                   batch_size=BATCH, device=device, precision=precision, compile=compile,
+                   progress=False)
 
 
 def run_monai(model, volume, window, device):
@@ -96,13 +100,18 @@ def run_monai(model, volume, window, device):
 
 def interleaved(runs, repeats):
     """Warm up each run once, then time them interleaved; return ({name: times}, last results)."""
-    results = {name: fn() for name, fn in runs.items()}
+    results, warmup = {}, {}
+    for name, fn in runs.items():
+        t0 = time.perf_counter()
+        results[name] = fn()
+        warmup[name] = time.perf_counter() - t0
     times = {name: [] for name in runs}
     for _ in range(repeats):
         for name, fn in runs.items():
             t0 = time.perf_counter()
             results[name] = fn()
             times[name].append(time.perf_counter() - t0)
+    interleaved.warmup = warmup
     return times, results
 
 
@@ -146,7 +155,7 @@ class FlopCounter:
             h.remove()
 
 
-def versus_monai(cases, repeats, device):
+def versus_monai(cases, repeats, device, compile=False):
     print(f"\n(1) emseg vs MONAI sliding_window_inference: overlap {OVERLAP}, gaussian, "
           f"batch {BATCH}, median of {repeats} interleaved runs after a warm-up")
     head = f"{'model':<30} {'volume':<11} {'window':<10} {'emseg s':>7} {'f32 s':>6} " \
@@ -159,6 +168,8 @@ def versus_monai(cases, repeats, device):
         runs = {"emseg": lambda: run_emseg(model, volume, window, device),
                 "f32": lambda: run_emseg(model, volume, window, device, precision="float32"),
                 "monai": lambda: run_monai(model, volume, window, device)}
+        if compile:
+            runs["compiled"] = lambda: run_emseg(model, volume, window, device, compile=True)
         times, res = interleaved(runs, repeats)
         med = {k: statistics.median(v) for k, v in times.items()}
         labels = {k: v.argmax(0) for k, v in res.items()}
@@ -168,6 +179,11 @@ def versus_monai(cases, repeats, device):
               f"{med['monai']:7.2f} {volume.size / med['emseg']:11.3g} "
               f"{med['monai'] / med['emseg']:5.2f} {med['monai'] / med['f32']:5.2f} "
               f"{100 * same['emseg']:7.2f}% {100 * same['f32']:7.2f}% {diff:13.2e}")
+        if compile:
+            print(f"{'':<30} compile=True: {med['compiled']:.2f} s, x{med['emseg'] / med['compiled']:.2f} "
+                  f"of the default; first call (compiling) {interleaved.warmup['compiled']:.0f} s; "
+                  f"labels = default's on "
+                  f"{100 * np.mean(labels['compiled'] == labels['emseg']):.2f} %")
         with FlopCounter(model) as count:
             run_emseg(model, volume, window, device, precision="float32")
         achieved.append((name, count.flops, med))
@@ -269,7 +285,7 @@ def main():
     point = np.random.default_rng(0).normal(size=(z2d, 512, 512)).astype(np.float32)
     cases.append(("1x1 conv (tiling overhead)", PointNet2D().to(device), point.shape, (256, 256),
                   point))
-    achieved = versus_monai(cases, args.repeats, device)
+    achieved = versus_monai(cases, args.repeats, device, compile=args.compile)
     peak = conv_peak(device, args.repeats + 2)
 
     unet = UNet2D(7).to(device)

@@ -8,7 +8,8 @@
 # 2. every example in its quick setting on $DEVICE (python -m emseg run exampleN --quick);
 # 3. the speed benchmarks: tiled inference against MONAI and the original-size networks
 #    (bench/bench_infer.py) and training speed of the original-size nets and the CPU presets
-#    (bench/bench_train.py), with AMP on CUDA.
+#    (bench/bench_train.py; --presets: every preset before/after the speed settings, with the
+#    share of each step spent waiting for data), with AMP on CUDA.
 # Everything is written to $OUT (default build/gpu-check): one log per step and summary.txt
 # with each step's exit status and time. Steps run on after a failure; the script exits 1
 # if any failed.
@@ -56,6 +57,9 @@ infer_args=(--device "$DEVICE"); train_args=(--device "$DEVICE")
 if [ "$QUICK" = 1 ]; then infer_args+=(--quick); train_args+=(--quick); fi
 step bench-infer python bench/bench_infer.py "${infer_args[@]}"
 step bench-train python bench/bench_train.py "${train_args[@]}"
+presets_args=(--presets --device "$DEVICE" --iterations 20)
+[ "$QUICK" = 1 ] && presets_args=(--presets --device "$DEVICE" --iterations 3)
+step bench-train-presets python bench/bench_train.py "${presets_args[@]}"
 
 echo "logs in $OUT; failed steps: $failed" | tee -a "$summary"
 exit "$failed"

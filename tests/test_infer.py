@@ -371,3 +371,14 @@ def test_prediction_leaves_the_weights_as_they_were(make, monkeypatch):
     for k, (ptr, stride, value) in before.items():
         assert after[k].data_ptr() == ptr and after[k].stride() == stride, k
         assert torch.equal(after[k], value), k
+
+
+def test_compiled_prediction_equals_eager():
+    """compile=True: torch.compile'd network, every batch padded to batch_size."""
+    net = PointNet(3)
+    volume = rand(3, 20, 20)
+    eager = predict(net, volume, window=(3, 8, 8), batch_size=4, precision="float32",
+                    progress=False)
+    compiled = predict(net, volume, window=(3, 8, 8), batch_size=4, precision="float32",
+                       compile=True, progress=False)
+    np.testing.assert_allclose(compiled, eager, atol=1e-5)

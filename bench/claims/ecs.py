@@ -78,11 +78,12 @@ def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, devic
                                overwrite=True, device=device, contrastive_form=form or "infonce")
     train_s = time.perf_counter() - t0
     t1 = time.perf_counter()
-    prob = predict_ecs(model, test.image, device=device)
+    prob = predict_ecs(model, test.image, device=device, precision="float32")  # as every part
     scores = evaluate_ecs(test.labels, prob, voxel_size=test.voxel_size)
     curve = common.validation_curve(history, "miou_all")
     return {"claim": NAME, "setting": setting, "arm": arm, "seed": seed, "preset": "ecsnet-cpu",
             "iterations": iterations, "device": describe(device), "torch": torch.__version__,
+            "inference_precision": "float32",
             "train_seconds": train_s,
             "test_seconds": time.perf_counter() - t1, "curve": curve,
             "plateau": common.plateau(curve),

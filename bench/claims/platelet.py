@@ -97,7 +97,7 @@ def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, devic
                                redo=redo)
     t1 = time.perf_counter()
     prob = predict(trained["model"], test.image, output="probabilities", device=device,
-                   progress=False)
+                   precision="float32", progress=False)  # every part is scored in float32
     pred = prob.argmax(0)
     if arm == "net2d3d":
         save_model(trained["model"].half(), weights_file(setting, seed), overwrite=True)
@@ -126,7 +126,8 @@ def _ensemble(setting, seed, test, device):
     for s in ENSEMBLE:
         path = weights_file(setting, s)
         net = load_model(path, device=device).float()
-        p = predict(net, test.image, output="probabilities", device=device, progress=False)
+        p = predict(net, test.image, output="probabilities", device=device, precision="float32",
+                    progress=False)
         member = p.argmax(0)
         members.append({"seed": s, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
                         "miou_organelle": score(test.labels, member)["miou_organelle"],

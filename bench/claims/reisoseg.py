@@ -39,7 +39,8 @@ def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, devic
                                iterations=iterations, metric="miou_organelle", device=device,
                                redo=redo, **({"alpha": 1.0} if arm == "reisoseg-alpha1" else {}))
     t1 = time.perf_counter()
-    pred = predict(trained["model"], test.image, output="labels", device=device, progress=False)
+    pred = predict(trained["model"], test.image, output="labels", device=device,
+                   precision="float32", progress=False)  # every part is scored in float32
     return common.part_record(NAME, setting, arm, seed, trained, device, time.perf_counter() - t1,
                               **platelet.score(test.labels, pred))
 

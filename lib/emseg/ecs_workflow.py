@@ -146,16 +146,18 @@ def train_ecs(train, val=None, *, preset="cpu", variant="ecsnet", iterations=Non
     return model, history
 
 
-def predict_ecs(model, image, *, window=None, overlap=0.25, device=None, progress=False):
+def predict_ecs(model, image, *, window=None, overlap=0.25, device=None, precision="auto",
+                progress=False):
     """ECS probability of an image or volume by overlapping tiles (:func:`emseg.infer.predict`).
 
     ``image`` is (y, x) or (z, y, x), z-scored as in training; the result is float32
     of the same shape, values in [0, 1] (stage 2's sigmoid for ECS-Net). Images
-    smaller than one window are reflection-padded by the tiler.
+    smaller than one window are reflection-padded by the tiler. ``precision`` as in
+    :func:`emseg.infer.predict`.
     """
     from emseg.infer import predict
     probs = predict(model, image, window=window, overlap=overlap, output="probabilities",
-                    device=device, progress=progress)
+                    device=device, precision=precision, progress=progress)
     if probs.shape[0] != 2:
         raise ValueError(f"predict_ecs needs a two-class (background, ECS) network, got "
                          f"{probs.shape[0]} classes")

@@ -56,7 +56,7 @@ _FLIPS = ((), (1,), (2,), (1, 2))  # test-time flips: none, y, x, y and x of a (
 
 def predict(model, image, *, window=None, overlap=0.25, blending="gaussian", batch_size=4,
             output="probabilities", tta=False, scale=None, device=None, precision="auto",
-            progress=True):
+            compile=False, progress=True):
     """Predict a whole image or volume with a segmentation network, window by window.
 
     Parameters
@@ -95,6 +95,11 @@ def predict(model, image, *, window=None, overlap=0.25, blending="gaussian", bat
         The network's arithmetic (see :func:`emseg.device.inference_dtype`): ``'auto'``
         is mixed precision on CUDA, bfloat16 on a CPU that computes it natively, else
         float32. Blending and the returned probabilities are float32 either way.
+    compile : bool
+        Run the network through :func:`torch.compile` (every batch padded to
+        ``batch_size``, so one window shape compiles once). It pays off only for large
+        volumes: on the project's 2-core CPU compiling took 60-90 s per network and the
+        forward pass became 1.1-1.5x faster (bench/README.md).
     progress : bool
         Show a progress bar over batches of windows.
 
@@ -119,7 +124,8 @@ def predict(model, image, *, window=None, overlap=0.25, blending="gaussian", bat
     volume, was_2d = _check_volume(image)
     opts = PredictOptions.check(window=window, overlap=overlap, blending=blending,
                           batch_size=batch_size, output=output, tta=tta, scale=scale,
-                          device=device, precision=precision, progress=progress)
+                          device=device, precision=precision, compile=compile,
+                          progress=progress)
     geom = check_model(model, opts)
     probs = _predict_probabilities(model, volume, geom, opts, desc="predict")
     return _finish(probs, opts.output, was_2d)
@@ -260,12 +266,13 @@ class PredictOptions:
     scale: tuple = None  # None: each model's own working_scale
     device: object = None
     precision: str = "auto"
+    compile: bool = False
     progress: bool = True
 
     @classmethod
     def check(cls, *, window=None, overlap=0.25, blending="gaussian", batch_size=4,
               output="probabilities", tta=False, scale=None, device=None, precision="auto",
-              progress=True):
+              compile=False, progress=True):
         """Check every option early and return them as one object."""
         device = pick_device(device)
         inference_dtype(device, precision)  # an unknown or unavailable precision says so now
@@ -277,7 +284,8 @@ class PredictOptions:
                    blending=blending, batch_size=check_positive_int(batch_size, name="batch_size"),
                    output=output, tta=bool(tta),
                    scale=None if scale is None else check_scale(scale),
-                   device=device, precision=precision, progress=bool(progress))
+                   device=device, precision=precision, compile=bool(compile),
+                   progress=bool(progress))
 
 
 def _check_window(window):
@@ -418,24 +426,28 @@ def _tile(model, volume, geom, plan, weights, opts, bar):
     device = opts.device
     padded = torch.from_numpy(reflect_pad(volume, plan.pad)).to(device)
     acc = torch.zeros((model.n_classes,) + plan.grid, dtype=torch.float32, device=device)
-    batch = torch.empty((opts.batch_size,) + geom.input, dtype=torch.float32, device=device)
+    batch = torch.zeros((opts.batch_size,) + geom.input, dtype=torch.float32, device=device)
+    forward = torch.compile(model.predict_logits) if opts.compile else model.predict_logits
     for first in range(0, len(plan.starts), opts.batch_size):
         starts = plan.starts[first:first + opts.batch_size]
         windows = torch.stack([padded[_box(s, geom.input)] for s in starts], out=batch[:len(starts)])
-        probs = _window_probabilities(model, windows[:, None], geom, opts)
+        if opts.compile:  # always the full batch (the rest ignored): one shape, one compilation
+            windows = batch
+        probs = _window_probabilities(forward, model, windows[:, None], geom, opts)
         for p, s in zip(probs, starts):  # in place: no per-window temporaries
             acc[(slice(None),) + _box(s, geom.output)].addcmul_(p, weights)
         bar.update(1)
     return acc
 
 
-def _window_probabilities(model, batch, geom, opts):
-    """Softmax (float32) of the model's main logits for a batch of (N, 1, z, y, x) windows."""
+def _window_probabilities(forward, model, batch, geom, opts):
+    """Softmax (float32) of the main logits (``forward``: the model's ``predict_logits``,
+    possibly compiled) for a batch of (N, 1, z, y, x) windows."""
     x = batch[:, :, 0] if model.window_ndim == 2 else batch
     dtype = inference_dtype(opts.device, opts.precision)
     with torch.autocast(opts.device.type, dtype=dtype) if dtype is not None \
             else contextlib.nullcontext():
-        logits = model.predict_logits(x)
+        logits = forward(x)
     if model.window_ndim == 2:
         logits = logits.unsqueeze(2)
     want = (len(batch), model.n_classes) + tuple(geom.output)
