@@ -115,6 +115,7 @@ def _add_device(p):
 def _parser():
     from emseg.device import PRECISIONS
     from emseg.models import models_with_option
+    from emseg.train import models_for_task
 
     parser = argparse.ArgumentParser(
         prog="python -m emseg",
@@ -174,7 +175,9 @@ def _parser():
                    help=f"z spacing / xy spacing of the data (3D models "
                         f"{', '.join(models_with_option('anisotropy'))}): sets the pooling plan, "
                         f"e.g. 10 for 45 nm sections with 4.6 nm pixels")
-    p.add_argument("--model", default="net2d3d", choices=["net2d3d", "unet2d", "unet3d", "reisoseg"])
+    p.add_argument("--model", default="net2d3d", choices=models_for_task("labels"),
+                   help="the network (emseg.train.PRESETS with task 'labels'; ECS-Net trains "
+                        "with 'ecs train', VoxResNet in example 5)")
     p.add_argument("--output", help="run folder (checkpoints, history, curve); required without --config")
     p.add_argument("--source", default="auto", choices=["auto", "platelet", "phantom"],
                    help="platelet data: auto (real, else synthetic), platelet (real only), phantom")

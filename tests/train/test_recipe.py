@@ -211,3 +211,21 @@ def test_class_weights_where_a_loss_has_none_are_refused():
     with pytest.raises(ValueError, match="no class weights"):
         fit(ECSNet(2, width=4, depth=2, shape_loss=False, contrastive_weight=0.0, cascade=False),
             vol, config=cfg.replace(window=(16, 16)), progress=False)
+
+
+def test_every_preset_names_its_task_and_the_cli_offers_the_label_networks():
+    """The train command's --model choices come from the presets (task 'labels'), so a new
+    network with a preset needs no edit of the CLI."""
+    from emseg.cli import _parser
+    from emseg.models import MODELS
+    from emseg.train import PRESETS, TASKS, models_for_task
+
+    assert all(p.task in TASKS and p.model in MODELS for p in PRESETS.values())
+    assert models_for_task("ecs") == ["ecsnet"] and models_for_task("tracing") == ["voxresnet"]
+    labels = models_for_task("labels")
+    assert {"net2d3d", "unet2d", "unet3d", "reisoseg"} <= set(labels)
+    train = next(a for a in _parser()._subparsers._group_actions[0].choices["train"]._actions
+                 if "--model" in a.option_strings)
+    assert list(train.choices) == labels
+    with pytest.raises(ValueError, match="unknown task"):
+        models_for_task("mitochondria")

@@ -8,8 +8,9 @@ clipping, an optional working resolution; validation MIoU every N iterations;
 ``best``/``last`` checkpoints written atomically; exact resume. ``PRESETS`` name
 networks with the recipes that train them (the originals, and small CPU variants).
 """
-from emseg.train._config import PRESETS, Preset, TrainConfig
+from emseg.train._config import PRESETS, TASKS, Preset, TrainConfig, models_for_task
 from emseg.train._loop import check_config, fit, scheduled_lr
 from emseg.train._sampler import WindowSampler
 
-__all__ = ["fit", "check_config", "scheduled_lr", "TrainConfig", "Preset", "PRESETS", "WindowSampler"]
+__all__ = ["fit", "check_config", "scheduled_lr", "TrainConfig", "Preset", "PRESETS", "TASKS",
+           "models_for_task", "WindowSampler"]

@@ -12,7 +12,9 @@ from emseg.augment import AugmentConfig
 from emseg.losses import LOSSES
 
 __all__ = ["TrainConfig", "Preset", "PRESETS", "LR_SCHEDULES", "OPTIMIZERS", "LOSSES",
-           "setting_help", "MODERN"]
+           "setting_help", "MODERN", "TASKS", "models_for_task"]
+
+TASKS = ("labels", "ecs", "tracing")
 
 PLATELET_ORGANELLES = (2, 3, 4, 5, 6)
 LR_SCHEDULES = ("constant", "cosine", "poly")
@@ -125,10 +127,16 @@ class Preset:
         Keyword arguments of the network (besides ``n_classes``).
     config : TrainConfig
         The recipe, including the window.
+    task : {'labels', 'ecs', 'tracing'}
+        What the network learns and so which workflow trains it: ``'labels'``, label
+        volumes of ``n_classes`` classes (the ``train`` command, the templates);
+        ``'ecs'``, the binary ECS masks of :func:`emseg.ecs_workflow.train_ecs`;
+        ``'tracing'``, neurite probability maps of noise-unit stacks (example 5).
     """
     model: str
     model_kwargs: dict
     config: TrainConfig
+    task: str = "labels"
 
     def build_model(self, n_classes=7, **overrides):
         """Build this preset's network (``overrides`` replace its keyword arguments)."""
@@ -174,23 +182,32 @@ PRESETS = {
     # the original trained 1000 epochs of an unpublished data set (iterations: our choice)
     "ecsnet-original": Preset("ecsnet", {}, TrainConfig(
         iterations=20000, batch_size=8, lr=0.01, betas=(0.5, 0.999), eps=1e-8, window=(512, 512),
-        eval_every=1000)),
+        eval_every=1000), task="ecs"),
     # CPU: width 8 (1.1 M parameters), 128 x 128 windows, batch 4, the modern recipe (its
     # dice_ce adds a soft Dice term to each stage's shape-weighted focal loss)
     "ecsnet-cpu": Preset("ecsnet", {"width": 8}, TrainConfig(
-        iterations=1000, batch_size=4, window=(128, 128), eval_every=250, **MODERN)),
+        iterations=1000, batch_size=4, window=(128, 128), eval_every=250, **MODERN), task="ecs"),
     # VoxResNet (neuron probability maps, 2 classes); original: width 32 / 64, 120^3 patches,
     # batch 3, SGD lr 0.01 halved every epoch (quirk Q1); here Adam with a cosine decay
     "voxresnet-original": Preset("voxresnet", {}, TrainConfig(
         iterations=20000, batch_size=3, lr=1e-3, lr_schedule="cosine", window=(120, 120, 120),
-        eval_every=1000)),
+        eval_every=1000), task="tracing"),
     # CPU: width 8 / 16, one residual block per stage (81 k parameters), 32 x 64 x 64 windows,
     # the modern recipe (Dice + CE instead of the original class-weighted loss); 1,200
     # iterations: where the tracing claim's runs meet the plateau rule (400 did not)
     "voxresnet-cpu": Preset("voxresnet", {"width": 8, "blocks": 1}, TrainConfig(
         iterations=1200, batch_size=2, window=(32, 64, 64), eval_every=100,
-        **{**MODERN, "lr": 2e-3})),
+        **{**MODERN, "lr": 2e-3}), task="tracing"),
     "reisoseg-original": Preset("reisoseg", {"pools": ((2, 2, 2), (1, 2, 2), (1, 2, 2), (2, 2, 2))},
                                 TrainConfig(iterations=150000, batch_size=2, window=(32, 128, 128),
                                             eval_every=2500)),
 }
+
+
+def models_for_task(task="labels"):
+    """The network names (keys of :data:`emseg.models.MODELS`) with a preset for ``task``
+    (one of :data:`TASKS`), in the order of :data:`PRESETS`: e.g. the ``train`` command's
+    ``--model`` choices."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose one of {TASKS}")
+    return list(dict.fromkeys(p.model for p in PRESETS.values() if p.task == task))
