@@ -17,7 +17,6 @@ batches prefetched in a background thread; and with ``cpu_bf16`` where it applie
 with the share of each step spent waiting for data.
 """
 import argparse
-import time
 
 import numpy as np
 import torch

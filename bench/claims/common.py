@@ -250,18 +250,14 @@ def train_arm(claim, setting, arm, seed, preset_name, train, val, *, n_classes, 
         ``model`` (``checkpoint`` of the run, loaded), ``curve`` (validation ``metric``),
         ``plateau``, ``train_seconds``, ``preset``, ``iterations``.
     """
-    import torch
-
     from emseg.checkpoint import load_model
     from emseg.train import PRESETS, fit
 
-    preset = PRESETS[preset_name]
-    config = preset.config.replace(iterations=iterations, seed=seed,
-                                   eval_every=max(1, iterations // 10))
+    net, config = PRESETS[preset_name].build(n_classes, seed=seed, iterations=iterations,
+                                             model_options=model_changes,
+                                             eval_every=max(1, iterations // 10))
     folder = run_folder(claim, setting, arm, seed)
     resume = resume_run(folder, iterations, redo)
-    torch.manual_seed(seed)
-    net = preset.build_model(n_classes=n_classes, **model_changes)
     history = fit(net, train, val, config=config, output_dir=folder, resume=resume,
                   overwrite=not resume, device=device, progress=False)
     curve = validation_curve(history, metric)

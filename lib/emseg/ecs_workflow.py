@@ -108,8 +108,6 @@ def train_ecs(train, val=None, *, preset="cpu", variant="ecsnet", iterations=Non
         For an unknown preset or variant, labels that are not binary, or a training
         image smaller than one training window.
     """
-    import torch
-
     from emseg.checkpoint import load_model
     from emseg.models.ecsnet import ABLATIONS
     from emseg.train import fit
@@ -117,10 +115,8 @@ def train_ecs(train, val=None, *, preset="cpu", variant="ecsnet", iterations=Non
     chosen = ecs_preset(preset)
     if variant not in ABLATIONS:
         raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(ABLATIONS)}")
-    config = chosen.config.replace(seed=int(seed))
-    if iterations is not None:
-        config = config.replace(iterations=int(iterations), eval_every=min(config.eval_every,
-                                                                           int(iterations)))
+    kwargs = {**ABLATIONS[variant], **model_options}
+    model, config = chosen.build(2, seed=seed, iterations=iterations, model_options=kwargs)
     trains = _volumes(train, "train")
     vals = _volumes(val, "val") if val is not None else []
     window = tuple(config.window)
@@ -129,13 +125,10 @@ def train_ecs(train, val=None, *, preset="cpu", variant="ecsnet", iterations=Non
             raise ValueError(f"training image {v.name or ''} is {v.image.shape[1]}x{v.image.shape[2]} "
                              f"pixels, smaller than one {window[0]}x{window[1]} training window; use "
                              f"larger images or a smaller window")
-    kwargs = {**ABLATIONS[variant], **model_options}
     if kwargs.get("shape_loss", True):
         trains = with_shape_weights(trains)
     else:
         trains = [dataclasses.replace(v, weights=None) for v in trains]
-    torch.manual_seed(int(seed))
-    model = chosen.build_model(n_classes=2, **kwargs)
     t0 = time.perf_counter()
     history = fit(model, trains, vals or None, config=config, output_dir=output_dir,
                   overwrite=overwrite, device=device, progress=progress)

@@ -40,8 +40,6 @@ def run_demo(*, output="runs/demo", source="phantom", iterations=1000, device=No
     dict
         The test-set report of the trained net and of the intensity baseline.
     """
-    import torch
-
     from emseg.baselines import threshold_baseline
     from emseg.checkpoint import load_model
     from emseg.data import CLASS_NAMES, ORGANELLE_CLASSES, load_platelet, write_volume
@@ -60,10 +58,8 @@ def run_demo(*, output="runs/demo", source="phantom", iterations=1000, device=No
     kind = "SYNTHETIC phantom" if train.synthetic else "real platelet SBF-SEM"
     print(f"data: {kind}; train {train.shape}, eval {val.shape}, test {test.shape}")
 
-    torch.manual_seed(seed)
-    preset = PRESETS["unet2d-cpu"]
-    model = preset.build_model(n_classes=7)
-    config = preset.config.replace(iterations=iterations, eval_every=max(1, iterations // 4), seed=seed)
+    model, config = PRESETS["unet2d-cpu"].build(7, seed=seed, iterations=iterations,
+                                                eval_every=max(1, iterations // 4))
     print(f"training UNet2D(width=16, same padding) for {iterations} iterations on {describe(dev)}")
     # the demo's folder is the demo's own: a new demo run replaces the previous one
     history = fit(model, train, val, config=config, output_dir=out, overwrite=True, device=dev,

@@ -143,6 +143,43 @@ class Preset:
         from emseg.models import build_model
         return build_model(self.model, n_classes=n_classes, **{**self.model_kwargs, **overrides})
 
+    def build(self, n_classes=7, *, seed=0, iterations=None, model_options=None, **changes):
+        """The network and the TrainConfig of one run of this preset.
+
+        Parameters
+        ----------
+        n_classes : int
+            Classes the network predicts.
+        seed : int
+            Seeds the initial weights (``torch.manual_seed``, just before the network is
+            built) and ``config.seed`` (windows, augmentation): the same seed, the same run.
+        iterations : int, optional
+            Another number of iterations; ``eval_every`` is capped at it, so that a short
+            run still validates (at its end).
+        model_options : dict, optional
+            Keyword arguments that replace the preset's network options.
+        **changes
+            Other :class:`TrainConfig` settings to change.
+
+        Returns
+        -------
+        (SegmentationNet, TrainConfig)
+
+        Examples
+        --------
+        >>> model, config = PRESETS["unet2d-cpu"].build(7, seed=1, iterations=50)
+        >>> config.seed, config.iterations, config.eval_every
+        (1, 50, 50)
+        """
+        import torch
+
+        config = self.config.replace(seed=int(seed), **changes)
+        if iterations is not None:
+            config = config.replace(iterations=int(iterations),
+                                    eval_every=min(config.eval_every, int(iterations)))
+        torch.manual_seed(int(seed))
+        return self.build_model(n_classes=n_classes, **(model_options or {})), config
+
 
 PRESETS = {
     # the original notebooks' networks and settings (a GPU is advisable)
