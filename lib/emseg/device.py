@@ -118,7 +118,7 @@ def autocast(device, enabled=True, *, cpu_bf16=False):
     return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
 
 
-def channels_last(model, enable=True):
+def channels_last(model):
     """Store the 4D and 5D weights and buffers of ``model`` channels-last, in place.
 
     Convolutions then compute in that layout (``torch.channels_last``, and
@@ -130,8 +130,6 @@ def channels_last(model, enable=True):
     ----------
     model : torch.nn.Module
         The network.
-    enable : bool
-        True: channels-last; False: back to the default (contiguous) layout.
 
     Returns
     -------
@@ -143,8 +141,7 @@ def channels_last(model, enable=True):
         for t in list(model.parameters()) + list(model.buffers()):
             if t.dim() not in (4, 5):
                 continue
-            fmt = torch.contiguous_format if not enable else \
-                torch.channels_last if t.dim() == 4 else torch.channels_last_3d
+            fmt = torch.channels_last if t.dim() == 4 else torch.channels_last_3d
             if not t.data.is_contiguous(memory_format=fmt):
                 changed.append((t, t.data))
                 t.data = t.data.contiguous(memory_format=fmt)

@@ -23,7 +23,9 @@ float16/bfloat16 on CUDA, bfloat16 on a CPU with native bfloat16, else float32; 
 probabilities are always accumulated in float32), with its convolution weights stored
 channels-last while it predicts, and under :func:`torch.inference_mode`. On the
 project's CPU (AVX-512 BF16) bfloat16 changed the labels of trained networks on about
-0.1 % of the voxels; ask for ``precision="float32"`` to reproduce float32 results. A network trained at a working resolution (``model.working_scale``, from
+0.1 % of the voxels; ask for ``precision="float32"`` to reproduce float32 results.
+
+A network trained at a working resolution (``model.working_scale``, from
 ``TrainConfig.scale``) gets the volume binned to that resolution, and its
 probabilities are resampled back to the input grid (:mod:`emseg.resample`).
 """
@@ -428,24 +430,25 @@ def _tile(model, volume, geom, plan, weights, opts, bar):
     acc = torch.zeros((model.n_classes,) + plan.grid, dtype=torch.float32, device=device)
     batch = torch.zeros((opts.batch_size,) + geom.input, dtype=torch.float32, device=device)
     forward = torch.compile(model.predict_logits) if opts.compile else model.predict_logits
+    dtype = inference_dtype(device, opts.precision)  # None: float32
     for first in range(0, len(plan.starts), opts.batch_size):
         starts = plan.starts[first:first + opts.batch_size]
         windows = torch.stack([padded[_box(s, geom.input)] for s in starts], out=batch[:len(starts)])
         if opts.compile:  # always the full batch (the rest ignored): one shape, one compilation
             windows = batch
-        probs = _window_probabilities(forward, model, windows[:, None], geom, opts)
+        probs = _window_probabilities(forward, model, windows[:, None], geom, device, dtype)
         for p, s in zip(probs, starts):  # in place: no per-window temporaries
             acc[(slice(None),) + _box(s, geom.output)].addcmul_(p, weights)
         bar.update(1)
     return acc
 
 
-def _window_probabilities(forward, model, batch, geom, opts):
+def _window_probabilities(forward, model, batch, geom, device, dtype):
     """Softmax (float32) of the main logits (``forward``: the model's ``predict_logits``,
-    possibly compiled) for a batch of (N, 1, z, y, x) windows."""
+    possibly compiled; autocast to ``dtype`` unless None) for a batch of (N, 1, z, y, x)
+    windows."""
     x = batch[:, :, 0] if model.window_ndim == 2 else batch
-    dtype = inference_dtype(opts.device, opts.precision)
-    with torch.autocast(opts.device.type, dtype=dtype) if dtype is not None \
+    with torch.autocast(device.type, dtype=dtype) if dtype is not None \
             else contextlib.nullcontext():
         logits = forward(x)
     if model.window_ndim == 2:

@@ -77,8 +77,9 @@ def fit(model, train, val=None, *, config=None, output_dir=None, resume=False, o
     dict
         The history: ``iteration``, ``loss``, ``loss_main``, ``loss_aux``, ``seconds``
         (since the start), ``data_seconds`` (how long the step waited for its batch of
-        windows; one entry each per iteration) and ``val`` (a list of dicts with ``iteration``, ``miou_all``,
-        ``accuracy``, ``ari`` and, if configured, ``miou_organelle``).
+        windows; one entry each per iteration) and ``val`` (a list of dicts with
+        ``iteration``, ``miou_all``, ``accuracy``, ``ari`` and, if configured,
+        ``miou_organelle``).
 
     Notes
     -----
