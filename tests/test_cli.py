@@ -122,6 +122,21 @@ def _train_options():
     return {a.dest: a for a in sub.choices["train"]._actions}
 
 
+def test_every_predict_option_maps_to_the_config_or_is_refused_with_it():
+    """No predict option is silently ignored under --config (e.g. --precision)."""
+    import argparse
+
+    from emseg.cli import _CONFIG_FLAGS, _NOT_WITH_CONFIG, _parser
+
+    parser = _parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    options = {a.dest for a in sub.choices["predict"]._actions if a.option_strings} - {
+        "help", "config", "set", "overwrite", "quiet", "device"}
+    handled = set(_CONFIG_FLAGS["predict"]) | set(_NOT_WITH_CONFIG["predict"])
+    assert options <= handled, f"predict options neither mapped nor refused: {options - handled}"
+    assert _CONFIG_FLAGS["predict"]["precision"] == ("predict", "precision")
+
+
 def test_every_train_setting_is_a_train_option():
     """One option per TrainConfig field, named after it, that --config maps to [train]."""
     import dataclasses

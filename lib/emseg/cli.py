@@ -557,7 +557,7 @@ _CONFIG_FLAGS = {
     "predict": {"output": ("predict", "output"), "data": ("data", "folder"),
                 "model": ("predict", "checkpoint"), "window": ("predict", "window"),
                 "overlap": ("predict", "overlap"), "batch_size": ("predict", "batch_size"),
-                "tta": ("predict", "tta")},
+                "tta": ("predict", "tta"), "precision": ("predict", "precision")},
 }
 _PATH_FLAGS = ("output", "data", "model")  # relative to the current folder, as elsewhere
 _NOT_WITH_CONFIG = {
