@@ -355,6 +355,28 @@ def test_targets_that_hold_something_else_are_never_overwritten(tmp_path, client
     assert again["skipped"] == again["blocks"] and again["predicted"] == 0
 
 
+def test_precision_reaches_the_workers_and_is_part_of_the_settings(tmp_path, client):
+    net, vol = unet(), volume((3, 40, 40))
+    ref = predict(net, zscore(vol), window=(32, 32), precision="float32", progress=False)
+    predict_large(net, vol, tmp_path / "p.zarr", window=(32, 32), precision="float32",
+                  client=client, progress=False)
+    np.testing.assert_allclose(read(tmp_path / "p.zarr"), ref, rtol=0, atol=1e-5)
+    group = zarr.open_group(str(tmp_path / "p.zarr"), mode="r")
+    assert group.attrs["emseg_blockwise"]["settings"]["precision"] == "float32"
+    with pytest.raises(ValueError, match="other settings .precision: was 'float32', now 'auto'"):
+        predict_large(net, vol, tmp_path / "p.zarr", window=(32, 32), client=client, progress=False)
+
+
+def test_unknown_or_unusable_precision_is_refused_before_any_work(tmp_path, client):
+    net, vol = unet(), volume((3, 40, 40))
+    with pytest.raises(ValueError, match="unknown precision 'half'"):
+        predict_large(net, vol, tmp_path / "p.zarr", precision="half", client=client, progress=False)
+    with pytest.raises(ValueError, match="float16.*CUDA"):
+        predict_large(net, vol, tmp_path / "p.zarr", precision="float16", device="cpu",
+                      client=client, progress=False)
+    assert not (tmp_path / "p.zarr").exists()
+
+
 def test_resume_tells_two_zarr_arrays_of_one_shape_apart(tmp_path, client):
     net = unet()
     first, second = (zarr.zeros(shape=(2, 40, 40), chunks=(1, 40, 40), dtype="f4") for _ in range(2))

@@ -107,13 +107,19 @@ def _norms():
 _NORMS = _norms()  # --norm: batch, group, instance, none
 
 
+def _add_precision(p):
+    from emseg.device import PRECISIONS
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="the network's arithmetic: auto (mixed precision on CUDA, bfloat16 on a "
+                        "CPU with native bfloat16, else float32), or one of them")
+
+
 def _add_device(p):
     p.add_argument("--device", default=None,
                    help="cpu, cuda, cuda:1, ... (default: CUDA if available, else CPU)")
 
 
 def _parser():
-    from emseg.device import PRECISIONS
     from emseg.models import models_with_option
     from emseg.train import models_for_task
 
@@ -223,9 +229,7 @@ def _parser():
     p.add_argument("--overlap", type=float, default=0.25)
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--tta", action="store_true", help="average over flips (4x slower)")
-    p.add_argument("--precision", choices=PRECISIONS, default="auto",
-                   help="the network's arithmetic: auto (mixed precision on CUDA, bfloat16 on a "
-                        "CPU with native bfloat16, else float32), or one of them")
+    _add_precision(p)
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing output files (never an input)")
     p.add_argument("--quiet", action="store_true")
@@ -255,6 +259,7 @@ def _parser():
     p.add_argument("--overlap", type=float, default=0.25)
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--tta", action="store_true", help="average over flips (4x slower)")
+    _add_precision(p)
     p.add_argument("--no-zscore", action="store_true",
                    help="use the values as they are (default: z-score with the whole volume's "
                         "mean and standard deviation, computed in a first pass)")
@@ -751,7 +756,7 @@ def _cmd_predict_large(args):
                          overlap=args.overlap, batch_size=args.batch_size, tta=args.tta,
                          normalize=None if args.no_zscore else "zscore", dataset=args.dataset,
                          scheduler=args.scheduler, n_workers=args.workers, device=args.device,
-                         overwrite=args.overwrite, progress=not args.quiet)
+                         precision=args.precision, overwrite=args.overwrite, progress=not args.quiet)
     print(f"{info['predicted']} of {info['blocks']} blocks predicted ({info['skipped']} done before) "
           f"in {info['seconds']:.1f} s ({info['voxels_per_second']:,.0f} voxels/s) with "
           f"{info['workers']} worker(s) -> {info['target']}/{info['array']}")

@@ -22,7 +22,7 @@ def predict_large(model, image, target, *, output="probabilities", dtype="float3
                   block_size=None, halo=None, chunks=None, window=None, overlap=0.25,
                   blending="gaussian", batch_size=4, tta=False, scale=None, normalize="zscore",
                   dataset=None, storage_options=None, client=None, scheduler=None, n_workers=None,
-                  device=None, overwrite=False, progress=True):
+                  device=None, precision="auto", overwrite=False, progress=True):
     """Predict a volume of any size block by block on a dask cluster, into a zarr group.
 
     Each block is read with a halo, predicted with :func:`emseg.infer.predict` (or
@@ -90,6 +90,10 @@ def predict_large(model, image, target, *, output="probabilities", dtype="float3
         Device for every worker. Default: a GPU per worker when there are GPUs
         (``cuda:<worker number % GPUs>`` on a local cluster; start one worker per GPU on
         your own cluster), else the CPU.
+    precision : {'auto', 'float32', 'bfloat16', 'float16'}
+        The network's arithmetic on each worker, as in :func:`emseg.infer.predict`
+        (``'auto'`` is resolved for each worker's device). Part of the settings a rerun
+        must match to resume.
     overwrite : bool
         Replace an earlier emseg prediction at ``target`` made with other settings.
     progress : bool
@@ -138,6 +142,7 @@ def predict_large(model, image, target, *, output="probabilities", dtype="float3
     norm = _check_normalize(normalize)
     if device is not None:
         _check_device_name(device)
+    _check_precision(precision, device)
     if n_workers is not None and (isinstance(n_workers, bool) or not isinstance(n_workers, int)
                                   or n_workers < 1):
         raise ValueError(f"n_workers must be a positive integer, got {n_workers!r}")
@@ -170,13 +175,14 @@ def predict_large(model, image, target, *, output="probabilities", dtype="float3
                 "dtype": "uint8" if output == "labels" else dtype,
                 "block_size": list(plan.block), "halo": list(plan.halo), "chunks": list(plan.chunks),
                 "window": None if window is None else list(window), "overlap": list(opts.overlap),
-                "blending": blending, "tta": bool(tta),
+                "blending": blending, "tta": bool(tta), "precision": precision,
                 "normalize": norm if isinstance(norm, str) or norm is None else list(norm)}
     info = PredictionStore.existing(target, storage_options=storage_options)
     resume = False
     if info is not None:
-        # predictions made before scales were recorded were all made at the native grid
-        before = {"scale": [[1, 1, 1]] * len(nets), **info.get("settings", {})}
+        # predictions made before scales were recorded were all made at the native grid,
+        # and those made before precision was recorded at the default
+        before = {"scale": [[1, 1, 1]] * len(nets), "precision": "auto", **info.get("settings", {})}
         differ = [k for k in settings if _canon(before.get(k)) != _canon(settings[k])]
         if differ and not overwrite:
             k = differ[0]
@@ -216,7 +222,7 @@ def predict_large(model, image, target, *, output="probabilities", dtype="float3
                   "batch_size": opts.batch_size, "output": output, "tta": bool(tta),
                   "scale": opts.scale, "scales": [tuple(s) for s in scales],
                   "dtype": dtype, "stats": stats, "squeeze_z": squeeze_z, "device": device,
-                  "threads": threads}
+                  "precision": precision, "threads": threads}
         t0 = time.perf_counter()
         voxels = _run_blocks(own_client, todo, vol_f, refs, settings["models"], store, params, progress,
                              skipped=len(plan) - len(todo))
@@ -316,6 +322,17 @@ def _check_device_name(device):
         torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise ValueError(f"device {device!r} is not a device name (cpu, cuda, cuda:1, ...)") from exc
+
+
+def _check_precision(precision, device):
+    """Refuse an unknown precision now, and one the given device cannot run; with
+    ``device=None`` each worker resolves it for its own device (a GPU worker may run
+    float16 where this client cannot)."""
+    from emseg.device import PRECISIONS, inference_dtype
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
+    if device is not None:
+        inference_dtype(device, precision)
 
 
 def _load_on_client(ref, progress):
@@ -502,7 +519,8 @@ def _predict_block(block, volume, models, store, params):
         _check_worker_scales(nets, params)
         opts = dict(window=params["window"], overlap=params["overlap"], blending=params["blending"],
                     batch_size=params["batch_size"], output=params["output"], tta=params["tta"],
-                    scale=params["scale"], device=device, progress=False)
+                    scale=params["scale"], device=device,
+                    precision=params.get("precision", "auto"), progress=False)
         result = predict(nets[0], image, **opts) if len(nets) == 1 else predict_ensemble(nets, image, **opts)
     del image
     if params["output"] == "labels":
