@@ -203,6 +203,11 @@ def test_train_settings_with_and_without_config(tmp_path):
                                   "batch", *FLAGS])
     assert config2 == config
     assert net.spec() == net2.spec() and net.spec()["kwargs"]["norm"] == "batch"
+    # the same seed, the same initial weights: with or without --config, and as Preset.build
+    net3, _ = PRESETS["unet3d-cpu"].build(7, seed=EXPECTED["seed"], model_options={"norm": "batch"})
+    for other in (net2, net3):
+        for (k, a), b in zip(net.state_dict().items(), other.state_dict().values()):
+            assert torch.equal(a, b), k
     # --augment: the preset's augmentation, with and without --config
     on = ["--augment", "--scale", "1,2,2"]
     args = _parser().parse_args(["train", "--model", "unet3d", "--output", "x", *on])

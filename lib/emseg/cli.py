@@ -518,7 +518,7 @@ def _train_config(args):
 def _model_and_config(args):
     """The network and TrainConfig of ``train`` without ``--config``: the preset's, with
     the network options (``--width``, ``--anisotropy``, ``--norm``) and every given
-    training setting applied."""
+    training setting applied; the weights seeded by ``--seed`` (:meth:`Preset.build`)."""
     preset, config = _train_config(args)
     overrides = {}
     if args.width:
@@ -531,7 +531,7 @@ def _model_and_config(args):
             overrides["pools"] = None  # explicit pools would fix the anisotropy
     if getattr(args, "norm", None) is not None:
         overrides["norm"] = args.norm
-    model = preset.build_model(n_classes=args.n_classes, **overrides)
+    model, _ = preset.build(args.n_classes, seed=config.seed, model_options=overrides)
     return model, config
 
 
@@ -671,11 +671,9 @@ def _cmd_train(args):
     if not args.output:
         raise ValueError("train needs --output RUN_FOLDER (or --config TEMPLATE)")
     _train_config(args)  # wrong options fail now, before the data are read
-    import torch
     from emseg.train import fit
     from emseg.plot import plot_history
 
-    torch.manual_seed(args.seed)
     train, val = _training_data(args)
     model, config = _model_and_config(args)
     out = Path(args.output)
