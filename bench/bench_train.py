@@ -38,17 +38,18 @@ CASES = [
 def preset_times(iterations, device):
     """Seconds per 1,000 iterations of every *-cpu (and *-legacy) preset as it trains, before
     (float32, default layout, windows made in the loop) and after (channels-last weights and
-    batches prefetched in a background thread: the defaults; bfloat16 too where the net has
-    no 3D convolutions and the CPU has native bf16), with the share of each step spent
-    waiting for its batch."""
+    batches prefetched in a background thread, float32; then also bfloat16 where the net has
+    no 3D convolutions and the CPU has native bf16: the defaults), with the share of each
+    step spent waiting for its batch."""
     from emseg.data import ecs_phantom
     from emseg.device import cpu_bf16_supported
     from emseg.train import PRESETS
 
     platelet = platelet_phantom("train", shape=(24, 256, 256))
-    arms = {"before": dict(channels_last=False, prefetch=0), "after": {}}
+    arms = {"before": dict(channels_last=False, prefetch=0, cpu_bf16=False),
+            "after": dict(cpu_bf16=False)}
     if device.type == "cpu" and cpu_bf16_supported():
-        arms["after+bf16"] = dict(cpu_bf16=True)
+        arms["after+bf16"] = dict(cpu_bf16=True)  # the defaults
     print(f"\nmedian step time of {iterations} steps after one warm-up step, as s per 1,000 "
           f"iterations; 'data' = share of the step spent waiting for the batch of windows")
     head = f"{'preset':22s} {'params':>10s} {'window':>12s} {'batch':>5s} " + " ".join(

@@ -22,3 +22,12 @@ def test_bad_device_names_are_explained(bad, message):
 def test_cuda_without_a_gpu_is_explained():
     with pytest.raises(ValueError, match="sees no CUDA GPU"):
         pick_device("cuda:1")
+
+
+def test_inference_precision_names_the_arithmetic_predict_uses():
+    from emseg.device import cpu_bf16_supported, inference_precision
+
+    assert inference_precision("cpu", "float32") == "float32"
+    assert inference_precision("cpu") == ("bfloat16" if cpu_bf16_supported() else "float32")
+    with pytest.raises(ValueError, match="float16"):
+        inference_precision("cpu", "float16")

@@ -42,6 +42,10 @@ def test_about_run_says_what_this_run_was():
     assert "synthetic" not in quick and "30 s" in quick
     assert "reduced (quick) setting" in quick and "20 iterations instead" in quick
     assert "full setting" not in quick and "cropped" in quick
+    assert "Precision" not in quick
+    arithmetic = about_run(data="x", synthetic=False, device="cpu (2 threads)", seconds=5, work=[],
+                           precision="training bfloat16, prediction float32")
+    assert "Device: cpu (2 threads). Precision: training bfloat16, prediction float32. Run" in arithmetic
     with pytest.raises(TypeError, match="sequences"):
         about_run(data="x", synthetic=False, device="cpu", seconds=1, work="one string")
     assert format_seconds(7500) == "2 h 05 min"

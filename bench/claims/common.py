@@ -253,8 +253,10 @@ def train_arm(claim, setting, arm, seed, preset_name, train, val, *, n_classes, 
     from emseg.checkpoint import load_model
     from emseg.train import PRESETS, fit
 
+    # float32 training (cpu_bf16=False), as every part trained before bfloat16 became the
+    # default: the arms and seeds of a claim stay like for like
     net, config = PRESETS[preset_name].build(n_classes, seed=seed, iterations=iterations,
-                                             model_options=model_changes,
+                                             model_options=model_changes, cpu_bf16=False,
                                              eval_every=max(1, iterations // 10))
     folder = run_folder(claim, setting, arm, seed)
     resume = resume_run(folder, iterations, redo)

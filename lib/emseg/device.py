@@ -12,8 +12,8 @@ import contextlib
 
 import torch
 
-__all__ = ["pick_device", "autocast", "amp_dtype", "inference_dtype", "cpu_bf16_supported",
-           "channels_last", "describe", "PRECISIONS"]
+__all__ = ["pick_device", "autocast", "amp_dtype", "inference_dtype", "inference_precision",
+           "cpu_bf16_supported", "channels_last", "describe", "PRECISIONS"]
 
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 
@@ -108,6 +108,20 @@ def inference_dtype(device, precision="auto"):
         raise ValueError(f"precision='float16' runs on a CUDA GPU, not on {device.type!r}; use "
                          "'auto' (bfloat16 where the CPU has it) or 'float32'")
     return getattr(torch, precision)
+
+
+def inference_precision(device, precision="auto"):
+    """The name of the arithmetic :func:`emseg.infer.predict` uses on ``device``:
+    ``'float32'``, ``'bfloat16'`` or ``'float16'`` (``precision`` as in
+    :func:`inference_dtype`), for reports and results tables.
+
+    Examples
+    --------
+    >>> inference_precision("cpu", "float32")
+    'float32'
+    """
+    dtype = inference_dtype(device, precision)
+    return "float32" if dtype is None else str(dtype).removeprefix("torch.")
 
 
 def autocast(device, enabled=True, *, cpu_bf16=False):

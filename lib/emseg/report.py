@@ -108,7 +108,7 @@ def format_seconds(seconds):
     return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
-def about_run(*, data, synthetic, device, seconds, work, reduced=()):
+def about_run(*, data, synthetic, device, seconds, work, reduced=(), precision=None):
     """The note on how a run's outputs were made, written from the run's own values.
 
     Every example notebook ends with it, so each executed copy (the committed one, a
@@ -131,6 +131,10 @@ def about_run(*, data, synthetic, device, seconds, work, reduced=()):
     reduced : sequence of str
         How this run's setting is smaller than the notebook's full one (``"20 iterations
         instead of the preset's 1,000"``); empty for a full run.
+    precision : str, optional
+        The arithmetic of the run in words (``"training bfloat16, prediction bfloat16"``;
+        the training one from the checkpoint, the prediction one from
+        :func:`emseg.device.inference_precision`).
 
     Returns
     -------
@@ -150,7 +154,8 @@ def about_run(*, data, synthetic, device, seconds, work, reduced=()):
                 if synthetic else ".")]
     if work:
         parts.append(f"Work: {'; '.join(work)}.")
-    parts.append(f"Device: {device}. Run time: {format_seconds(seconds)}.")
+    parts.append(f"Device: {device}." + (f" Precision: {precision}." if precision else "")
+                 + f" Run time: {format_seconds(seconds)}.")
     if reduced:
         parts.append(f"Setting: **a reduced (quick) setting** — {'; '.join(reduced)}. Its "
                      "numbers show that the code runs, not how well the method works.")

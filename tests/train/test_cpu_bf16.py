@@ -18,6 +18,7 @@ def _volume(seed=0, shape=(2, 32, 32)):
 
 
 def _fit(model, window, tmp_path, shape=(2, 32, 32), **changes):
+    changes = {"lr_schedule": "constant", **changes}
     cfg = TrainConfig(iterations=3, batch_size=2, window=window, eval_every=3, lr=1e-3,
                       loss="dice_ce", **changes)
     history = fit(model, [_volume(shape=shape)], config=cfg, output_dir=tmp_path, device="cpu", progress=False)
@@ -45,6 +46,23 @@ def test_3d_convolutions_stay_float32(tmp_path):
     assert ckpt["precision"] == "float32" and all(np.isfinite(history["loss"]))
 
 
-def test_float32_by_default(tmp_path):
-    _, ckpt = _fit(UNet2D(2, width=4, depth=2, padding="same"), (32, 32), tmp_path)
+def test_bfloat16_by_default_where_native_and_float32_when_asked(tmp_path):
+    _, ckpt = _fit(UNet2D(2, width=4, depth=2, padding="same"), (32, 32), tmp_path / "a")
+    assert ckpt["precision"] == ("bfloat16" if cpu_bf16_supported() else "float32")
+    _, ckpt = _fit(UNet2D(2, width=4, depth=2, padding="same"), (32, 32), tmp_path / "b",
+                   cpu_bf16=False)
     assert ckpt["precision"] == "float32"
+
+
+def test_a_float32_run_resumes_only_in_float32(tmp_path):
+    """A run trained before bfloat16 became the default resumes with cpu_bf16=False, and
+    the refusal says so."""
+    torch.manual_seed(0)
+    _fit(UNet2D(2, width=4, depth=2, padding="same"), (32, 32), tmp_path, cpu_bf16=False)
+    cfg = TrainConfig(iterations=5, batch_size=2, window=(32, 32), eval_every=3, lr=1e-3,
+                      loss="dice_ce", lr_schedule="constant")
+    torch.manual_seed(0)
+    net = UNet2D(2, width=4, depth=2, padding="same")
+    with pytest.raises(ValueError, match="config.cpu_bf16 was False and is now True"):
+        fit(net, [_volume()], config=cfg, output_dir=tmp_path, resume=True, device="cpu",
+            progress=False)

@@ -84,9 +84,9 @@ class TrainConfig:
     seed: int = _setting(0, "data and augmentation seed (and the weights' seed where the "
                             "caller seeds them)")
     amp: bool = _setting(True, "mixed precision on CUDA (no effect on the CPU)")
-    cpu_bf16: bool = _setting(False, "bfloat16 autocast on a CPU that computes bfloat16 natively "
+    cpu_bf16: bool = _setting(True, "bfloat16 autocast on a CPU that computes bfloat16 natively "
                               "(AVX-512 BF16 or AMX), for networks without 3D convolutions; "
-                              "float32 otherwise")
+                              "float32 otherwise (and with false)")
     channels_last: bool = _setting(True, "store convolution weights (and so activations) "
                                    "channels-last while training: faster steps for the 2D and "
                                    "2D-3D nets on CPUs (bench/README.md)")
