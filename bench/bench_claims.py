@@ -29,7 +29,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from emseg.checkpoint import load_model
 from emseg.data import CLASS_NAMES, ORGANELLE_CLASSES, load_platelet
@@ -56,8 +55,9 @@ def volumes(setting, shared):
 
 
 def train_or_reuse(name, preset_name, seed, train, val, folder, device):
-    preset = PRESETS[preset_name]
-    config = preset.config.replace(seed=seed)
+    # float32 (cpu_bf16=False) as when these runs were first made; the weights seeded as
+    # `python -m emseg train --seed N` seeds them (Preset.build)
+    model, config = PRESETS[preset_name].build(7, seed=seed, cpu_bf16=False)
     best = folder / "checkpoints" / "best.pt"
     history = folder / "history.json"
     if best.is_file() and history.is_file():
@@ -65,8 +65,6 @@ def train_or_reuse(name, preset_name, seed, train, val, folder, device):
         if done and done[-1] == config.iterations:
             print(f"{name}: reusing {folder}")
             return load_model(best, device=device)
-    torch.manual_seed(seed)  # as `python -m emseg train --seed N` does
-    model = preset.build_model(n_classes=7)
     resume = (folder / "checkpoints" / "last.pt").is_file()  # an interrupted run continues
     t0 = time.perf_counter()
     fit(model, train, val, config=config, output_dir=folder, resume=resume,

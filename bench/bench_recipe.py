@@ -120,14 +120,11 @@ def score(true, pred, n_classes, names):
 def run_ours(preset_name, data, folder, seed, iterations, device, scale=None, changes=None):
     """Train a preset with fit (resuming an interrupted run); predict the test volume."""
     train, val, test, n_classes, names = data
-    preset = PRESETS[preset_name]
-    cfg = preset.config.replace(seed=seed, scale=scale, **(changes or {}))
-    if iterations:
-        cfg = cfg.replace(iterations=iterations, eval_every=min(cfg.eval_every, iterations))
+    settings = {"scale": scale, **(changes or {})}
     if n_classes != 7:
-        cfg = cfg.replace(organelle_classes=None)
-    torch.manual_seed(seed)
-    model = preset.build_model(n_classes=n_classes)
+        settings["organelle_classes"] = None
+    model, cfg = PRESETS[preset_name].build(n_classes, seed=seed, iterations=iterations or None,
+                                            **settings)
     resume = (folder / "checkpoints" / "last.pt").is_file()
     t0 = time.perf_counter()
     history = fit(model, train, val, config=cfg, output_dir=folder, resume=resume,

@@ -91,13 +91,12 @@ def _finished(folder, iterations, checkpoint="best.pt"):
 
 def train_or_reuse(name, preset_name, train, val, folder, iterations, device):
     """Train one arm (or reuse a finished run); return (model, train seconds)."""
-    preset = PRESETS[preset_name]
-    config = preset.config.replace(iterations=iterations, eval_every=max(1, iterations // 2))
+    # the same seed for both arms
+    model, config = PRESETS[preset_name].build(7, seed=0, iterations=iterations,
+                                               eval_every=max(1, iterations // 2))
     if _finished(folder, iterations):
         print(f"{name}: reusing {folder}")
     else:
-        torch.manual_seed(0)  # the same seed for both arms
-        model = preset.build_model(n_classes=7)
         resume = (folder / "checkpoints" / "last.pt").is_file()
         t0 = time.perf_counter()
         fit(model, train, val, config=config, output_dir=folder, resume=resume,

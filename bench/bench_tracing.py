@@ -71,7 +71,6 @@ def parse_args():
 
 def train_voxresnet(iterations, seed=0):
     """A voxresnet-cpu net trained as example 5 trains it (DHPR-selected phantoms)."""
-    import torch
     from emseg.data.dhpr import select_dhpr
     from emseg.data.neuron_phantom import neuron_pool
     from emseg.tracing import normalize_stack
@@ -81,11 +80,8 @@ def train_voxresnet(iterations, seed=0):
     sel = select_dhpr([s.image for s in stacks], [s.mask for s in stacks], n_select=6, seed=seed)
     train = [(normalize_stack(stacks[i].image), stacks[i].mask.astype(np.uint8))
              for i in sel.indices]
-    preset = PRESETS["voxresnet-cpu"]
-    torch.manual_seed(seed)
-    net = preset.build_model(n_classes=2)
-    fit(net, train, config=preset.config.replace(iterations=iterations, seed=seed),
-        progress=False)
+    net, config = PRESETS["voxresnet-cpu"].build(2, seed=seed, iterations=iterations)
+    fit(net, train, config=config, progress=False)
     return net.eval()
 
 
