@@ -384,7 +384,7 @@ def test_folder_pair_reads_grey_stored_as_rgb_and_pairs_by_name(tmp_path):
     np.testing.assert_array_equal(ours[0].image, theirs[0].image)
     np.testing.assert_array_equal(ours[0].labels, theirs[0].labels)
     (tmp_path / "labels" / "a.png").rename(tmp_path / "labels" / "a_mask.png")
-    with pytest.raises(ValueError, match="paired by file name: no label file named like a.png"):
+    with pytest.raises(ValueError, match="paired by file name: no label for a.png in .*labels; no image for label.s. a_mask.png"):
         read_folder_pair(tmp_path / "images", tmp_path / "labels")
 
 

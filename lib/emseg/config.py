@@ -67,7 +67,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emseg.data.io import SLICE_SUFFIXES
+from emseg.data.io import SLICE_SUFFIXES, pair_by_name
 
 try:
     import tomllib  # Python >= 3.11
@@ -637,7 +637,7 @@ def read_folder_pair(x_dir, y_dir=None, *, label_values=None):
         if len(x_files) != len(y_files):
             raise ValueError(f"{x_dir} has {len(x_files)} image files but {y_dir} has "
                              f"{len(y_files)} label files; give one label file per image file")
-        y_files = _pair(x_files, y_files)
+        y_files = [y for _, y in pair_by_name(x_files, y_files)]
         raw = _read_group(y_files)
         labels = [_to_class_ids(lab, name, label_values) for lab, name in raw]
         for (img, xname), (lab, yname) in zip(images, raw):
@@ -667,25 +667,6 @@ def _list_images(folder, what):
         raise ValueError(f"the {what} folder {folder} holds no {'/'.join(IMAGE_SUFFIXES)} files"
                          + (f" (found {', '.join(others)})" if others else " (it is empty)"))
     return files
-
-
-def _pair(x_files, y_files):
-    """y files in the order of x files, paired by name (as read_image_label_folder pairs)."""
-    by_stem = {}
-    for p in y_files:
-        if p.stem in by_stem:
-            raise ValueError(f"{by_stem[p.stem].name} and {p.name} in {p.parent} share the name "
-                             f"{p.stem!r}; images and labels are paired by name: keep one")
-        by_stem[p.stem] = p
-    unlabelled = [p.name for p in x_files if p.stem not in by_stem]
-    if unlabelled:
-        x_stems = {p.stem for p in x_files}
-        orphans = [p.name for p in y_files if p.stem not in x_stems]
-        raise ValueError(f"images and labels are paired by file name: no label file named like "
-                         f"{', '.join(unlabelled[:5])} in {y_files[0].parent}"
-                         + (f" (unpaired there: {', '.join(orphans[:5])})" if orphans else "")
-                         + "; give each label file its image's name (any of .tif/.tiff/.png)")
-    return [by_stem[p.stem] for p in x_files]
 
 
 def _read_image(path):

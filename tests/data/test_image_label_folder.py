@@ -106,3 +106,16 @@ def test_image_smaller_than_one_window(tmp_path):
     assert len(read_image_label_folder(tmp_path, min_shape=(32, 32))) == 1
     with pytest.raises(ValueError, match="a.tif is 40x48 pixels, smaller than one 64x64 window"):
         read_image_label_folder(tmp_path, min_shape=(64, 64))
+
+
+def test_pair_by_name_is_the_one_pairing_rule(tmp_path):
+    """Stems pair across suffixes, in the images' order; an empty label folder is named."""
+    from pathlib import Path
+
+    from emseg.data.io import pair_by_name
+
+    images = [Path("im/s10.tif"), Path("im/s2.tif")]
+    labels = [Path("lab/s2.png"), Path("lab/s10.tiff")]
+    assert pair_by_name(images, labels) == [(images[0], labels[1]), (images[1], labels[0])]
+    with pytest.raises(ValueError, match=r"no label for s10.tif, s2.tif in lab2; give each"):
+        pair_by_name(images, [], label_folder="lab2")

@@ -14,7 +14,7 @@ import tifffile
 from emseg._atomic import atomic_path, check_output
 from emseg._validate import check_image
 
-__all__ = ["read_volume", "write_volume", "read_image_label_folder", "legacy_layout"]
+__all__ = ["read_volume", "write_volume", "read_image_label_folder", "legacy_layout", "pair_by_name"]
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 SLICE_SUFFIXES = (".tif", ".tiff", ".png")
@@ -349,46 +349,77 @@ def read_image_label_folder(folder, *, images="images", labels="labels", binary=
                                     f"{root / labels}/")
         dirs[role] = d
 
-    def listing(d):
+    image_files = list_image_files(dirs["images"])
+    if not image_files:
+        raise ValueError(f"{dirs['images']} holds no {'/'.join(SLICE_SUFFIXES)} images; put your "
+                         f"EM sections there (see read_image_label_folder for the layout)")
+    pairs = pair_by_name(image_files, list_image_files(dirs["labels"]),
+                         label_folder=dirs["labels"])
+    if min_shape is not None:
+        min_shape = tuple(int(v) for v in min_shape)[-2:]
+    out = []
+    for image_file, label_file in sorted(pairs, key=lambda pair: natural_key(pair[0].stem)):
+        img = read_image_file(image_file)
+        lab = read_image_file(label_file)
+        check_image(img, name=f"image {image_file.name}")
+        if lab.shape != img.shape:
+            raise ValueError(f"label {label_file.name} has shape {_size(lab)} but image "
+                             f"{image_file.name} has {_size(img)}; a label mask must have its "
+                             f"image's size")
+        if min_shape is not None and any(s < m for s, m in zip(img.shape[1:], min_shape)):
+            raise ValueError(f"image {image_file.name} is {img.shape[1]}x{img.shape[2]} pixels, "
+                             f"smaller than one {min_shape[0]}x{min_shape[1]} window; pad it or "
+                             f"choose a smaller window")
+        lab = binary_labels(lab, label_file.name) if binary else _class_labels(lab, label_file.name)
+        out.append(Volume(zscore(img.astype(np.float32)), lab, source="user", name=image_file.stem,
+                          voxel_size=tuple(float(v) for v in voxel_size)))
+    return out
+
+
+def pair_by_name(images, labels, *, label_folder=None):
+    """Pair image files with label files by file name (the stem: ``a.tif`` with ``a.png``):
+    the one pairing rule of emseg's folder readers.
+
+    Parameters
+    ----------
+    images, labels : sequence of pathlib.Path
+        The image files and the label files (:func:`list_image_files`).
+    label_folder : str or Path, optional
+        The labels' folder, named in the error when it holds no label files.
+
+    Returns
+    -------
+    list of (Path, Path)
+        ``(image, label)`` in the order of ``images``.
+
+    Raises
+    ------
+    ValueError
+        For two files of one folder with one stem, or files without a partner (naming
+        them and where the partner was looked for).
+    """
+    def by_stem(files):
         out = {}
-        for p in list_image_files(d):
+        for p in files:
             if p.stem in out:
-                raise ValueError(f"{out[p.stem].name} and {p.name} in {d} share the name "
+                raise ValueError(f"{out[p.stem].name} and {p.name} in {p.parent} share the name "
                                  f"{p.stem!r}; images and labels are paired by name: keep one")
             out[p.stem] = p
         return out
 
-    imgs, labs = listing(dirs["images"]), listing(dirs["labels"])
-    if not imgs:
-        raise ValueError(f"{dirs['images']} holds no {'/'.join(SLICE_SUFFIXES)} images; put your "
-                         f"EM sections there (see read_image_label_folder for the layout)")
-    unlabelled = [imgs[k].name for k in imgs if k not in labs]
-    orphans = [labs[k].name for k in labs if k not in imgs]
+    imgs, labs = by_stem(images), by_stem(labels)
+    unlabelled = [p.name for stem, p in imgs.items() if stem not in labs]
+    orphans = [p.name for stem, p in labs.items() if stem not in imgs]
     if unlabelled or orphans:
-        raise ValueError("images and labels must pair up by file name: "
-                         + (f"no label for {', '.join(unlabelled[:5])} in {dirs['labels']}; "
-                            if unlabelled else "")
-                         + (f"no image for label(s) {', '.join(orphans[:5])} in {dirs['images']}"
-                            if orphans else ""))
-    if min_shape is not None:
-        min_shape = tuple(int(v) for v in min_shape)[-2:]
-    out = []
-    for stem in sorted(imgs, key=natural_key):
-        img = read_image_file(imgs[stem])
-        lab = read_image_file(labs[stem])
-        check_image(img, name=f"image {imgs[stem].name}")
-        if lab.shape != img.shape:
-            raise ValueError(f"label {labs[stem].name} has shape {_size(lab)} but image "
-                             f"{imgs[stem].name} has {_size(img)}; a label mask must have its "
-                             f"image's size")
-        if min_shape is not None and any(s < m for s, m in zip(img.shape[1:], min_shape)):
-            raise ValueError(f"image {imgs[stem].name} is {img.shape[1]}x{img.shape[2]} pixels, "
-                             f"smaller than one {min_shape[0]}x{min_shape[1]} window; pad it or "
-                             f"choose a smaller window")
-        lab = binary_labels(lab, labs[stem].name) if binary else _class_labels(lab, labs[stem].name)
-        out.append(Volume(zscore(img.astype(np.float32)), lab, source="user", name=stem,
-                          voxel_size=tuple(float(v) for v in voxel_size)))
-    return out
+        where = labels[0].parent if labels else label_folder
+        problems = ([f"no label for {', '.join(unlabelled[:5])}" + (f" in {where}" if where else "")]
+                    if unlabelled else [])
+        problems += ([f"no image for label(s) {', '.join(orphans[:5])} in {images[0].parent}"]
+                     if orphans else [])
+        raise ValueError("images and labels are paired by file name: " + "; ".join(problems)
+                         + "; give each label file its image's name (any of "
+                         + "/".join(SLICE_SUFFIXES) + ")")
+    return [(p, labs[stem]) for stem, p in imgs.items()]
 
 
 def _size(a):
