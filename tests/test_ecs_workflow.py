@@ -43,6 +43,17 @@ def test_train_a_variant_returns_its_best_checkpoint(tmp_path, data, variant, st
     assert (tmp_path / "checkpoints" / "best.pt").is_file()
 
 
+def test_config_changes_reach_the_run(tmp_path, data):
+    from emseg.checkpoint import load_checkpoint
+
+    train, val = data
+    train_ecs(train, val, variant="unet", iterations=2, output_dir=tmp_path, device="cpu",
+              config_changes={"cpu_bf16": False, "lr": 1e-4}, **TINY)
+    ckpt = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
+    assert ckpt["precision"] == "float32" and ckpt["config"]["lr"] == 1e-4
+    assert ckpt["config"]["cpu_bf16"] is False
+
+
 def test_shape_weights_are_added_once(data):
     train, _ = data
     (weighted,) = with_shape_weights(train)

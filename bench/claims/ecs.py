@@ -75,7 +75,8 @@ def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, devic
     t0 = time.perf_counter()
     model, history = train_ecs(train, val, preset="cpu", variant=variant, iterations=iterations,
                                seed=seed, output_dir=common.run_folder(NAME, setting, arm, seed),
-                               overwrite=True, device=device, contrastive_form=form or "infonce")
+                               overwrite=True, device=device, contrastive_form=form or "infonce",
+                               config_changes={"cpu_bf16": False})  # float32, as every part
     train_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     prob = predict_ecs(model, test.image, device=device, precision="float32")  # as every part
@@ -83,7 +84,7 @@ def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, devic
     curve = common.validation_curve(history, "miou_all")
     return {"claim": NAME, "setting": setting, "arm": arm, "seed": seed, "preset": "ecsnet-cpu",
             "iterations": iterations, "device": describe(device), "torch": torch.__version__,
-            "inference_precision": "float32",
+            "inference_precision": "float32", "training_precision": "float32",
             "train_seconds": train_s,
             "test_seconds": time.perf_counter() - t1, "curve": curve,
             "plateau": common.plateau(curve),

@@ -65,7 +65,8 @@ def with_shape_weights(volumes):
 
 
 def train_ecs(train, val=None, *, preset="cpu", variant="ecsnet", iterations=None, seed=0,
-              output_dir=None, overwrite=False, device=None, progress=False, **model_options):
+              output_dir=None, overwrite=False, device=None, progress=False, config_changes=None,
+              **model_options):
     """Train one ECS-Net variant with the one training loop.
 
     Parameters
@@ -93,6 +94,9 @@ def train_ecs(train, val=None, *, preset="cpu", variant="ecsnet", iterations=Non
         None: CUDA if available, else CPU.
     progress : bool
         Show the progress bar.
+    config_changes : dict, optional
+        Other :class:`~emseg.train.TrainConfig` settings of the run, e.g.
+        ``{"cpu_bf16": False}`` for float32 training on a CPU with bfloat16.
     **model_options
         Other ECSNet options (e.g. ``width=16``), over the preset's and the variant's.
 
@@ -116,7 +120,8 @@ def train_ecs(train, val=None, *, preset="cpu", variant="ecsnet", iterations=Non
     if variant not in ABLATIONS:
         raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(ABLATIONS)}")
     kwargs = {**ABLATIONS[variant], **model_options}
-    model, config = chosen.build(2, seed=seed, iterations=iterations, model_options=kwargs)
+    model, config = chosen.build(2, seed=seed, iterations=iterations, model_options=kwargs,
+                                 **(config_changes or {}))
     trains = _volumes(train, "train")
     vals = _volumes(val, "val") if val is not None else []
     window = tuple(config.window)
