@@ -11,7 +11,8 @@ def training_cells(*, key, label, intro, recipe, reported, params_extra="", clos
 ## Setup
 
 Run `python -m pip install -r requirements.txt` once in the repository (see the README).
-`emseg` picks the device itself: CUDA with mixed precision when there is a GPU, else the CPU.
+`emseg` picks the device itself: CUDA with mixed precision when there is a GPU, else the CPU
+(in bfloat16 where the CPU computes it natively; the results table says which precision ran).
 """), ("code", r"""
 import time
 import warnings
@@ -19,14 +20,13 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from IPython.display import Markdown, display
 
 from emseg.bioimageio import to_bioimageio
-from emseg.checkpoint import load_model, save_model
+from emseg.checkpoint import load_checkpoint, load_model, save_model
 from emseg.data import (CLASS_NAMES, ORGANELLE_CLASSES, PAPER_RESULTS, SyntheticDataWarning,
                         load_platelet, read_volume, write_volume, zscore)
-from emseg.device import describe, pick_device
+from emseg.device import describe, inference_precision, pick_device
 from emseg.infer import predict
 from emseg.metrics import format_report, segmentation_report
 from emseg.models import count_parameters
@@ -85,11 +85,9 @@ fig = plot_data({"train": train, "eval": evaluation, "test": test}, class_names=
 plt.show()
 """), ("md", recipe), ("code", rf"""
 chosen = PRESETS[f"{key}-{{preset}}"]
-torch.manual_seed(seed)  # the same seed gives the same initial weights (and, on a CPU, the same run)
-model = chosen.build_model(n_classes=7)
-changes = {{"seed": seed}} if iterations is None else {{"seed": seed, "iterations": int(iterations)}}
-config = chosen.config.replace(**changes)
-config = config.replace(eval_every=min(config.eval_every, config.iterations))  # short runs validate at the end
+# the network and its settings; the same seed gives the same initial weights (and, on a CPU,
+# the same run); a short run validates at its end
+model, config = chosen.build(7, seed=seed, iterations=iterations)
 print(f"{{model.spec()['name']}} {{model.spec()['kwargs']}}: {{count_parameters(model):,}} parameters")
 print(f"window {{config.window}}, batch {{config.batch_size}}, {{config.optimizer}} lr {{config.lr:g}} "
       f"({{config.lr_schedule}} schedule), loss {{config.loss}}, "
@@ -175,10 +173,14 @@ except ImportError as err:  # the optional extra is not installed
 ## Results
 """), ("code", rf"""
 run_seconds = time.perf_counter() - t_start
+# the arithmetic of this run: training's as its checkpoint records it, prediction's as predict chose
+precision = (f"training {{load_checkpoint(out / 'run' / 'checkpoints' / 'best.pt')['precision']}}, "
+             f"prediction {{inference_precision(dev)}}")
 display(Markdown(markdown_table(["", ""], [
     ["net", f"{label}, preset '{{preset}}' ({{count_parameters(best):,}} parameters)"],
     ["data", f"{{data_kind}}; test volume {{test.shape}}"],
     ["device", describe(dev)],
+    ["precision", precision],
     ["training", f"{{config.iterations}} iterations in {{train_seconds:.0f}} s"],
     ["test MIoU (all classes)", f"{{report['miou_all']:.4f}}"],
     ["test MIoU (organelles)", f"{{report['miou_organelle']:.4f}}"],
@@ -195,11 +197,11 @@ if test_crop is not None:
     reduced.append(f"test volume cropped to {{tuple(test_crop)}}")
 display(Markdown(about_run(
     data=data_kind, synthetic=train.synthetic, device=describe(dev), seconds=run_seconds,
-    work=[f"trained the {label} (preset '{{preset}}', {{count_parameters(best):,}} parameters) for "
+    precision=precision, work=[f"trained the {label} (preset '{{preset}}', {{count_parameters(best):,}} parameters) for "
           f"{{config.iterations:,}} iterations in {{train_seconds:.0f}} s",
           f"segmented the test volume {{test.shape}}"], reduced=reduced)))
 save_results(out / "results.json", reports={{"{label}": report}}, data=data_kind, overwrite=True,
-             device=describe(dev), seconds=run_seconds, preset=preset,
+             device=describe(dev), precision=precision, seconds=run_seconds, preset=preset,
              iterations=config.iterations, test_shape=list(test.shape))
 print(f"saved {{out / 'results.json'}}")
 """)]

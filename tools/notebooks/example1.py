@@ -30,7 +30,8 @@ ensembles*, Scientific Reports 11:2561 (2021), doi:10.1038/s41598-021-81590-0.
 ## Setup
 
 Run `python -m pip install -r requirements.txt` once in the repository (see the README).
-`emseg` picks the device itself: CUDA with mixed precision when there is a GPU, else the CPU.
+`emseg` picks the device itself: CUDA with mixed precision when there is a GPU, else the CPU
+(in bfloat16 where the CPU computes it natively; the results table says which precision ran).
 """), ("code", r"""
 import time
 import warnings
@@ -42,7 +43,7 @@ from IPython.display import Markdown, display
 
 from emseg.data import (CLASS_NAMES, ORGANELLE_CLASSES, PAPER_RESULTS, SyntheticDataWarning,
                         load_platelet, read_volume, write_volume, zscore)
-from emseg.device import describe, pick_device
+from emseg.device import describe, inference_precision, pick_device
 from emseg.infer import predict, predict_ensemble
 from emseg.metrics import compare_reports, segmentation_report
 from emseg.plot import plot_blocks, plot_data, plot_prediction, plot_probabilities
@@ -244,6 +245,7 @@ plt.show()
 ## Results
 """), ("code", r"""
 run_seconds = time.perf_counter() - t_start
+precision = f"prediction {inference_precision(dev)}"  # the arithmetic predict chose on this device
 rows = [[name, reports[name]["miou_all"], reports[name]["miou_organelle"], reports[name]["accuracy"]]
         for name in [*names, "ensemble"]]
 display(Markdown(markdown_table(["net", "MIoU (all)", "MIoU (organelles)", "accuracy"], rows)))
@@ -251,6 +253,7 @@ display(Markdown(markdown_table(["", ""], [
     ["data", f"{data_kind}, test volume {test.shape}"],
     ["nets", ", ".join(names)],
     ["device", describe(dev)],
+    ["precision", precision],
     ["ensemble gain over the best single net (organelle MIoU)", f"{gain:+.4f} ({relative:+.1f} %)"],
     ["blockwise vs in-memory prediction (largest difference)",
      f"{blockwise_diff:.1e} ({info['blocks']} block(s), {info['workers']} dask workers)"],
@@ -263,12 +266,12 @@ reduced = [f"test volume cropped to {tuple(test_crop)}"] if test_crop is not Non
 reduced += [f"synthetic volumes of {tuple(phantom_shape)} voxels"] if phantom_shape is not None else []
 display(Markdown(about_run(
     data=data_kind, synthetic=train.synthetic, device=describe(dev), seconds=run_seconds,
-    work=[f"segmented the test volume {test.shape} with {len(names)} net(s) "
+    precision=precision, work=[f"segmented the test volume {test.shape} with {len(names)} net(s) "
           f"({'phantom-trained, bundled' if names == list(PHANTOM_ENSEMBLE) else ', '.join(names)})"
           " and their ensemble", f"blockwise prediction in {info['blocks']} block(s)"],
     reduced=reduced)))
 save_results(out / "results.json", reports=reports, data=data_kind, device=describe(dev),
-             seconds=run_seconds, nets=names, test_shape=list(test.shape), overwrite=True,
+             precision=precision, seconds=run_seconds, nets=names, test_shape=list(test.shape), overwrite=True,
              ensemble_gain=gain, ensemble_gain_percent=relative,
              blockwise_max_difference=blockwise_diff, blockwise_blocks=info["blocks"])
 print(f"saved {out / 'results.json'}")

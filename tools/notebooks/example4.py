@@ -37,7 +37,8 @@ correct coordinates and used in training, and the contrastive temperature is use
 ## Setup
 
 Run `python -m pip install -r requirements.txt` once in the repository (see the README).
-`emseg` picks the device itself: CUDA with mixed precision when there is a GPU, else the CPU.
+`emseg` picks the device itself: CUDA with mixed precision when there is a GPU, else the CPU
+(in bfloat16 where the CPU computes it natively; the results table says which precision ran).
 The same functions are on the command line: `python -m emseg ecs train|predict|evaluate|quantify`.
 """), ("code", r"""
 import time
@@ -48,9 +49,10 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from emseg.bioimageio import to_bioimageio
+from emseg.checkpoint import load_checkpoint
 from emseg.data import ECS_VOXEL_SIZE, ecs_phantom
 from emseg.data.io import read_image_label_folder
-from emseg.device import describe, pick_device
+from emseg.device import describe, inference_precision, pick_device
 from emseg.ecs import (plot_ecs, plot_ecs_prediction, plot_weight_map, quantify_ecs,
                        write_ecs_csv, write_results)
 from emseg.ecs_workflow import ecs_preset, evaluate_ecs, predict_ecs, train_ecs
@@ -365,10 +367,14 @@ except ImportError as err:  # the optional extra is not installed
 """), ("code", r"""
 run_seconds = time.perf_counter() - t_start
 best_variant = max(ablation_scores, key=lambda v: ablation_scores[v]["iou"])
+# the arithmetic of this run: training's as its checkpoint records it, prediction's as predict chose
+precision = (f"training {load_checkpoint(out / 'ecsnet' / 'checkpoints' / 'best.pt')['precision']}, "
+             f"prediction {inference_precision(dev)}")
 display(Markdown(markdown_table(["", ""], [
     ["network", f"ECS-Net, preset '{preset}' ({count_parameters(model):,} parameters)"],
     ["data", f"{data_kind}; test {[v.image.shape for v in tests]}; voxel size {vs} nm"],
     ["device", describe(dev)],
+    ["precision", precision],
     ["training", f"{len(history['loss'])} iterations per variant; ECS-Net in {history['seconds_total']:.0f} s"],
     ["ECS-Net test Dice / IoU", f"{scores['dice']:.4f} / {scores['iou']:.4f}"],
     ["ECS-Net test precision / recall", f"{scores['precision']:.4f} / {scores['recall']:.4f}"],
@@ -394,11 +400,11 @@ if ablation:
     work.append("trained the three ablation variants with the same budget")
 work.append(f"segmented and quantified {len(tests)} test volume(s)")
 display(Markdown(about_run(data=data_kind, synthetic=not use_folder, device=describe(dev),
-                           seconds=run_seconds, work=work, reduced=reduced)))
+                           precision=precision, seconds=run_seconds, work=work, reduced=reduced)))
 save_results(out / "results.json", overwrite=True,
              reports={ABLATION_LABELS[v]: ablation_scores[v] for v in order},
-             data=data_kind, device=describe(dev), seconds=run_seconds, preset=preset,
-             iterations=len(history["loss"]), voxel_size=list(vs),
+             data=data_kind, device=describe(dev), precision=precision, seconds=run_seconds,
+             preset=preset, iterations=len(history["loss"]), voxel_size=list(vs),
              quantification={"prediction": dict(zip(names, measures(q_pred))),
                              "ground_truth": dict(zip(names, measures(q_true)))})
 print(f"saved {out / 'results.json'}")

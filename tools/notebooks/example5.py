@@ -38,21 +38,21 @@ Methods 184:169 (2009). The original code ships neither the tracer nor trained w
 ## Setup
 
 Run `python -m pip install -r requirements.txt` once in the repository (see the README).
-`emseg` picks the device itself: CUDA with mixed precision when there is a GPU, else the CPU.
+`emseg` picks the device itself: CUDA with mixed precision when there is a GPU, else the CPU
+(in bfloat16 where the CPU computes it natively; the results table says which precision ran).
 """), ("code", r"""
 import time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from IPython.display import Markdown, display
 
 from emseg.bioimageio import to_bioimageio
-from emseg.checkpoint import load_model, save_model
+from emseg.checkpoint import load_checkpoint, load_model, save_model
 from emseg.data.dhpr import select_dhpr
 from emseg.data.neuron_phantom import neuron_phantom, neuron_pool, render_densest
-from emseg.device import describe, pick_device
+from emseg.device import describe, inference_precision, pick_device
 from emseg.models import count_parameters
 from emseg.plot import plot_history
 from emseg.report import about_run, format_value, markdown_table, save_results
@@ -158,14 +158,11 @@ clipping, flips and quarter turns. Images are normalised to noise units (`normal
 in training and prediction alike. A separate phantom at 0.25× signal validates.
 """), ("code", r"""
 chosen_preset = PRESETS[f"voxresnet-{preset}"]
-config = chosen_preset.config.replace(seed=seed, **({} if iterations is None
-                                                     else {"iterations": int(iterations)}))
 train = [(normalize_stack(candidates[i].image), candidates[i].mask.astype(np.uint8))
          for i in selection.indices]
 val_stack = neuron_phantom(shape=shape, voxel_size=vs, seed=10_000 + seed, intensity=0.25)
 val = (normalize_stack(val_stack.image), val_stack.mask.astype(np.uint8))
-torch.manual_seed(seed)
-model = chosen_preset.build_model(n_classes=2)
+model, config = chosen_preset.build(2, seed=seed, iterations=iterations)  # the seed: weights too
 print(f"VoxResNet {model.spec()['kwargs']}: {count_parameters(model):,} parameters")
 print(f"window {config.window}, batch {config.batch_size}, {config.optimizer} lr {config.lr:g} "
       f"({config.lr_schedule}), loss {config.loss}, {config.iterations} iterations on "
@@ -341,8 +338,12 @@ f1 = {(r[0], r[1]): r[7] for r in table}
 pds = {(r[0], r[1]): r[4] for r in table}
 trees_n = {(r[0], r[1]): r[8] for r in table}
 pipe, base = "VoxResNet + scooping", "baseline (threshold + skeleton)"
+# the arithmetic of this run: training's as its checkpoint records it, prediction's as predict chose
+precision = (f"training {load_checkpoint(out / 'run' / 'checkpoints' / 'best.pt')['precision']}, "
+             f"prediction {inference_precision(dev)}")
 rows = [["data", data_kind],
         ["device", describe(dev)],
+        ["precision", precision],
         ["network", f"VoxResNet, preset '{preset}' ({count_parameters(net):,} parameters), "
                     f"{config.iterations} iterations in {train_seconds:.0f} s on "
                     f"{len(train)} DHPR-selected stacks (of {n_candidates})"],
@@ -364,12 +365,12 @@ used = {"shape": list(shape), "n_candidates": n_candidates, "n_select": n_select
 reduced += [f"{key} = {used[key]} (full: {value})" for key, value in full.items() if used[key] != value]
 display(Markdown(about_run(
     data=data_kind, synthetic=True, device=describe(dev), seconds=run_seconds,
-    work=[f"trained VoxResNet (preset '{preset}', {count_parameters(net):,} parameters) for "
+    precision=precision, work=[f"trained VoxResNet (preset '{preset}', {count_parameters(net):,} parameters) for "
           f"{config.iterations:,} iterations in {train_seconds:.0f} s on {len(train)} "
           f"DHPR-selected stacks", f"traced {n_test} test neuron(s) at {len(intensities)} signal levels"],
     reduced=reduced)))
 save_results(out / "results.json", reports={"tracing": results}, data=data_kind, overwrite=True,
-             device=describe(dev), seconds=run_seconds, preset=preset,
+             device=describe(dev), precision=precision, seconds=run_seconds, preset=preset,
              iterations=config.iterations, selected=selection.indices.tolist(),
              intensities=list(intensities))
 print(f"saved {out / 'results.json'}")
