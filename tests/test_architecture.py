@@ -14,7 +14,7 @@ LAYERS = (
     {"data", "augment"},
     {"models", "losses", "checkpoint", "tfcheckpoint", "weights"},
     {"train", "infer", "blockwise", "metrics", "baselines", "pretrained"},
-    {"ecs", "ecs_workflow", "tracing", "workflow", "config", "bioimageio", "configs"},
+    {"ecs", "ecs_workflow", "tracing", "workflow", "templates", "config", "bioimageio"},
     {"cli", "run", "__main__"},  # the command line
 )
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
@@ -44,8 +44,7 @@ def _unit(module):
 
 def test_every_unit_has_a_layer():
     units = {p.stem if p.suffix == ".py" else p.name for p in LIB.iterdir()
-             if (p.suffix == ".py" and p.name != "__init__.py") or (p / "__init__.py").is_file()
-             or p.name == "configs"}
+             if (p.suffix == ".py" and p.name != "__init__.py") or (p / "__init__.py").is_file()}
     assert units <= set(RANK), f"give these a layer in tests/test_architecture.py: {units - set(RANK)}"
 
 

@@ -179,7 +179,7 @@ EXPECTED = dict(iterations=7, batch_size=3, lr=0.01, lr_schedule="poly", warmup=
 def _with_config(argv):
     """The network and TrainConfig that ``train --config ...`` would train."""
     from emseg.cli import _config_from_args, _explicit_options, _parser
-    from emseg.config import build_from_config
+    from emseg.templates import build_from_config
 
     args = _parser().parse_args(argv)
     args._explicit = _explicit_options(argv)
@@ -259,7 +259,7 @@ def test_bad_train_settings_with_config(tmp_path, capsys):
 
 def test_none_clears_a_setting_the_preset_gives(tmp_path):
     from emseg.cli import _parser, _train_config
-    from emseg.config import build_from_config, load_config
+    from emseg.templates import build_from_config, load_config
     from emseg.train import PRESETS
     assert PRESETS["unet2d-cpu"].config.grad_clip == 12.0
     args = _parser().parse_args(["train", "--model", "unet2d", "--output", str(tmp_path / "r"),

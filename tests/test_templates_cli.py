@@ -14,7 +14,7 @@ import tifffile
 
 from emseg.checkpoint import load_checkpoint
 from emseg.cli import main
-from emseg.config import TEMPLATES, load_config, template_path
+from emseg.templates import TEMPLATES, load_config, template_path
 from emseg.models import MODELS, build_model
 from emseg.models.unet3d import pooling_plan
 
@@ -177,7 +177,7 @@ def test_a_config_file_with_an_unknown_key(tmp_path, capsys):
 def test_anisotropy_replaces_explicit_pools(tmp_path):
     """A config with the original's explicit pools: --anisotropy takes over the plan."""
     from emseg.cli import _config_from_args, _explicit_options
-    from emseg.config import build_from_config
+    from emseg.templates import build_from_config
 
     text = template_path("reisoseg").read_text().replace(
         "anisotropy = 4.0", "pools = [[2, 2, 2], [1, 2, 2], [1, 2, 2], [2, 2, 2]]")

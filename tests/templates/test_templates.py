@@ -7,7 +7,7 @@ import pytest
 import tifffile
 
 from emseg.augment import AugmentConfig
-from emseg.config import (TEMPLATES, ConfigError, TrainSection, build_from_config, dump_config,
+from emseg.templates import (TEMPLATES, ConfigError, TrainSection, build_from_config, dump_config,
                           load_config, predict_from_config, read_folder_pair, template_path,
                           train_from_config)
 from emseg.models import window_geometry
