@@ -492,3 +492,16 @@ def test_predict_without_a_checkpoint(tmp_path):
     path = _write(tmp_path / "run.toml", E2E.format(name="unet3d", options=""))
     with pytest.raises(FileNotFoundError, match="train first"):
         predict_from_config(path, device="cpu", progress=False)
+
+
+def test_old_module_name_still_works_and_warns():
+    import importlib
+    import sys
+
+    import emseg.templates
+
+    sys.modules.pop("emseg.config", None)
+    with pytest.warns(DeprecationWarning, match="emseg.templates"):
+        old = importlib.import_module("emseg.config")
+    assert old.train_from_config is emseg.templates.train_from_config
+    assert set(old.__all__) == set(emseg.templates.__all__)
