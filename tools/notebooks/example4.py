@@ -53,9 +53,9 @@ from emseg.checkpoint import load_checkpoint
 from emseg.data import ECS_VOXEL_SIZE, ecs_phantom
 from emseg.data.io import read_image_label_folder
 from emseg.device import describe, inference_precision, pick_device
-from emseg.ecs import (plot_ecs, plot_ecs_prediction, plot_weight_map, quantify_ecs,
-                       write_ecs_csv, write_results)
-from emseg.ecs_workflow import ecs_preset, evaluate_ecs, predict_ecs, train_ecs
+from emseg.ecs import (ecs_preset, evaluate_ecs, plot_ecs, plot_ecs_prediction,
+                       plot_weight_map, predict_ecs, quantify_ecs, train_ecs, write_ecs_csv,
+                       write_results)
 from emseg.losses import shape_weight_map
 from emseg.models import count_parameters
 from emseg.models.ecsnet import ABLATION_LABELS, ABLATIONS

@@ -130,7 +130,7 @@ class Preset:
     task : {'labels', 'ecs', 'tracing'}
         What the network learns and so which workflow trains it: ``'labels'``, label
         volumes of ``n_classes`` classes (the ``train`` command, the templates);
-        ``'ecs'``, the binary ECS masks of :func:`emseg.ecs_workflow.train_ecs`;
+        ``'ecs'``, the binary ECS masks of :func:`emseg.ecs.train_ecs`;
         ``'tracing'``, neurite probability maps of noise-unit stacks (example 5).
     """
     model: str

@@ -5,7 +5,7 @@ import tifffile
 import torch
 
 from emseg.data import Volume, ecs_phantom
-from emseg.ecs_workflow import (ecs_preset, evaluate_ecs, predict_ecs, segment_ecs, train_ecs,
+from emseg.ecs import (ecs_preset, evaluate_ecs, predict_ecs, segment_ecs, train_ecs,
                                 with_shape_weights)
 from emseg.models.ecsnet import ECSNet
 
