@@ -20,7 +20,7 @@ from emseg.data.platelet import SyntheticDataWarning
 @pytest.mark.parametrize("name", sorted(EM_DATASETS))
 def test_registry_entries_are_complete(name):
     entry = EM_DATASETS[name]
-    assert set(ENTRY_KEYS) <= set(entry)
+    assert set(ENTRY_KEYS) <= set(entry) and entry["kind"] == "dataset"
     for key in ("url", "homepage"):
         assert entry[key] is None or re.match(r"https?://\S+$", entry[key]), key
     for key, size in (("md5", 32), ("sha256", 64)):

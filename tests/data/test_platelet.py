@@ -55,8 +55,9 @@ def test_read_labels_rejects_out_of_range_and_non_tiff(tmp_path):
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"split": "val"}, "unknown split 'val'; choose one of train, eval, test"),
-    ({"split": "train", "source": "real"}, "unknown source 'real'; choose one of auto, platelet"),
-    ({"split": "eval", "source": "platelet", "shape": (4, 8, 8)}, "shape only sets the size"),
+    ({"split": "train", "source": "synthetic"},
+     "unknown source 'synthetic'; choose one of auto, real, phantom"),
+    ({"split": "eval", "source": "real", "shape": (4, 8, 8)}, "shape only sets the size"),
 ])
 def test_bad_arguments(kwargs, match):
     split = kwargs.pop("split")
@@ -109,7 +110,7 @@ def test_auto_does_not_hide_other_errors(monkeypatch, fake_phantom):
 def test_platelet_source_never_falls_back(monkeypatch, fake_phantom):
     monkeypatch.setattr(platelet, "fetch_dataset", _offline)
     with pytest.raises(DataDownloadError, match="could not reach") as info:
-        load_platelet("test", source="platelet")
+        load_platelet("test", source="real")
     assert info.value.offline and fake_phantom == []
 
 
@@ -128,7 +129,7 @@ def test_real_loader_reads_a_fetched_folder(monkeypatch, tmp_path):
     for name, arr in [("images", image), ("labels", labels), ("error-weights", weights)]:
         tifffile.imwrite(tmp_path / f"train-{name}.tif", arr, photometric="minisblack")
     monkeypatch.setattr(platelet, "fetch_dataset", lambda name, data_dir=None: tmp_path)
-    vol = load_platelet("train", source="platelet")
+    vol = load_platelet("train", source="real")
     assert vol.source == "platelet" and not vol.synthetic and vol.voxel_size == (40.0, 10.0, 10.0)
     assert vol.image.dtype == np.float32 and abs(float(vol.image.mean())) < 1e-6
     assert float(vol.image.std()) == pytest.approx(1.0, abs=1e-5)

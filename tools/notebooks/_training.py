@@ -47,7 +47,7 @@ platelet data and falls back to the library's **synthetic phantom** only when th
 cannot be reached. Re-running the notebook replaces the training run in `output_dir`
 (choose another folder to keep it, or set `resume=True` to continue it).
 """), ("params", rf"""
-source = "auto"            # "auto" | "platelet" (real data) | "phantom" (synthetic, offline)
+source = "auto"            # "auto" | "real" (the real data) | "phantom" (synthetic, offline)
 preset = "cpu"             # "cpu" (small, for a laptop) | "original" (the paper's; use a GPU)
 iterations = None          # None: the preset's number of training iterations
 device = None              # None: CUDA if available, else CPU; or "cpu", "cuda:1", ...

@@ -62,7 +62,7 @@ cannot be reached. `nets="auto"` takes the four original nets for real data and 
 small phantom-trained nets shipped with `emseg` for synthetic data; give a list of names or
 `.pt` files to segment with your own nets (for example the one example 2 saves).
 """), ("params", r"""
-source = "auto"            # "auto" | "platelet" (real data) | "phantom" (synthetic, offline)
+source = "auto"            # "auto" | "real" (the real data) | "phantom" (synthetic, offline)
 nets = "auto"              # "auto", or a list of pretrained names / .pt files (your own nets)
 device = None              # None: CUDA if available, else CPU; or "cpu", "cuda:1", ...
 output_dir = "../runs/example1"

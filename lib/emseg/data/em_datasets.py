@@ -23,8 +23,9 @@ Split conventions
   training on 80 % of stack 1's sections and validating on the rest:
   ``sections=slice(0, 16)`` and ``sections=slice(16, 20)``.
 
-The registry entries (:data:`EM_DATASETS`) record only published facts; unknown
-values are None with a comment.
+The registry entries (:data:`EM_DATASETS`, kept with every other entry in
+:data:`emseg.data.registry.REGISTRY`) record only published facts; unknown values are
+None with a comment.
 """
 import sys
 import warnings
@@ -37,102 +38,15 @@ from emseg.data._volume import Volume, zscore
 from emseg.data.fetch import DataDownloadError, display_path, download_archive, safe_extract
 from emseg.data.fetch import data_dir as default_data_dir
 from emseg.data.platelet import SyntheticDataWarning
+from emseg.data.registry import ENTRY_KEYS, LUCCHI, LUCCHI_PP, REGISTRY, SOURCES, VNC
 
 __all__ = ["EM_DATASETS", "LUCCHI", "LUCCHI_PP", "VNC", "ENTRY_KEYS", "VNC_LABEL_VALUES",
            "VNC_CLASS_NAMES", "VNC_TARGETS", "SOURCES", "SPLITS", "SyntheticDataWarning",
            "load_lucchi", "load_lucchi_pp", "load_vnc", "fetch_lucchi", "fetch_lucchi_pp"]
 
-SOURCES = ("auto", "real", "phantom")
 SPLITS = ("train", "test")
-
-_LUCCHI_URL = ("https://documents.epfl.ch/groups/c/cv/cvlab-unit/www/data/"
-               "%20ElectronMicroscopy_Hippocampus/")  # the %20 is part of the published path
-_LUCCHI_SIZE = 129_919_357  # bytes, each of the four split files
-
-LUCCHI = {
-    "url": None,  # no archive: four TIFFs, each with its own "url" under "files"
-    "mirrors": (),  # Academic Torrents (infohash below) is a torrent, not an HTTP mirror
-    "md5": None,  # no MD5 or SHA-256 published; only the torrent infohash
-    "sha256": None,
-    "size": None,  # no archive (see the per-file sizes)
-    "zip_name": None,
-    "folder": "lucchi",
-    "files": {
-        name: {"url": _LUCCHI_URL + name, "size": _LUCCHI_SIZE, "md5": None, "sha256": None,
-               "shape": (165, 768, 1024)}
-        for name in ("training.tif", "training_groundtruth.tif", "testing.tif",
-                     "testing_groundtruth.tif")
-    },
-    "splits": {"train": ("training.tif", "training_groundtruth.tif"),
-               "test": ("testing.tif", "testing_groundtruth.tif")},
-    "torrent_infohash": "3ada3ae6ec71097e63d897cf878051bba3eaba25",
-    # The full volume volumedata.tif (1065 x 2048 x 1536, 3,353,674,357 bytes) is not used.
-    "citation": ("Lucchi et al., EPFL CVLab electron microscopy dataset (mouse hippocampus CA1, "
-                 "FIB-SEM); the dataset's home page names the paper to cite"),
-    "license": None,  # not stated (research use, unverified)
-    "homepage": _LUCCHI_URL,
-    "voxel_size": (5.0, 5.0, 5.0),  # nm (z, y, x), "about 5 nm isotropic"
-    "voxel_size_source": "approximate, as usually quoted for this dataset",
-    "n_classes": 2,
-}
-
-LUCCHI_PP = {
-    "url": "http://www.casser.io/files/lucchi_pp.zip",  # HTTP only
-    # The PyTorch Connectomics copy (huggingface.co/pytc/tutorial, mito_lucchi%2B%2B/
-    # lucchi%2B%2B.zip, sha256 d6c29c25db29780f068b40edf27918ad4af8a1ce7d699f043ed91c6b012a0637)
-    # holds HDF5 files, not these PNGs, so it is not a mirror of this zip.
-    "mirrors": (),
-    "md5": None,  # not published; the SHA-256 below is checked instead
-    "sha256": "770ce9e98fc6f29c1b1a250c637e6c5125f2b5f1260e5a7687b55a79e2e8844d",
-    "size": None,  # byte size of the zip not published
-    "zip_name": "lucchi_pp.zip",
-    "folder": "Lucchi++",  # the zip unpacks to this folder
-    "files": {  # folders of PNG slices; per-file sizes and checksums not published
-        "Train_In": {"pattern": "mask%04i.png", "shape": (165, 768, 1024)},
-        "Train_Out": {"pattern": "%i.png", "shape": (165, 768, 1024)},
-        "Test_In": {"pattern": "mask%04i.png", "shape": (165, 768, 1024)},
-        "Test_Out": {"pattern": "%i.png", "shape": (165, 768, 1024)},
-    },
-    "splits": {"train": ("Train_In", "Train_Out"), "test": ("Test_In", "Test_Out")},
-    "citation": ("Casser V., Kang K., Pfister H., Haehn D. Fast Mitochondria Segmentation for "
-                 "Connectomics. arXiv:1812.06024 (2018)"),
-    "license": None,  # not stated
-    "homepage": "http://www.casser.io/files/lucchi_pp.zip",
-    "voxel_size": (5.0, 5.0, 5.0),  # nm, the Lucchi volumes
-    "voxel_size_source": "the Lucchi volumes (approximate)",
-    "n_classes": 2,
-}
-
-VNC = {
-    "url": None,  # no verified download link; the data live in a GitHub repository (homepage)
-    "mirrors": (),
-    "md5": None,
-    "sha256": None,  # torch-em's zip has a SHA-256 (f7bd0db0...7e86, truncated in our sheet)
-    "size": None,  # about 44 MB in the repository; no single archive recorded
-    "zip_name": None,
-    "folder": "groundtruth-drosophila-vnc",
-    "files": {  # sizes of the raw sections as published in the repository
-        **{f"stack1/raw/{k:02d}.tif": {"size": 1_048_734, "shape": (1, 1024, 1024)}
-           for k in range(20)},
-        "stack1/mitochondria": {"total_size": 92_007, "count": 20},  # PNG masks, bytes in all
-        "stack1/membranes": {"count": 20},
-        "stack1/synapses": {"count": 20},
-        "stack1/labels": {"count": 20},
-        "stack2/raw": {"count": 20},
-    },
-    "citation": ("Gerhard S., Funke J., Martel J., Cardona A., Fetter R. Segmented anisotropic "
-                 "ssTEM dataset of neural tissue. figshare (2013). "
-                 "doi:10.6084/m9.figshare.856713"),
-    "license": "CC BY-NC-SA 3.0 (non-commercial; cite the dataset)",
-    "homepage": "https://github.com/unidesigner/groundtruth-drosophila-vnc",
-    "voxel_size": (47.5, 4.6, 4.6),  # nm; sections are 45-50 nm (midpoint taken)
-    "voxel_size_source": "the dataset's README: 4.6 x 4.6 nm pixels, 45-50 nm sections",
-    "n_classes": 2,
-}
-
-EM_DATASETS = {"lucchi": LUCCHI, "lucchi_pp": LUCCHI_PP, "vnc": VNC}
-ENTRY_KEYS = ("url", "mirrors", "md5", "sha256", "size", "zip_name", "folder", "files", "citation",
-              "license", "homepage", "voxel_size", "voxel_size_source", "n_classes")
+#: These loaders' entries of the one registry (:data:`emseg.data.registry.REGISTRY`).
+EM_DATASETS = {name: REGISTRY[name] for name in ("lucchi", "lucchi_pp", "vnc")}
 
 #: VNC merged-label values -> class ids 0..8 (``target="labels"``).
 VNC_LABEL_VALUES = (0, 32, 64, 96, 128, 159, 191, 223, 255)

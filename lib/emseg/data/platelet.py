@@ -17,7 +17,7 @@ from emseg.data._volume import Volume, zscore
 from emseg.data.fetch import DataDownloadError, display_path, fetch_dataset
 from emseg.data.fetch import data_dir as default_data_dir
 from emseg.data.io import read_volume
-from emseg.data.registry import DATASETS
+from emseg.data.registry import DATASETS, SOURCES
 
 __all__ = ["CLASS_NAMES", "ORGANELLE_CLASSES", "N_CLASSES", "VOXEL_SIZE", "SPLITS",
            "PAPER_RESULTS", "SyntheticDataWarning", "load_platelet", "read_platelet_labels",
@@ -43,7 +43,6 @@ PAPER_RESULTS = {
                                "over all 7 classes, best of 19 epochs (36,000 steps at batch 1, "
                                "572×572 tiles)"),
 }
-SOURCES = ("auto", "platelet", "phantom")
 
 
 class SyntheticDataWarning(UserWarning):
@@ -58,9 +57,10 @@ def load_platelet(split, *, source="auto", data_dir=None, seed=0, shape=None):
     split : {"train", "eval", "test"}
         ``"train"`` (50 x 800 x 800, with error weights), ``"eval"`` (24 x 800 x 800,
         used for validation) or ``"test"`` (121 x 609 x 400, a held-out donor).
-    source : {"auto", "platelet", "phantom"}
-        ``"platelet"``: the real data, downloaded on first use (about 190 MB);
-        any failure raises. ``"phantom"``: synthetic data with exact labels,
+    source : {"auto", "real", "phantom"}
+        ``"real"``: the real data, downloaded on first use (about 190 MB);
+        any failure raises (``"platelet"``, its older name, is still accepted, with a
+        DeprecationWarning, until emseg 1.0). ``"phantom"``: synthetic data with exact labels,
         never touches the network. ``"auto"``: the real data, falling back to
         the phantom (with a :class:`SyntheticDataWarning` and a banner on stderr)
         only when the data host cannot be reached; other errors are raised.
@@ -70,7 +70,7 @@ def load_platelet(split, *, source="auto", data_dir=None, seed=0, shape=None):
         Random seed of the phantom (ignored for real data).
     shape : tuple of int, optional
         (z, y, x) size of the phantom; None gives the phantom's default. Not
-        allowed with ``source="platelet"`` (crop the returned arrays instead);
+        allowed with ``source="real"`` (crop the returned arrays instead);
         ignored when ``source="auto"`` finds the real data.
 
     Returns
@@ -95,10 +95,15 @@ def load_platelet(split, *, source="auto", data_dir=None, seed=0, shape=None):
     """
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    if source == "platelet":  # the older name of "real"
+        import warnings
+        warnings.warn('source="platelet" is now source="real" (the one source vocabulary of '
+                      'emseg.data.registry.SOURCES)', DeprecationWarning, stacklevel=2)
+        source = "real"
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)} "
                          f"('phantom' runs offline on synthetic data)")
-    if source == "platelet" and shape is not None:
+    if source == "real" and shape is not None:
         raise ValueError("shape only sets the size of the synthetic phantom; for the real data "
                          "leave shape=None and crop the returned arrays")
     if source == "phantom":
@@ -106,7 +111,7 @@ def load_platelet(split, *, source="auto", data_dir=None, seed=0, shape=None):
     try:
         return _load_real(split, data_dir)
     except DataDownloadError as err:
-        if source == "platelet" or not getattr(err, "offline", False):
+        if source == "real" or not getattr(err, "offline", False):
             raise
         _announce_fallback(split, err, data_dir)
         return _load_phantom(split, seed=seed, shape=shape)
