@@ -2,7 +2,6 @@
 (:func:`build_from_config`), :func:`train_from_config` on its data folder and
 :func:`predict_from_config` on its test folder (see :mod:`emseg.templates`)."""
 import dataclasses
-import math
 import re
 import time
 from pathlib import Path
@@ -234,7 +233,7 @@ def predict_from_config(config, *, device=None, progress=True, overwrite=False):
     from emseg.data import write_volume
     from emseg.infer import predict
     from emseg.checkpoint import load_checkpoint, model_from_checkpoint
-    from emseg.metrics import segmentation_report
+    from emseg.metrics import report_from_confusion, segmentation_report
 
     config = _as_config(config)
     p = config.predict
@@ -279,19 +278,6 @@ def predict_from_config(config, *, device=None, progress=True, overwrite=False):
             total += np.asarray(reports[vol.name]["confusion"], dtype=np.int64)
     metrics = {"checkpoint": str(ckpt), "split": p.split, "seconds": time.perf_counter() - t0,
                "volumes": reports,
-               "overall": _report_from_confusion(total, names) if reports else None}
+               "overall": report_from_confusion(total, class_names=names) if reports else None}
     write_json(out / "metrics.json", metrics)
     return {"output": out, "checkpoint": ckpt, "predictions": paths, "metrics": metrics}
-
-
-def _report_from_confusion(cm, class_names):
-    """The :func:`~emseg.metrics.segmentation_report` keys from a summed confusion matrix."""
-    from emseg.metrics import (accuracy_from_confusion, ari_from_confusion, dice_from_confusion,
-                               iou_from_confusion)
-    iou = iou_from_confusion(cm)
-    valid = iou[~np.isnan(iou)]
-    return {"confusion": cm.tolist(), "iou": iou.tolist(), "dice": dice_from_confusion(cm).tolist(),
-            "miou_all": float(valid.mean()) if valid.size else math.nan,
-            "accuracy": accuracy_from_confusion(cm), "ari": ari_from_confusion(cm),
-            "class_names": list(class_names) if class_names else
-            [f"class {k}" for k in range(len(cm))], "voxels": cm.sum(axis=1).tolist()}
