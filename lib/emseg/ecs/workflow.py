@@ -25,8 +25,8 @@ from emseg._atomic import check_output
 from emseg._validate import check_mask
 from emseg.data import Volume, zscore
 
-__all__ = ["ecs_preset", "with_shape_weights", "train_ecs", "predict_ecs", "evaluate_ecs",
-           "segment_ecs", "write_results"]
+__all__ = ["ecs_preset", "with_shape_weights", "train_ecs", "predict_ecs", "ecs_mask",
+           "evaluate_ecs", "segment_ecs", "write_results"]
 
 
 def ecs_preset(preset="cpu"):
@@ -163,6 +163,45 @@ def predict_ecs(model, image, *, window=None, overlap=0.25, device=None, precisi
     return probs[1]
 
 
+def ecs_mask(prediction, *, threshold=0.5, name="prediction"):
+    """An ECS prediction or mask as a bool mask: the one reading of "ECS probabilities or
+    a binary mask" (:func:`evaluate_ecs`, ``python -m emseg ecs evaluate|quantify``).
+
+    Parameters
+    ----------
+    prediction : array_like
+        ECS probabilities (floats in [0, 1], thresholded at ``threshold``), or a binary
+        mask: bool, 0/1, or 0/255 as most painting tools save masks.
+    threshold : float
+        Probability above which a pixel is ECS.
+    name : str
+        What the array is (a file name, say), for the messages.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+
+    Raises
+    ------
+    ValueError
+        For floats outside [0, 1] (or not finite) and for masks with other values.
+
+    Examples
+    --------
+    >>> ecs_mask(np.array([[0.2, 0.7]])).tolist(), ecs_mask(np.array([[0, 255]])).tolist()
+    ([[False, True]], [[False, True]])
+    """
+    p = np.asarray(prediction)
+    if np.issubdtype(p.dtype, np.floating) and not np.all(np.isin(np.unique(p), (0, 1))):
+        if not np.all(np.isfinite(p)) or p.min() < 0 or p.max() > 1:
+            raise ValueError(f"{name} holds floats outside [0, 1]: give ECS probabilities or a "
+                             f"binary mask")
+        p = p > threshold
+    elif np.issubdtype(p.dtype, np.integer) and p.size and np.all(np.isin(np.unique(p), (0, 255))):
+        p = p == 255  # a 0/255 mask
+    return check_mask(p, name=name)  # (y, x) or (z, y, x), not empty
+
+
 def evaluate_ecs(true, prediction, *, threshold=0.5, voxel_size=None):
     """Dice, IoU, precision, recall and HD95 of an ECS prediction.
 
@@ -185,12 +224,7 @@ def evaluate_ecs(true, prediction, *, threshold=0.5, voxel_size=None):
     from emseg.metrics import binary_metrics
 
     t = check_mask(true, name="true")
-    p = np.asarray(prediction)
-    if np.issubdtype(p.dtype, np.floating) and not np.all(np.isin(np.unique(p), (0, 1))):
-        if not np.all(np.isfinite(p)) or p.min() < 0 or p.max() > 1:
-            raise ValueError("prediction must be probabilities in [0, 1] or a binary mask")
-        p = p > threshold
-    p = check_mask(p, name="prediction")
+    p = ecs_mask(prediction, threshold=threshold, name="prediction")
     if p.shape != t.shape:
         raise ValueError(f"prediction shape {p.shape} does not match the labels' {t.shape}")
     spacing = (1.0, 1.0) if voxel_size is None else tuple(float(v) for v in voxel_size)[-2:]
