@@ -32,7 +32,7 @@ import numpy as np
 
 from emseg.checkpoint import load_model
 from emseg.data import CLASS_NAMES, ORGANELLE_CLASSES, load_platelet
-from emseg.data.platelet import render_real_geometry
+from emseg.data.datasets.platelet import render_real_geometry
 from emseg.device import describe, pick_device
 from emseg.infer import predict
 from emseg.metrics import compare_reports, segmentation_report

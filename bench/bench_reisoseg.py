@@ -48,7 +48,7 @@ from emseg.checkpoint import load_model
 from emseg.templates import (apply_overrides, load_config, predict_from_config,
                           train_from_config)
 from emseg.data import CLASS_NAMES, ORGANELLE_CLASSES, load_platelet, load_vnc, write_volume
-from emseg.data.platelet import render_real_geometry
+from emseg.data.datasets.platelet import render_real_geometry
 from emseg.device import describe, pick_device
 from emseg.infer import predict
 from emseg.metrics import segmentation_report

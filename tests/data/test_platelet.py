@@ -1,15 +1,13 @@
-"""Tests of emseg.data.platelet: real label files, source selection and the loud fallback."""
+"""Tests of emseg.data.datasets.platelet: real label files, source selection and the loud fallback."""
 import hashlib
-import sys
-import types
 
 import numpy as np
 import pytest
 import tifffile
 
-from emseg.data import platelet
+from emseg.data.datasets import platelet
 from emseg.data.fetch import DataDownloadError
-from emseg.data.platelet import (CLASS_NAMES, N_CLASSES, ORGANELLE_CLASSES, SyntheticDataWarning,
+from emseg.data.datasets.platelet import (CLASS_NAMES, N_CLASSES, ORGANELLE_CLASSES, SyntheticDataWarning,
                                  load_platelet, read_platelet_labels)
 from emseg.data.registry import DATASETS
 from emseg.data._volume import Volume
@@ -75,9 +73,7 @@ def fake_phantom(monkeypatch):
         return Volume(image=np.zeros((2, 3, 3), np.float32), labels=np.zeros((2, 3, 3), np.uint8),
                       source="phantom", name=split)
 
-    module = types.ModuleType("emseg.data.phantom")
-    module.platelet_phantom = platelet_phantom
-    monkeypatch.setitem(sys.modules, "emseg.data.phantom", module)
+    monkeypatch.setattr(platelet, "platelet_phantom", platelet_phantom)
     return calls
 
 
@@ -139,7 +135,7 @@ def test_real_loader_reads_a_fetched_folder(monkeypatch, tmp_path):
 
 def test_render_real_geometry_is_a_centre_crop_with_a_rendered_image(tmp_path):
     from emseg.data import write_volume
-    from emseg.data.platelet import render_real_geometry
+    from emseg.data.datasets.platelet import render_real_geometry
 
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 7, size=(10, 40, 50), dtype=np.uint8)

@@ -4,7 +4,7 @@ import re
 import pytest
 
 from emseg.data import fetch_dataset, load_platelet
-from emseg.data import em_datasets
+from emseg.data.datasets import lucchi
 from emseg.data.registry import DATASETS, ENTRY_KEYS, KINDS, REGISTRY, SOURCES, entries
 from emseg.pretrained import PRETRAINED
 
@@ -14,7 +14,6 @@ def test_every_entry_has_a_kind_and_the_views_are_the_registry():
     assert entries("dataset") == DATASETS
     assert PRETRAINED == entries("weights")
     assert set(DATASETS) | set(PRETRAINED) == set(REGISTRY)
-    assert em_datasets.EM_DATASETS == {k: DATASETS[k] for k in ("lucchi", "lucchi_pp", "vnc")}
     for name, entry in REGISTRY.items():  # the same objects, not copies that could drift
         view = DATASETS if entry["kind"] == "dataset" else PRETRAINED
         assert view[name] is entry
@@ -40,7 +39,7 @@ def test_weights_entries_say_their_format(name):
 
 
 def test_one_source_vocabulary():
-    assert SOURCES == ("auto", "real", "phantom") and em_datasets.SOURCES is SOURCES
+    assert SOURCES == ("auto", "real", "phantom")
     vol = load_platelet("eval", source="phantom", shape=(4, 32, 32))
     assert vol.synthetic
     with pytest.raises(ValueError, match="unknown source 'synthetic'; choose one of auto, real, "
@@ -58,8 +57,8 @@ def test_the_old_platelet_source_name_still_works_and_warns():
 
 def test_fetch_dataset_serves_every_dataset(monkeypatch, tmp_path):
     calls = []
-    monkeypatch.setattr(em_datasets, "fetch_lucchi", lambda **kw: calls.append(("lucchi", kw)) or tmp_path)
-    monkeypatch.setattr(em_datasets, "fetch_lucchi_pp", lambda **kw: calls.append(("pp", kw)) or tmp_path)
+    monkeypatch.setattr(lucchi, "fetch_lucchi", lambda **kw: calls.append(("lucchi", kw)) or tmp_path)
+    monkeypatch.setattr(lucchi, "fetch_lucchi_pp", lambda **kw: calls.append(("pp", kw)) or tmp_path)
     assert fetch_dataset("lucchi", data_dir=tmp_path, progress=False, retries=1) == tmp_path
     assert fetch_dataset("lucchi_pp", data_dir=tmp_path, retries=0) == tmp_path
     assert calls == [("lucchi", {"data_dir": tmp_path, "progress": False, "retries": 1}),
@@ -71,3 +70,39 @@ def test_fetch_dataset_serves_every_dataset(monkeypatch, tmp_path):
     with pytest.raises(ValueError, match="unknown dataset 'lucky'; available: lucchi, lucchi_pp, "
                                          "platelet, vnc"):
         fetch_dataset("lucky")
+
+
+@pytest.mark.parametrize("old, new", [
+    ("emseg.data.phantom", "emseg.data.phantoms.platelet"),
+    ("emseg.data.platelet", "emseg.data.datasets.platelet"),
+])
+def test_old_module_names_are_the_new_modules_and_warn(old, new):
+    import importlib
+    import sys
+
+    sys.modules.pop(old, None)
+    with pytest.warns(DeprecationWarning, match=f"{old} moved to {new}"):
+        module = importlib.import_module(old)
+    assert module is importlib.import_module(new)
+
+
+def test_the_old_em_datasets_module_keeps_its_names_and_warns():
+    import importlib
+    import sys
+
+    sys.modules.pop("emseg.data.em_datasets", None)
+    with pytest.warns(DeprecationWarning, match="emseg.data.datasets.lucchi"):
+        old = importlib.import_module("emseg.data.em_datasets")
+    assert old.load_lucchi is lucchi.load_lucchi and old.SOURCES is SOURCES
+    assert old.EM_DATASETS == {k: DATASETS[k] for k in ("lucchi", "lucchi_pp", "vnc")}
+    assert all(hasattr(old, name) for name in old.__all__)
+
+
+def test_the_phantom_functions_keep_their_names_in_emseg_data():
+    # emseg.data.ecs_phantom and .neuron_phantom were modules named like their functions;
+    # the modules moved to emseg.data.phantoms, the names in emseg.data are the functions
+    import emseg.data
+    from emseg.data.phantoms import ecs, neuron
+
+    assert emseg.data.ecs_phantom is ecs.ecs_phantom
+    assert emseg.data.neuron_phantom is neuron.neuron_phantom

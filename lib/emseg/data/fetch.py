@@ -108,8 +108,8 @@ def fetch_dataset(name="platelet", *, data_dir=None, progress=True, retries=3):
     When the files are already present and verified this returns at once,
     without any network access. Otherwise the dataset's zip is downloaded,
     checked (size and MD5), unpacked safely and every file is checked (Lucchi and
-    Lucchi++ go through :func:`~emseg.data.em_datasets.fetch_lucchi` and
-    :func:`~emseg.data.em_datasets.fetch_lucchi_pp`, which check what was published).
+    Lucchi++ go through :func:`~emseg.data.datasets.lucchi.fetch_lucchi` and
+    :func:`~emseg.data.datasets.lucchi.fetch_lucchi_pp`, which check what was published).
 
     Parameters
     ----------
@@ -149,9 +149,9 @@ def fetch_dataset(name="platelet", *, data_dir=None, progress=True, retries=3):
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
     if name in ("lucchi", "lucchi_pp"):  # not one MD5-checked zip: their own fetchers
-        from emseg.data import em_datasets  # (they build on this module)
+        from emseg.data.datasets import lucchi  # (they build on this module)
 
-        fetch = em_datasets.fetch_lucchi if name == "lucchi" else em_datasets.fetch_lucchi_pp
+        fetch = lucchi.fetch_lucchi if name == "lucchi" else lucchi.fetch_lucchi_pp
         return fetch(data_dir=data_dir, progress=bool(progress), retries=retries)
     if DATASETS[name]["url"] is None:
         raise ValueError(f"{name} has no verified download link; get it from "

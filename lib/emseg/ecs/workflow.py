@@ -74,7 +74,7 @@ def train_ecs(train, val=None, *, preset="cpu", variant="ecsnet", iterations=Non
     ----------
     train, val : Volume or list of Volume
         Training and validation data with binary ECS labels (1 = ECS), (z, y, x)
-        (e.g. :func:`emseg.data.ecs_phantom`, :func:`emseg.data.read_image_label_folder`).
+        (e.g. :func:`emseg.data.phantoms.ecs`, :func:`emseg.data.read_image_label_folder`).
     preset : {'cpu', 'original'}
         ``PRESETS['ecsnet-cpu']`` (width 8, 128 x 128 windows) or ``'ecsnet-original'``.
     variant : str
