@@ -95,7 +95,8 @@ def test_train_and_predict_say_what_is_missing(capsys):
 
 def test_cpu_legacy_preset_is_the_old_recipe():
     # the bundled phantom nets' command (emseg.pretrained) trains with --preset cpu-legacy
-    from emseg.cli import _model_and_config, _parser
+    from emseg.cli import _parser
+    from emseg.cli.train import _model_and_config
     from emseg.pretrained import PRETRAINED
     from emseg.train import PRESETS
 
@@ -126,7 +127,8 @@ def test_every_predict_option_maps_to_the_config_or_is_refused_with_it():
     """No predict option is silently ignored under --config (e.g. --precision)."""
     import argparse
 
-    from emseg.cli import _CONFIG_FLAGS, _NOT_WITH_CONFIG, _parser
+    from emseg.cli import _parser
+    from emseg.cli.train import _CONFIG_FLAGS, _NOT_WITH_CONFIG
 
     parser = _parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
@@ -140,7 +142,7 @@ def test_every_predict_option_maps_to_the_config_or_is_refused_with_it():
 def test_every_train_setting_is_a_train_option():
     """One option per TrainConfig field, named after it, that --config maps to [train]."""
     import dataclasses
-    from emseg.cli import _CONFIG_FLAGS
+    from emseg.cli.train import _CONFIG_FLAGS
     from emseg.train import TrainConfig
     from emseg.train._config import setting_help
 
@@ -178,18 +180,20 @@ EXPECTED = dict(iterations=7, batch_size=3, lr=0.01, lr_schedule="poly", warmup=
 
 def _with_config(argv):
     """The network and TrainConfig that ``train --config ...`` would train."""
-    from emseg.cli import _config_from_args, _explicit_options, _parser
+    from emseg.cli import _explicit_options, _parser
+    from emseg.cli.train import config_from_args
     from emseg.config import build_from_config
 
     args = _parser().parse_args(argv)
     args._explicit = _explicit_options(argv)
-    return build_from_config(_config_from_args(args, "train"))
+    return build_from_config(config_from_args(args, "train"))
 
 
 def test_train_settings_with_and_without_config(tmp_path):
     import dataclasses
     from emseg.augment import AugmentConfig
-    from emseg.cli import _model_and_config, _parser
+    from emseg.cli import _parser
+    from emseg.cli.train import _model_and_config
     from emseg.train import PRESETS, TrainConfig
 
     assert set(EXPECTED) == {f.name for f in dataclasses.fields(TrainConfig)}  # all of them
@@ -231,12 +235,12 @@ def test_train_settings_with_and_without_config(tmp_path):
 ])
 def test_bad_train_settings_fail_before_the_data_are_read(options, message, tmp_path, capsys,
                                                           monkeypatch):
-    import emseg.cli
+    import emseg.cli.train
 
     def no_data(args):
         raise AssertionError("the data were read")
 
-    monkeypatch.setattr(emseg.cli, "_training_data", no_data)
+    monkeypatch.setattr(emseg.cli.train, "_training_data", no_data)
     assert main(["train", "--output", str(tmp_path / "run"), *options]) == 1
     assert message in capsys.readouterr().err
 
@@ -258,7 +262,8 @@ def test_bad_train_settings_with_config(tmp_path, capsys):
 
 
 def test_none_clears_a_setting_the_preset_gives(tmp_path):
-    from emseg.cli import _parser, _train_config
+    from emseg.cli import _parser
+    from emseg.cli.train import _train_config
     from emseg.config import build_from_config, load_config
     from emseg.train import PRESETS
     assert PRESETS["unet2d-cpu"].config.grad_clip == 12.0
