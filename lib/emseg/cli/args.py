@@ -99,7 +99,13 @@ def or_none(parse):
 
 
 def add_precision(p):
-    """Add ``--precision`` (choices: :data:`emseg.device.PRECISIONS`) to the parser ``p``."""
+    """Add ``--precision`` (choices: :data:`emseg.device.PRECISIONS`; default ``auto``).
+
+    Parameters
+    ----------
+    p : argparse.ArgumentParser
+        A command's parser.
+    """
     from emseg.device import PRECISIONS
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="the network's arithmetic: auto (mixed precision on CUDA, bfloat16 on a "
@@ -107,7 +113,13 @@ def add_precision(p):
 
 
 def add_device(p):
-    """Add ``--device`` (default: CUDA if available, else the CPU) to the parser ``p``."""
+    """Add ``--device`` (default: None, CUDA if available, else the CPU).
+
+    Parameters
+    ----------
+    p : argparse.ArgumentParser
+        A command's parser.
+    """
     p.add_argument("--device", default=None,
                    help="cpu, cuda, cuda:1, ... (default: CUDA if available, else CPU)")
 
