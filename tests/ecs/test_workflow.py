@@ -134,7 +134,7 @@ def test_ecs_mask_reads_probabilities_and_masks_one_way():
     assert read([0.0, 1.0]) == [False, True]  # a float 0/1 mask
     with pytest.raises(ValueError, match="my.tif holds floats outside"):
         read([0.2, 1.5], name="my.tif")
-    with pytest.raises(ValueError, match="found values 0, 1, 2"):
-        read([0, 1, 2])
+    with pytest.raises(ValueError, match="label x.tif is not a binary mask: it holds the values 0, 1, 2"):
+        read([0, 1, 2], name="x.tif")
     with pytest.raises(ValueError, match="must be 2-D or 3-D"):
         ecs_mask(np.array([0.2, 0.7]))

@@ -238,7 +238,8 @@ def test_augment_changes_the_presets_augmentation_field_by_field(tmp_path):
     on = load_config(_write(tmp_path / "b.toml", base + "augment = true\n"))
     assert build_from_config(on)[1].augment == modern  # true keeps the preset's
     # the same for the command line: --augment keeps the preset's augmentation
-    from emseg.cli import _parser, _train_config
+    from emseg.cli import _parser
+    from emseg.cli.train import _train_config
     args = _parser().parse_args(["train", "--model", "unet2d", "--output", str(tmp_path / "r"),
                                  "--augment"])
     assert _train_config(args)[1].augment == modern

@@ -298,7 +298,7 @@ def api_modules(root):
     lib = Path(root) / "lib" / "emseg"
     found = []
     for path in sorted(lib.iterdir()):
-        if path.name.startswith("_") or path.name in ("cli.py",):
+        if path.name.startswith("_") or path.name in ("cli",):
             continue
         if path.is_dir() and (path / "__init__.py").is_file():
             name, src = path.name, path / "__init__.py"

@@ -24,6 +24,7 @@ import numpy as np
 from emseg._atomic import check_output
 from emseg._validate import check_mask
 from emseg.data import Volume, zscore
+from emseg.data.io import binary_labels
 
 __all__ = ["ecs_preset", "with_shape_weights", "train_ecs", "predict_ecs", "ecs_mask",
            "evaluate_ecs", "segment_ecs", "write_results"]
@@ -197,8 +198,8 @@ def ecs_mask(prediction, *, threshold=0.5, name="prediction"):
             raise ValueError(f"{name} holds floats outside [0, 1]: give ECS probabilities or a "
                              f"binary mask")
         p = p > threshold
-    elif np.issubdtype(p.dtype, np.integer) and p.size and np.all(np.isin(np.unique(p), (0, 255))):
-        p = p == 255  # a 0/255 mask
+    elif p.size:
+        p = binary_labels(p, name)  # 0/1, 0/255 or bool, else an error naming the values
     return check_mask(p, name=name)  # (y, x) or (z, y, x), not empty
 
 

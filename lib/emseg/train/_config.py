@@ -2,7 +2,7 @@
 
 :class:`TrainConfig` is the one place where a training setting is defined: its fields'
 types, defaults and ``help`` metadata also make the ``[train]`` keys of the TOML
-templates (:mod:`emseg.templates`) and the ``train`` command's options (:mod:`emseg.cli`).
+templates (:mod:`emseg.templates`) and the ``train`` command's options (:mod:`emseg.cli.train`).
 """
 import dataclasses
 import typing
