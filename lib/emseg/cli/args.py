@@ -166,3 +166,19 @@ def write_report(report, path):
     """
     from emseg._atomic import write_json
     write_json(path, report)
+
+
+def preset_choices(models):
+    """The preset names (``cpu``, ``original``, ...) of the networks ``models`` (any of
+    them has it): the ``--preset`` choices, read from :data:`emseg.train.PRESETS`.
+
+    Examples
+    --------
+    >>> preset_choices(["ecsnet"])
+    ['original', 'cpu']
+    """
+    from emseg.train import PRESETS
+
+    names = [key.split("-", 1) for key in PRESETS]
+    order = [kind for _, kind in names]  # registry order
+    return sorted({kind for model, kind in names if model in models}, key=order.index)

@@ -5,7 +5,8 @@ run example 4's functions on the extracellular space (:mod:`emseg.ecs`).
 """
 from pathlib import Path
 
-from emseg.cli.args import add_device, checked_output, write_report
+from emseg.cli.args import add_device, checked_output, preset_choices, write_report
+from emseg.models.ecsnet import ABLATIONS
 
 __all__ = ["COMMANDS"]
 
@@ -24,8 +25,8 @@ def _add_ecs(sub):
     p.add_argument("--val-data", help="a second such folder for validation (best checkpoint)")
     p.add_argument("--source", choices=["phantom"], help="train on the synthetic ECS phantom")
     p.add_argument("--output", required=True, help="run folder")
-    p.add_argument("--variant", default="ecsnet", choices=["unet", "shape", "contrastive", "ecsnet"])
-    p.add_argument("--preset", default="cpu", choices=["cpu", "original"])
+    p.add_argument("--variant", default="ecsnet", choices=list(ABLATIONS))
+    p.add_argument("--preset", default="cpu", choices=preset_choices(["ecsnet"]))
     p.add_argument("--iterations", type=int)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--voxel-size", default=(1.0, 1.0, 1.0), **vs)

@@ -19,7 +19,7 @@ import numpy as np
 
 from emseg._validate import check_image, check_labels
 from emseg.augment import AugmentConfig
-from emseg.cli.args import add_device, numbers, or_none
+from emseg.cli.args import add_device, numbers, or_none, preset_choices
 from emseg.data import Volume, load_platelet, read_volume, zscore
 from emseg.data.registry import SOURCES
 from emseg.models import MODELS, NORMS, model_class, model_options, models_with_option
@@ -107,7 +107,7 @@ def _add_train(sub):
     p.add_argument("--val-images", help="your own validation image TIFF")
     p.add_argument("--val-labels", help="your own validation label TIFF")
     p.add_argument("--n-classes", type=int, default=7)
-    p.add_argument("--preset", default="cpu", choices=["cpu", "original", "cpu-legacy"],
+    p.add_argument("--preset", default="cpu", choices=preset_choices(models_for_task("labels")),
                    help="cpu: small net and window for a laptop (default); original: the paper's "
                         "net and recipe; cpu-legacy: the cpu preset before the training recipe "
                         "(unet2d and net2d3d only) (emseg.train.PRESETS)")
