@@ -49,12 +49,12 @@ def shared_snippets():
     return {p.stem: p.read_text(encoding="utf-8") for p in sorted(SHARED.glob("*.md"))}
 
 
-def claim_markdown(name, *, what, only=None, results=CLAIMS):
+def claim_markdown(name, *, what, only=None, results=None):
     """The closing cell on a paper's claim: its verdicts as the claims benchmark measured
-    them (``bench/claims/results.json``, several seeds, runs at their plateau), so that the
-    notebook's single run is read next to them. ``what`` names the claim in prose; ``only``
-    keeps the verdicts whose statement contains it (e.g. ``"IoU"``)."""
-    results = Path(results)
+    them (``results``, by default ``bench/claims/results.json``: several seeds, runs at their
+    plateau), so that the notebook's single run is read next to them. ``what`` names the
+    claim in prose; ``only`` keeps the verdicts whose statement contains it (e.g. ``"IoU"``)."""
+    results = Path(CLAIMS if results is None else results)
     claim = json.loads(results.read_text(encoding="utf-8"))["claims"].get(name) \
         if results.is_file() else None
     head = (f"## The claim across seeds\n\nThis notebook is one run with one seed: on its own "
