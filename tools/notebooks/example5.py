@@ -66,7 +66,7 @@ from IPython.display import Markdown, display
 from emseg.bioimageio import to_bioimageio
 from emseg.checkpoint import load_checkpoint, load_model, save_model
 from emseg.data.dhpr import select_dhpr
-from emseg.data.neuron_phantom import neuron_phantom, neuron_pool, render_densest
+from emseg.data.phantoms import neuron_phantom, neuron_pool, render_densest
 from emseg.device import describe, inference_precision, pick_device
 from emseg.models import count_parameters
 from emseg.plot import plot_history
