@@ -47,7 +47,7 @@ import torch
 from emseg.checkpoint import load_model
 from emseg.templates import (apply_overrides, load_config, predict_from_config,
                           train_from_config)
-from emseg.data import CLASS_NAMES, ORGANELLE_CLASSES, load_platelet, load_vnc, write_volume
+from emseg.data import CLASS_NAMES, ORGANELLE_CLASSES, load_platelet_splits, load_vnc, write_volume
 from emseg.data.datasets.platelet import render_real_geometry
 from emseg.device import describe, pick_device
 from emseg.infer import predict
@@ -76,7 +76,7 @@ def real_geometry(split, shared):
 
 def platelet_volumes(part, shared):
     if part == "phantom":
-        return [load_platelet(s, source="phantom") for s in ("train", "eval", "test")]
+        return list(load_platelet_splits(source="phantom"))
     return [real_geometry(s, shared) for s in ("train", "eval", "test")]
 
 

@@ -153,3 +153,19 @@ def test_render_real_geometry_is_a_centre_crop_with_a_rendered_image(tmp_path):
     assert big.labels.shape == labels.shape
     with pytest.raises(ValueError, match="three positive sizes"):
         render_real_geometry(path, crop=(0, 10, 10))
+
+
+def test_splits_never_mix_real_and_synthetic(monkeypatch, fake_phantom, tmp_path):
+    from emseg.data import load_platelet_splits
+
+    monkeypatch.setattr(platelet, "fetch_dataset", _offline)
+    with pytest.warns(SyntheticDataWarning):  # once, for the first split
+        vols = load_platelet_splits(("train", "eval", "test"), data_dir=tmp_path, seed=3,
+                                    shape=(2, 3, 3))
+    assert [v.name for v in vols] == ["train", "eval", "test"] and all(v.synthetic for v in vols)
+    assert fake_phantom == [("train", 3, (2, 3, 3)), ("eval", 3, (2, 3, 3)), ("test", 3, (2, 3, 3))]
+    monkeypatch.setattr(platelet, "fetch_dataset", lambda *a, **k: pytest.fail("fetched"))
+    (one,) = load_platelet_splits("eval", source="phantom", shape=(2, 3, 3))
+    assert one.name == "eval"
+    with pytest.raises(ValueError, match="splits is empty"):
+        load_platelet_splits(())

@@ -20,7 +20,7 @@ import numpy as np
 from emseg._validate import check_image, check_labels
 from emseg.augment import AugmentConfig
 from emseg.cli.args import add_device, numbers, or_none, preset_choices
-from emseg.data import Volume, load_platelet, read_volume, zscore
+from emseg.data import Volume, load_platelet_splits, read_volume, zscore
 from emseg.data.registry import SOURCES
 from emseg.models import MODELS, NORMS, model_class, model_options, models_with_option
 from emseg.resample import check_scale
@@ -164,9 +164,7 @@ def _training_data(args):
                 raise ValueError("--val-images and --val-labels go together")
             val = _user_volume(args.val_images, args.val_labels, None, "val", args.n_classes)
         return train, val
-    train = load_platelet("train", source=args.source)
-    val = load_platelet("eval", source="phantom" if train.synthetic else args.source)
-    return train, val
+    return load_platelet_splits(("train", "eval"), source=args.source)
 
 
 def _train_config(args):

@@ -12,6 +12,7 @@ from emseg.data._volume import Volume, zscore
 from emseg.data.io import read_volume, write_volume
 from emseg.data.datasets import (CLASS_NAMES, ORGANELLE_CLASSES, PAPER_RESULTS,
                                  SyntheticDataWarning, load_lucchi, load_lucchi_pp, load_platelet,
+                                 load_platelet_splits,
                                  load_vnc)
 from emseg.data.fetch import DataDownloadError, data_dir, fetch_dataset
 from emseg.data.phantoms import (ECS_VOXEL_SIZE, NeuronStack, ecs_phantom, ecs_phantom_labels,
@@ -21,7 +22,7 @@ from emseg.data.weights import error_weights
 from emseg.data.dhpr import DHPRSelection, dhpr_image_scores, select_dhpr
 
 __all__ = ["Volume", "zscore", "read_volume", "write_volume", "CLASS_NAMES",
-           "ORGANELLE_CLASSES", "PAPER_RESULTS", "SyntheticDataWarning", "load_platelet", "DataDownloadError",
+           "ORGANELLE_CLASSES", "PAPER_RESULTS", "SyntheticDataWarning", "load_platelet", "load_platelet_splits", "DataDownloadError",
            "data_dir",
            "fetch_dataset", "platelet_phantom", "phantom_labels", "render_image",
            "error_weights", "ECS_VOXEL_SIZE", "ecs_phantom", "ecs_phantom_labels",

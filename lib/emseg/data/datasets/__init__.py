@@ -31,10 +31,11 @@ comment.
 from emseg.data.datasets.lucchi import fetch_lucchi, fetch_lucchi_pp, load_lucchi, load_lucchi_pp
 from emseg.data.datasets.platelet import (CLASS_NAMES, N_CLASSES, ORGANELLE_CLASSES, PAPER_RESULTS,
                                           VOXEL_SIZE, SyntheticDataWarning, load_platelet,
+                                          load_platelet_splits,
                                           read_platelet_labels, render_real_geometry)
 from emseg.data.datasets.vnc import VNC_CLASS_NAMES, VNC_LABEL_VALUES, VNC_TARGETS, load_vnc
 
-__all__ = ["load_platelet", "read_platelet_labels", "render_real_geometry", "CLASS_NAMES",
+__all__ = ["load_platelet", "load_platelet_splits", "read_platelet_labels", "render_real_geometry", "CLASS_NAMES",
            "ORGANELLE_CLASSES", "N_CLASSES", "VOXEL_SIZE", "PAPER_RESULTS",
            "SyntheticDataWarning", "load_lucchi", "load_lucchi_pp", "fetch_lucchi",
            "fetch_lucchi_pp", "load_vnc", "VNC_LABEL_VALUES", "VNC_CLASS_NAMES", "VNC_TARGETS"]

@@ -21,7 +21,8 @@ from emseg.data.phantoms.platelet import platelet_phantom, render_image
 from emseg.data.registry import DATASETS, SOURCES
 
 __all__ = ["CLASS_NAMES", "ORGANELLE_CLASSES", "N_CLASSES", "VOXEL_SIZE", "SPLITS",
-           "PAPER_RESULTS", "SyntheticDataWarning", "load_platelet", "read_platelet_labels",
+           "PAPER_RESULTS", "SyntheticDataWarning", "load_platelet", "load_platelet_splits",
+           "read_platelet_labels",
            "render_real_geometry"]
 
 CLASS_NAMES = ("background", "cell", "mitochondrion", "alpha granule", "canalicular vessel",
@@ -116,6 +117,39 @@ def load_platelet(split, *, source="auto", data_dir=None, seed=0, shape=None):
             raise
         _announce_fallback(split, err, data_dir)
         return _load_phantom(split, seed=seed, shape=shape)
+
+
+def load_platelet_splits(splits=SPLITS, *, source="auto", data_dir=None, seed=0, shape=None):
+    """Load several splits of the platelet dataset, never a mix of real and synthetic.
+
+    Parameters
+    ----------
+    splits : sequence of str
+        Split names (:data:`SPLITS`), loaded in this order.
+    source, data_dir, seed, shape
+        As :func:`load_platelet`. With ``source="auto"``, when the first split falls
+        back to the phantom (the host could not be reached), the others are the phantom
+        too, without trying the network again.
+
+    Returns
+    -------
+    tuple of Volume
+        One per split, in the order given.
+
+    Examples
+    --------
+    >>> train, val = load_platelet_splits(("train", "eval"), source="phantom",
+    ...                                   shape=(4, 64, 64))          # doctest: +SKIP
+    >>> train.synthetic and val.synthetic                            # doctest: +SKIP
+    True
+    """
+    splits = [splits] if isinstance(splits, str) else list(splits)
+    if not splits:
+        raise ValueError("splits is empty; give split names such as ('train', 'eval', 'test')")
+    first = load_platelet(splits[0], source=source, data_dir=data_dir, seed=seed, shape=shape)
+    rest = "phantom" if first.synthetic else source
+    return (first, *(load_platelet(s, source=rest, data_dir=data_dir, seed=seed, shape=shape)
+                     for s in splits[1:]))
 
 
 def read_platelet_labels(path):
