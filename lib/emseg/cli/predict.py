@@ -28,15 +28,20 @@ def _add_predict(sub):
     p.add_argument("--input", help="image TIFF (z, y, x); z-scored before prediction")
     p.add_argument("--output", help="label TIFF to write (uint8)")
     p.add_argument("--probabilities", help="also write the class probabilities (float32, C,z,y,x)")
+    _add_tiling(p)
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing output files (never an input)")
+    p.add_argument("--quiet", action="store_true")
+    add_device(p)
+
+
+def _add_tiling(p):
+    """The options of the tiler (emseg.infer.predict) that predict and predict-large share."""
     p.add_argument("--window", type=shape)
     p.add_argument("--overlap", type=float, default=0.25)
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--tta", action="store_true", help="average over flips (4x slower)")
     add_precision(p)
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace existing output files (never an input)")
-    p.add_argument("--quiet", action="store_true")
-    add_device(p)
 
 
 def _add_predict_large(sub):
@@ -60,11 +65,7 @@ def _add_predict_large(sub):
     p.add_argument("--block-size", type=shape, help="block interior z,y,x (default about 32,512,512)")
     p.add_argument("--halo", type=shape, help="halo z,y,x (default: the smallest seamless one)")
     p.add_argument("--chunks", type=shape, help="output chunks z,y,x dividing the block (default: the block)")
-    p.add_argument("--window", type=shape)
-    p.add_argument("--overlap", type=float, default=0.25)
-    p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--tta", action="store_true", help="average over flips (4x slower)")
-    add_precision(p)
+    _add_tiling(p)
     p.add_argument("--no-zscore", action="store_true",
                    help="use the values as they are (default: z-score with the whole volume's "
                         "mean and standard deviation, computed in a first pass)")
