@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from emseg.checkpoint import load_model
-from emseg.data import CLASS_NAMES, ORGANELLE_CLASSES, load_platelet
-from emseg.data.platelet import render_real_geometry
+from emseg.data import CLASS_NAMES, ORGANELLE_CLASSES, load_platelet_splits
+from emseg.data.datasets.platelet import render_real_geometry
 from emseg.device import describe, pick_device
 from emseg.infer import predict
 from emseg.metrics import compare_reports, segmentation_report
@@ -50,7 +50,7 @@ def real_geometry(split, shared):
 
 def volumes(setting, shared):
     if setting == "phantom":
-        return [load_platelet(s, source="phantom") for s in ("train", "eval", "test")]
+        return list(load_platelet_splits(source="phantom"))
     return [real_geometry(s, shared) for s in ("train", "eval", "test")]
 
 

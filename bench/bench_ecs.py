@@ -7,7 +7,7 @@ proxy here is class 159 (glia/extracellular space) of the segmented Drosophila V
 
 * train on sections 0-15, evaluate on sections 16-19 (no validation: the last weights);
 * each variant (:data:`emseg.models.ecsnet.ABLATIONS`) with the same preset, window,
-  batch, iterations and seed, through :func:`emseg.ecs_workflow.train_ecs`;
+  batch, iterations and seed, through :func:`emseg.ecs.train_ecs`;
 * scores at probability > 0.5 (the original's threshold): Dice, IoU, precision, recall,
   HD95 (nm) over the 4 test sections; the threshold-free average precision; and Dice/IoU
   at a threshold tuned on 4 training sections (focal losses with alpha = 0.25 on a rare
@@ -39,7 +39,7 @@ def main(argv=None):
     from emseg._atomic import atomic_path
     from emseg.data import load_vnc
     from emseg.device import describe, pick_device
-    from emseg.ecs_workflow import evaluate_ecs, predict_ecs, train_ecs
+    from emseg.ecs import evaluate_ecs, predict_ecs, train_ecs
     from emseg.metrics import average_precision, binary_metrics
     from emseg.models import count_parameters
     from emseg.models.ecsnet import ABLATION_LABELS, ABLATIONS

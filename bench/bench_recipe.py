@@ -58,7 +58,7 @@ import torch
 
 from emseg.checkpoint import load_checkpoint
 from emseg.data import load_vnc
-from emseg.data.platelet import render_real_geometry
+from emseg.data.datasets.platelet import render_real_geometry
 from emseg.device import describe, pick_device
 from emseg.infer import predict
 from emseg.metrics import segmentation_report

@@ -21,8 +21,8 @@ Three parts, each runnable alone with ``--only`` (each a few minutes on a 2-core
   loader :func:`emseg.data.load_vnc`), mitochondria vs rest: sections 0-15 for training,
   16-19 for testing (the dataset README's 80/20 suggestion). They are written as the
   template folder layout (``train/images``, ``train/labels``, ``test/images``, ``test/labels``) and trained
-  with the **unet2d template** (``emseg/configs/unet2d.toml``) through
-  :func:`emseg.config.train_from_config` and :func:`~emseg.config.predict_from_config`,
+  with the **unet2d template** (``emseg/templates/unet2d.toml``) through
+  :func:`emseg.templates.train_from_config` and :func:`~emseg.templates.predict_from_config`,
   made CPU-sized with config overrides (those of the ``unet2d-cpu`` preset: width 16,
   'same' padding, 128 x 128 windows, batch 4); no validation split, the last checkpoint
   is tested.
@@ -45,10 +45,10 @@ import numpy as np
 import torch
 
 from emseg.checkpoint import load_model
-from emseg.config import (apply_overrides, load_config, predict_from_config,
+from emseg.templates import (apply_overrides, load_config, predict_from_config,
                           train_from_config)
-from emseg.data import CLASS_NAMES, ORGANELLE_CLASSES, load_platelet, load_vnc, write_volume
-from emseg.data.platelet import render_real_geometry
+from emseg.data import CLASS_NAMES, ORGANELLE_CLASSES, load_platelet_splits, load_vnc, write_volume
+from emseg.data.datasets.platelet import render_real_geometry
 from emseg.device import describe, pick_device
 from emseg.infer import predict
 from emseg.metrics import segmentation_report
@@ -76,7 +76,7 @@ def real_geometry(split, shared):
 
 def platelet_volumes(part, shared):
     if part == "phantom":
-        return [load_platelet(s, source="phantom") for s in ("train", "eval", "test")]
+        return list(load_platelet_splits(source="phantom"))
     return [real_geometry(s, shared) for s in ("train", "eval", "test")]
 
 

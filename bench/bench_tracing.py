@@ -5,7 +5,7 @@ pipeline (input checks, 26-connected components, distance transform, tracing or
 skeletonisation, spur pruning, SWC tree). Timings are medians of interleaved
 repeats (ours, baseline, ours, ...) after one warm-up call each.
 
-Inputs, all rendered by emseg.data.neuron_phantom at (1.0, 0.5, 0.5) um voxels:
+Inputs, all rendered by emseg.data.phantoms.neuron at (1.0, 0.5, 0.5) um voxels:
 
 * ``mask``: the exact painted mask (the tracing stage alone);
 * ``mask@0.25um``: the first phantom's tree rendered at isotropic 0.25 um
@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage as ndi
 
-from emseg.data.neuron_phantom import neuron_phantom, render_neuron
+from emseg.data.phantoms.neuron import neuron_phantom, render_neuron
 from emseg.tracing import SwcTree, densest_box, read_swc, trace_voxel_scooping, tracing_report
 from emseg.tracing.baseline import trace_skeleton
 
@@ -72,7 +72,7 @@ def parse_args():
 def train_voxresnet(iterations, seed=0):
     """A voxresnet-cpu net trained as example 5 trains it (DHPR-selected phantoms)."""
     from emseg.data.dhpr import select_dhpr
-    from emseg.data.neuron_phantom import neuron_pool
+    from emseg.data.phantoms.neuron import neuron_pool
     from emseg.tracing import normalize_stack
     from emseg.train import PRESETS, fit
 
@@ -88,7 +88,7 @@ def train_voxresnet(iterations, seed=0):
 def pipeline_check(args, intensities=(1.0, 0.5, 0.25, 0.125), shape=(48, 128, 128)):
     """Real geometry: VoxResNet + scooping vs the baseline at decreasing signal."""
     from emseg.checkpoint import load_model
-    from emseg.data.neuron_phantom import render_densest
+    from emseg.data.phantoms.neuron import render_densest
     from emseg.tracing import probability_map, raw_foreground, trace_and_score
 
     if not REAL.is_dir():

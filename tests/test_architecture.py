@@ -14,7 +14,7 @@ LAYERS = (
     {"data", "augment"},
     {"models", "losses", "checkpoint", "tfcheckpoint", "weights"},
     {"train", "infer", "blockwise", "metrics", "baselines", "pretrained"},
-    {"ecs", "ecs_workflow", "tracing", "workflow", "config", "bioimageio", "configs"},
+    {"ecs", "ecs_workflow", "tracing", "workflow", "templates", "config", "bioimageio"},
     {"cli", "run", "__main__"},  # the command line
 )
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
@@ -28,13 +28,19 @@ def _module(path):
 def _imports():
     """``(importer, is_package, imported module, names)`` for every emseg import in lib."""
     for path in sorted(LIB.rglob("*.py")):
+        module, is_pkg = _module(path), path.name == "__init__.py"
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("emseg"):
-                yield _module(path), path.name == "__init__.py", node.module, [a.name for a in node.names]
+            if isinstance(node, ast.ImportFrom) and node.level:  # from .x import y: made absolute
+                base = (module if is_pkg else module.rsplit(".", 1)[0]).split(".")
+                base = base[:len(base) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+                yield module, is_pkg, target, [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("emseg"):
+                yield module, is_pkg, node.module, [a.name for a in node.names]
             elif isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.name.startswith("emseg"):
-                        yield _module(path), path.name == "__init__.py", alias.name, []
+                        yield module, is_pkg, alias.name, []
 
 
 def _unit(module):
@@ -44,8 +50,7 @@ def _unit(module):
 
 def test_every_unit_has_a_layer():
     units = {p.stem if p.suffix == ".py" else p.name for p in LIB.iterdir()
-             if (p.suffix == ".py" and p.name != "__init__.py") or (p / "__init__.py").is_file()
-             or p.name == "configs"}
+             if (p.suffix == ".py" and p.name != "__init__.py") or (p / "__init__.py").is_file()}
     assert units <= set(RANK), f"give these a layer in tests/test_architecture.py: {units - set(RANK)}"
 
 
@@ -106,3 +111,16 @@ def test_the_checks_catch_what_they_look_for(tmp_path, monkeypatch):
         except AssertionError:
             continue
         raise AssertionError(f"{check.__name__} passed on a package that breaks its rule")
+
+
+def test_relative_imports_are_read_as_absolute(tmp_path, monkeypatch):
+    pkg = tmp_path / "emseg"
+    (pkg / "metrics").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "metrics" / "__init__.py").write_text("from .binary import hd95\n")
+    (pkg / "metrics" / "binary.py").write_text("from .._validate import _check\nfrom ..cli import x\n")
+    monkeypatch.setattr(sys.modules[__name__], "LIB", pkg)
+    found = {(m, t, tuple(n)) for m, _, t, n in _imports()}
+    assert found == {("emseg.metrics", "emseg.metrics.binary", ("hd95",)),
+                     ("emseg.metrics.binary", "emseg._validate", ("_check",)),
+                     ("emseg.metrics.binary", "emseg.cli", ("x",))}

@@ -1,4 +1,5 @@
-"""The committed example notebooks: their code is tools/notebooks' code, and their stored
+"""The committed example notebooks: their code and prose are those of their percent sources
+(tools/notebooks/exampleN.py, built by tools/make_notebooks.py), and their stored
 outputs are clean — from a full run (not the quick setting), with no machine paths, no
 warnings or tracebacks, no stray reprs, no NaN in a table, progress bars at their final
 state, and the run's own 'About this run' note and measured run time."""
@@ -34,21 +35,25 @@ def _texts(out):
 
 @pytest.fixture(params=sorted(SOURCES), ids=str)
 def committed(request):
-    mod = SOURCES[request.param]
-    path = make_notebooks.target(mod)
-    return mod, json.loads(path.read_text(encoding="utf-8"))
+    src = SOURCES[request.param]
+    path = make_notebooks.target(src)
+    return src, json.loads(path.read_text(encoding="utf-8"))
 
 
 def test_committed_code_is_the_sources_code(committed):
-    mod, nb = committed
-    built = make_notebooks.build_example(mod, nb["metadata"].get("emseg", {}).get("measured"))
+    src, nb = committed
+    built = make_notebooks.build_example(src, nb["metadata"].get("emseg", {}).get("measured"))
     mine = [(c["cell_type"], "".join(c["source"]), c["metadata"].get("tags", [])) for c in nb["cells"]]
     theirs = [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in built.cells]
     assert mine == theirs, "the committed notebook is not tools/notebooks' notebook: re-run and commit it"
+    # the settings too: `python -m emseg run --quick` reads the committed notebook's quick setting
+    settings = {k: v for k, v in nb["metadata"]["emseg"].items() if k != "measured"}
+    assert settings == {k: v for k, v in built.metadata["emseg"].items() if k != "measured"}, \
+        "the committed notebook's metadata.emseg is not its source's: python tools/commit_notebook.py --sync"
 
 
 def test_committed_outputs_are_clean(committed):
-    mod, nb = committed
+    _, nb = committed
     problems = []
     for k, cell in enumerate(nb["cells"]):
         for out in cell.get("outputs", []):
@@ -71,7 +76,7 @@ def test_committed_outputs_are_clean(committed):
 
 
 def test_committed_outputs_come_from_a_full_run_and_say_so(committed):
-    mod, nb = committed
+    _, nb = committed
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert all(isinstance(c.get("execution_count"), int) for c in code), \
         "a code cell was not executed: commit an executed notebook"

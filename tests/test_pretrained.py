@@ -62,7 +62,8 @@ def test_registry_lists_the_four_published_nets():
         entry = PRETRAINED[name]
         assert entry["url"].startswith("https://www.dropbox.com/s/")
         assert entry["url"].endswith(f"/2d3d-3x3x3_{i}.zip?dl=1")
-        assert entry["kind"] == "tf-genenet" and entry["md5"] is None  # none published
+        assert entry["kind"] == "weights" and entry["format"] == "tf-genenet"
+        assert entry["md5"] is None  # none published
 
 
 def test_fetch_converts_best_then_works_offline(served, server, tmp_path, writers):

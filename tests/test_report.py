@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from emseg.metrics import segmentation_report
-from emseg.report import load_results, markdown_table, save_results
+from emseg.report import (compare_reports, format_report, load_results, markdown_table,
+                          save_results)
 
 
 def test_markdown_table_formats_and_checks_rows():
@@ -51,3 +52,44 @@ def test_about_run_says_what_this_run_was():
     assert format_seconds(7500) == "2 h 05 min"
     with pytest.raises(ValueError, match="finite"):
         format_seconds(float("nan"))
+
+
+# --------------------------------------------------------------------------- report tables
+# (moved from tests/test_metrics.py with format_report and compare_reports; the worked
+# example of tests/metrics/test_multiclass.py: n_classes = 4, class 3 never occurs)
+
+TRUE = np.array([0, 0, 1, 1, 2, 2])
+PRED = np.array([0, 1, 1, 1, 2, 0])
+NAMES = ["Background", "Cell", "Mitochondrion", "Alpha granule"]
+
+
+def test_format_report():
+    r = segmentation_report(TRUE, PRED, n_classes=4, class_names=NAMES, organelle_classes=[2, 3])
+    text = format_report(r, title="U-Net, test volume")
+    assert text.startswith("### U-Net, test volume")
+    for name in NAMES:
+        assert f"| {name} |" in text
+    assert "| Cell | 2 | 0.6667 | 0.8000 |" in text
+    assert "| Alpha granule | 0 | — | — |" in text
+    assert "| MIoU (all classes) | 0.5000 |" in text
+    assert "| MIoU (organelles: 2, 3) | 0.5000 |" in text
+    assert "| Accuracy | 0.6667 |" in text
+    assert "| ARI | 0.0741 |" in text
+    no_org = format_report(segmentation_report(TRUE, PRED, n_classes=4))
+    assert "| MIoU (organelles) | — |" in no_org and "###" not in no_org
+
+
+def test_compare_reports():
+    good = segmentation_report(TRUE, TRUE, n_classes=4, class_names=NAMES, organelle_classes=[2, 3])
+    bad = segmentation_report(TRUE, PRED, n_classes=4, class_names=NAMES, organelle_classes=[2, 3])
+    lines = compare_reports({"2D-3D": good, "U-Net": bad}).splitlines()
+    assert lines[0] == "| Metric | 2D-3D | U-Net |"
+    assert "| IoU Cell | 1.0000 | 0.6667 |" in lines
+    assert "| IoU Alpha granule | — | — |" in lines
+    assert "| MIoU (all classes) | 1.0000 | 0.5000 |" in lines
+    assert "| MIoU (organelles: 2, 3) | 1.0000 | 0.5000 |" in lines
+    other = segmentation_report(TRUE, PRED, n_classes=4)
+    with pytest.raises(ValueError, match="same classes"):
+        compare_reports({"a": good, "b": other})
+    with pytest.raises(ValueError, match="non-empty dict"):
+        compare_reports({})

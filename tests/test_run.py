@@ -1,5 +1,5 @@
-"""Tests of emseg.run (headless notebook execution) and of the three platelet examples in
-their quick setting (what CI runs)."""
+"""Tests of emseg.run (headless notebook execution) on a toy notebook; the examples in their
+quick setting (what CI runs) are tests/test_examples.py."""
 import json
 import os
 
@@ -76,38 +76,3 @@ def test_failing_notebook_keeps_the_executed_copy(tmp_path, capsys):
               if o.output_type == "error"]
     assert errors and errors[0].evalue == "boom"
     assert not list((tmp_path / "run").glob(".*running*"))
-
-
-# --- the examples, quick (CI) ---------------------------------------------------------------
-
-def _results(folder):
-    return json.loads((folder / "results.json").read_text())
-
-
-@pytest.mark.slow
-def test_example2_then_example3_quick(tmp_path):
-    ex2 = tmp_path / "example2"
-    run_example("example2", quick=True, output=ex2, parameters={"source": "phantom"},
-                progress=False)
-    record = _results(ex2)
-    assert record["data"] == "synthetic platelet phantom" and record["iterations"] == 20
-    (report,) = record["reports"].values()
-    assert 0 <= report["miou_all"] <= 1 and len(report["iou"]) == 7
-    assert (ex2 / "net.pt").is_file() and (ex2 / "example2_train_2d3d.html").is_file()
-
-    ex3 = tmp_path / "example3"
-    run_example("example3", quick=True, output=ex3, progress=False,
-                parameters={"source": "phantom", "example2_results": str(ex2 / "results.json")})
-    assert _results(ex3)["iterations"] == 20
-    executed = (ex3 / "example3_train_unet.ipynb").read_text()
-    assert "higher organelle MIoU" in executed  # the comparison with example 2 ran
-
-
-@pytest.mark.slow
-def test_example1_quick_on_the_phantom_nets(tmp_path):
-    run_example("example1", quick=True, output=tmp_path, parameters={"source": "phantom"},
-                progress=False)
-    record = _results(tmp_path)
-    assert record["nets"] == [f"phantom-2d3d_{i}" for i in range(4)]
-    assert set(record["reports"]) == {*record["nets"], "ensemble"}
-    assert record["data"] == "synthetic platelet phantom"

@@ -14,7 +14,7 @@ import tifffile
 
 from emseg.checkpoint import load_checkpoint
 from emseg.cli import main
-from emseg.config import TEMPLATES, load_config, template_path
+from emseg.templates import TEMPLATES, load_config, template_path
 from emseg.models import MODELS, build_model
 from emseg.models.unet3d import pooling_plan
 
@@ -176,8 +176,9 @@ def test_a_config_file_with_an_unknown_key(tmp_path, capsys):
 
 def test_anisotropy_replaces_explicit_pools(tmp_path):
     """A config with the original's explicit pools: --anisotropy takes over the plan."""
-    from emseg.cli import _config_from_args, _explicit_options
-    from emseg.config import build_from_config
+    from emseg.cli import _explicit_options
+    from emseg.cli.train import config_from_args
+    from emseg.templates import build_from_config
 
     text = template_path("reisoseg").read_text().replace(
         "anisotropy = 4.0", "pools = [[2, 2, 2], [1, 2, 2], [1, 2, 2], [2, 2, 2]]")
@@ -186,10 +187,10 @@ def test_anisotropy_replaces_explicit_pools(tmp_path):
     import argparse
     args = argparse.Namespace(config=str(tmp_path / "r.toml"), set=[],
                               _explicit=_explicit_options(argv))
-    model = build_from_config(_config_from_args(args, "train"))[0]
+    model = build_from_config(config_from_args(args, "train"))[0]
     assert model.pools == ((2, 2, 2),) * 4
     args._explicit = _explicit_options(argv[:3])
-    assert build_from_config(_config_from_args(args, "train"))[0].pools == \
+    assert build_from_config(config_from_args(args, "train"))[0].pools == \
         ((2, 2, 2), (1, 2, 2), (1, 2, 2), (2, 2, 2))
 
 
@@ -217,7 +218,8 @@ def test_named_template_paths_start_in_the_current_folder(tmp_path, monkeypatch)
     ("unet3d", "cpu", 10.0, 3), ("reisoseg", "cpu", 1.0, 4), ("reisoseg", "original", 8.0, 4)])
 def test_anisotropy_without_a_config(model, preset, anisotropy, depth):
     """``train --model unet3d|reisoseg --anisotropy R``: the preset's net with R's pools."""
-    from emseg.cli import _model_and_config, _parser
+    from emseg.cli import _parser
+    from emseg.cli.train import _model_and_config
 
     args = _parser().parse_args(["train", "--model", model, "--preset", preset, "--output", "x",
                                  "--anisotropy", str(anisotropy), "--n-classes", "2"])

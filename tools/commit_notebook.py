@@ -108,13 +108,13 @@ def sync_with_sources(nb, built):
 def sync_committed(name):
     """Bring a committed notebook's prose up to date with tools/notebooks (its outputs and
     measured record stay): for changes to markdown only, e.g. new claims verdicts."""
-    mod = make_notebooks.sources().get(name)
-    if mod is None:
+    src = make_notebooks.sources().get(name)
+    if src is None:
         sys.exit(f"error: {name} is not one of {', '.join(make_notebooks.sources())}")
-    target = make_notebooks.target(mod)
+    target = make_notebooks.target(src)
     nb = nbformat.read(str(target), as_version=4)
     measured = nb.metadata.get("emseg", {}).get("measured")
-    problem = sync_with_sources(nb, make_notebooks.build_example(mod, measured))
+    problem = sync_with_sources(nb, make_notebooks.build_example(src, measured))
     if problem:
         sys.exit(f"error: {target}: {problem}; re-run the notebook and commit the run instead")
     nbformat.write(nb, str(target))
@@ -148,12 +148,12 @@ def main(argv=None):
             sys.exit(f"{path} has an error in a cell: fix it first")
     nb.metadata.pop("papermill", None)
     finalize_progress_bars(nb)
-    mod = next((m for m in make_notebooks.sources().values() if m.NOTEBOOK == path.name), None)
-    if mod is None:
+    src = next((s for s in make_notebooks.sources().values() if s.notebook == path.name), None)
+    if src is None:
         sys.exit(f"{path.name} is not one of the notebooks in tools/notebooks")
-    target = make_notebooks.target(mod)
+    target = make_notebooks.target(src)
     measured = measured_from(path.parent, args.quick_run, make_notebooks.committed_measured(target))
-    problem = sync_with_sources(nb, make_notebooks.build_example(mod, measured))
+    problem = sync_with_sources(nb, make_notebooks.build_example(src, measured))
     if problem:
         sys.exit(f"{path}: {problem}; run it again with the current sources")
     nbformat.write(nb, str(target))

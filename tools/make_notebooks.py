@@ -1,39 +1,61 @@
-"""Write the example notebooks from their plain-Python sources in tools/notebooks/.
+"""Write the example notebooks from their jupytext percent sources in tools/notebooks/.
 
     python tools/make_notebooks.py            # write every exampleN_*/<notebook>.ipynb
     python tools/make_notebooks.py example2   # just one
 
-The written notebooks have no outputs; the committed ones carry the outputs of a full
-run (``python -m emseg run exampleN`` then ``python tools/commit_notebook.py
+Each source ``tools/notebooks/exampleN.py`` is a "py:percent" file (the format is in
+tools/nbbuild.py's docstring): open it in an editor, or as a notebook in JupyterLab with
+jupytext. The written notebooks have no outputs; the committed ones carry the outputs of a
+full run (``python -m emseg run exampleN`` then ``python tools/commit_notebook.py
 runs/exampleN/<notebook>.ipynb``). The run times measured then, kept in the committed
 notebook's metadata, are carried over into the new one's introduction.
 """
-import importlib.util
 import json
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parent / "notebooks"))
-from nbbuild import build, write  # noqa: E402
+from nbbuild import build, read_source, title_of, write  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@dataclass
+class Source:
+    """One notebook source: its percent file, the header's settings and the cells."""
+
+    name: str           # "example1"
+    path: Path          # tools/notebooks/example1.py
+    folder: str         # "example1_try_pretrained"
+    notebook: str       # "example1_try_pretrained.ipynb"
+    quick: dict         # the quick setting's parameter values
+    needs: list         # the examples whose results it reads
+    cells: list = field(repr=False)  # [(kind, text), ...] as nbbuild.read_source gives them
+
+    @property
+    def title(self):
+        """The first markdown cell's H1."""
+        return title_of(self.cells)
+
+
+def read(path):
+    """The :class:`Source` of the percent file at ``path``."""
+    path = Path(path)
+    settings, cells = read_source(path)
+    return Source(name=path.stem, path=path, folder=settings["folder"],
+                  notebook=settings["notebook"], quick=dict(settings["quick"]),
+                  needs=list(settings.get("needs") or []), cells=cells)
+
+
 def sources():
-    """``{"example1": module, ...}``: the notebook sources in tools/notebooks/."""
-    found = {}
-    for src in sorted((ROOT / "tools" / "notebooks").glob("example*.py")):
-        spec = importlib.util.spec_from_file_location(src.stem, src)
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        found[src.stem] = mod
-    return found
+    """``{"example1": Source, ...}``: the notebook sources in tools/notebooks/."""
+    return {src.stem: read(src) for src in sorted((ROOT / "tools" / "notebooks").glob("example*.py"))}
 
 
-def target(mod):
-    """The committed notebook's path of a source module."""
-    return ROOT / mod.FOLDER / mod.NOTEBOOK
+def target(src):
+    """The committed notebook's path of a source."""
+    return ROOT / src.folder / src.notebook
 
 
 def committed_measured(path):
@@ -44,19 +66,18 @@ def committed_measured(path):
         "emseg", {}).get("measured")
 
 
-def build_example(mod, measured=None):
-    """The notebook (no outputs) of a source module."""
-    return build(mod.CELLS, quick=mod.QUICK, title=mod.TITLE, measured=measured,
-                 needs=getattr(mod, "NEEDS", ()))
+def build_example(src, measured=None):
+    """The notebook (no outputs) of a source."""
+    return build(src.cells, quick=src.quick, measured=measured, needs=src.needs)
 
 
 def main(argv):
-    for name, mod in sources().items():
+    for name, src in sources().items():
         if argv and name not in argv:
             continue
-        path = target(mod)
+        path = target(src)
         path.parent.mkdir(exist_ok=True)
-        write(build_example(mod, committed_measured(path)), path)
+        write(build_example(src, committed_measured(path)), path)
         print(f"wrote {path}")
 
 

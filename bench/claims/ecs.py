@@ -66,7 +66,7 @@ def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, devic
     import torch
 
     from emseg.device import describe, pick_device
-    from emseg.ecs_workflow import evaluate_ecs, predict_ecs, train_ecs
+    from emseg.ecs import evaluate_ecs, predict_ecs, train_ecs
     from emseg.metrics import average_precision
 
     device = pick_device(device)

@@ -53,7 +53,7 @@ def available(shared, settings=SETTINGS):
 def data(setting, shared):
     """``(train, eval, test)`` Volumes of a setting."""
     from emseg.data import load_platelet
-    from emseg.data.platelet import render_real_geometry
+    from emseg.data.datasets.platelet import render_real_geometry
 
     if setting == "phantom":
         return tuple(load_platelet(s, source="phantom") for s in ("train", "eval", "test"))

@@ -59,7 +59,7 @@ def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, devic
              redo=False):
     """Train one VoxResNet (seed ``seed``) and score the three methods on the test stacks."""
     from emseg.data.dhpr import select_dhpr
-    from emseg.data.neuron_phantom import neuron_pool, render_densest
+    from emseg.data.phantoms.neuron import neuron_pool, render_densest
     from emseg.device import pick_device
     from emseg.tracing import (normalize_stack, probability_map, raw_foreground, read_swc,
                                trace_and_score, trace_voxel_scooping)

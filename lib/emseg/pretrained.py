@@ -30,45 +30,18 @@ import sys
 import zipfile
 from pathlib import Path
 
+from emseg.data.registry import entries as registry_entries
+
 __all__ = ["PRETRAINED", "ORIGINAL_ENSEMBLE", "PHANTOM_ENSEMBLE", "weights_dir",
            "fetch_pretrained", "load_pretrained"]
 
-_CITATION = ("Guay M. D. et al. Dense cellular segmentation for EM using 2D-3D neural network "
-             "ensembles. Scientific Reports 11:2561 (2021). doi:10.1038/s41598-021-81590-0")
-_URLS = ("https://www.dropbox.com/s/peroaqonnq1chtv/2d3d-3x3x3_0.zip?dl=1",
-         "https://www.dropbox.com/s/seqjvr7ulx9j8cp/2d3d-3x3x3_1.zip?dl=1",
-         "https://www.dropbox.com/s/p536tuy8hgz2gmb/2d3d-3x3x3_2.zip?dl=1",
-         "https://www.dropbox.com/s/uwhfq3jsijlfv9j/2d3d-3x3x3_3.zip?dl=1")
-
-#: Name -> entry. ``kind`` is ``"tf-genenet"`` (a TF checkpoint zip to convert).
-#: ``md5``/``size`` are None: none were published (see the module docstring).
-PRETRAINED = {
-    f"2d3d-3x3x3_{i}": {
-        "kind": "tf-genenet", "url": url, "md5": None, "size": None,
-        "zip_name": f"2d3d-3x3x3_{i}.zip", "folder": f"2d3d-3x3x3_{i}",
-        "description": f"original 2D-3D+3x3x3 net no. {i} of the published top four, trained on "
-                       f"the real platelet data (TensorFlow checkpoint, converted)",
-        "trained_on": "platelet (real)", "citation": _CITATION,
-        "homepage": "https://leapmanlab.github.io/dense-cell/"}
-    for i, url in enumerate(_URLS)}
+#: The trained nets: the entries of kind ``weights`` of the one registry
+#: (:data:`emseg.data.registry.REGISTRY`); ``format`` is ``"tf-genenet"`` (a TF
+#: checkpoint zip to convert) or ``"bundled"`` (a file in emseg/weights).
+PRETRAINED = registry_entries("weights")
 
 #: The ensemble of example 1: the four original nets.
 ORIGINAL_ENSEMBLE = tuple(f"2d3d-3x3x3_{i}" for i in range(4))
-
-_PHANTOM_COMMAND = ("python -m emseg train --model net2d3d --preset cpu-legacy --source phantom "
-                    "--seed {i} --output runs/phantom-2d3d_{i} && python -m emseg export "
-                    "runs/phantom-2d3d_{i}/checkpoints/best.pt --half "
-                    "--output lib/emseg/weights/phantom-2d3d_{i}.pt")
-# Small nets shipped with the library so that example 1 runs offline. ``kind`` "bundled":
-# a file in emseg/weights, stored as float16 (loaded as float32).
-PRETRAINED.update({
-    f"phantom-2d3d_{i}": {
-        "kind": "bundled", "file": f"phantom-2d3d_{i}.pt",
-        "description": f"small 2D-3D net (width 16, legacy CPU preset, seed {i}) trained on the "
-                       f"SYNTHETIC platelet phantom, for offline runs only",
-        "trained_on": "platelet phantom (synthetic)", "command": _PHANTOM_COMMAND.format(i=i),
-        "citation": _CITATION}
-    for i in range(4)})
 
 #: Example 1's ensemble when it runs on the synthetic phantom.
 PHANTOM_ENSEMBLE = tuple(f"phantom-2d3d_{i}" for i in range(4))
@@ -126,7 +99,7 @@ def fetch_pretrained(name, *, data_dir=None, progress=True, retries=3):
         raise ValueError(f"unknown pretrained network {name!r}; available: "
                          f"{', '.join(PRETRAINED)}")
     entry = PRETRAINED[name]
-    if entry["kind"] == "bundled":
+    if entry["format"] == "bundled":
         path = BUNDLED_DIR / entry["file"]
         if not path.is_file():
             raise FileNotFoundError(f"the bundled network {path} is missing from this copy of "

@@ -42,7 +42,7 @@ def run_demo(*, output="runs/demo", source="phantom", iterations=1000, device=No
     """
     from emseg.baselines import threshold_baseline
     from emseg.checkpoint import load_model
-    from emseg.data import CLASS_NAMES, ORGANELLE_CLASSES, load_platelet, write_volume
+    from emseg.data import CLASS_NAMES, ORGANELLE_CLASSES, load_platelet_splits, write_volume
     from emseg.device import describe, pick_device
     from emseg.infer import predict
     from emseg.metrics import compare_reports, segmentation_report
@@ -52,9 +52,7 @@ def run_demo(*, output="runs/demo", source="phantom", iterations=1000, device=No
     out = Path(output)
     dev = pick_device(device)
     t_start = time.perf_counter()
-    train = load_platelet("train", source=source)
-    val = load_platelet("eval", source="phantom" if train.synthetic else source)
-    test = load_platelet("test", source="phantom" if train.synthetic else source)
+    train, val, test = load_platelet_splits(("train", "eval", "test"), source=source)
     kind = "SYNTHETIC phantom" if train.synthetic else "real platelet SBF-SEM"
     print(f"data: {kind}; train {train.shape}, eval {val.shape}, test {test.shape}")
 

@@ -4,7 +4,7 @@ import pytest
 from scipy import ndimage as ndi
 
 from emseg.data import Volume
-from emseg.data.ecs_phantom import ecs_phantom, ecs_phantom_labels, render_ecs_image
+from emseg.data.phantoms.ecs import ecs_phantom, ecs_phantom_labels, render_ecs_image
 from emseg.ecs import quantify_ecs
 
 

@@ -332,8 +332,9 @@ def test_make_pooch_registers_the_zip_md5_and_url():
 
 
 def test_fetch_dataset_argument_checks(tmp_path):
-    with pytest.raises(ValueError, match="unknown dataset 'lucchi'; available: platelet"):
-        fetch_dataset("lucchi", data_dir=tmp_path)
+    with pytest.raises(ValueError, match="unknown dataset 'lucky'; available: lucchi, lucchi_pp, "
+                                         "platelet, vnc"):
+        fetch_dataset("lucky", data_dir=tmp_path)
     with pytest.raises(ValueError, match="retries must be an integer >= 0"):
         fetch_dataset(data_dir=tmp_path, retries=-1)
     (tmp_path / "file").write_text("")

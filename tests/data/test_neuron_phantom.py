@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from emseg.data.neuron_phantom import (PEAK_SIGNAL, NeuronStack, neuron_phantom, neuron_tree,
+from emseg.data.phantoms.neuron import (PEAK_SIGNAL, NeuronStack, neuron_phantom, neuron_tree,
                                        render_neuron)
 from emseg.tracing import SwcTree, distance_to_tree, swc_to_voxel, voxel_to_swc
 
@@ -140,7 +140,7 @@ def test_render_needs_a_tree():
 
 
 def test_pool_varies_signal_and_noise_reproducibly():
-    from emseg.data.neuron_phantom import neuron_pool
+    from emseg.data.phantoms.neuron import neuron_pool
     stacks, settings = neuron_pool(3, shape=(16, 48, 48), seed=4, intensity=(0.1, 0.8),
                                    background=(50, 150), read_noise=(1, 5))
     again, _ = neuron_pool(3, shape=(16, 48, 48), seed=4, intensity=(0.1, 0.8),
@@ -170,7 +170,7 @@ def test_same_seed_other_signal_same_neuron_and_noise_seed():
 
 
 def test_render_densest_puts_the_dense_part_of_a_large_tree_in_the_box():
-    from emseg.data.neuron_phantom import render_densest
+    from emseg.data.phantoms.neuron import render_densest
     big = neuron_tree(extent=(40.0, 120.0, 120.0), seed=2)
     (image, mask, tree), offset = render_densest(big, shape=(16, 48, 48), voxel_size=VS, seed=1)
     assert image.shape == (16, 48, 48) and mask.any() and len(tree) > 2
@@ -184,7 +184,7 @@ def test_a_huge_soma_radius_paints_fast_exactly_and_with_a_warning(monkeypatch):
     import importlib
     import time
 
-    nph = importlib.import_module("emseg.data.neuron_phantom")  # the module, not the function
+    nph = importlib.import_module("emseg.data.phantoms.neuron")  # the module, not the function
     tree = neuron_tree(seed=1)
     r = tree.radius.copy()
     r[0] = 14.0  # 28 voxels in x/y: above the wide-ball limit, painted in clipped boxes

@@ -1,15 +1,13 @@
-"""Tests of emseg.data.platelet: real label files, source selection and the loud fallback."""
+"""Tests of emseg.data.datasets.platelet: real label files, source selection and the loud fallback."""
 import hashlib
-import sys
-import types
 
 import numpy as np
 import pytest
 import tifffile
 
-from emseg.data import platelet
+from emseg.data.datasets import platelet
 from emseg.data.fetch import DataDownloadError
-from emseg.data.platelet import (CLASS_NAMES, N_CLASSES, ORGANELLE_CLASSES, SyntheticDataWarning,
+from emseg.data.datasets.platelet import (CLASS_NAMES, N_CLASSES, ORGANELLE_CLASSES, SyntheticDataWarning,
                                  load_platelet, read_platelet_labels)
 from emseg.data.registry import DATASETS
 from emseg.data._volume import Volume
@@ -55,8 +53,9 @@ def test_read_labels_rejects_out_of_range_and_non_tiff(tmp_path):
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"split": "val"}, "unknown split 'val'; choose one of train, eval, test"),
-    ({"split": "train", "source": "real"}, "unknown source 'real'; choose one of auto, platelet"),
-    ({"split": "eval", "source": "platelet", "shape": (4, 8, 8)}, "shape only sets the size"),
+    ({"split": "train", "source": "synthetic"},
+     "unknown source 'synthetic'; choose one of auto, real, phantom"),
+    ({"split": "eval", "source": "real", "shape": (4, 8, 8)}, "shape only sets the size"),
 ])
 def test_bad_arguments(kwargs, match):
     split = kwargs.pop("split")
@@ -74,9 +73,7 @@ def fake_phantom(monkeypatch):
         return Volume(image=np.zeros((2, 3, 3), np.float32), labels=np.zeros((2, 3, 3), np.uint8),
                       source="phantom", name=split)
 
-    module = types.ModuleType("emseg.data.phantom")
-    module.platelet_phantom = platelet_phantom
-    monkeypatch.setitem(sys.modules, "emseg.data.phantom", module)
+    monkeypatch.setattr(platelet, "platelet_phantom", platelet_phantom)
     return calls
 
 
@@ -109,7 +106,7 @@ def test_auto_does_not_hide_other_errors(monkeypatch, fake_phantom):
 def test_platelet_source_never_falls_back(monkeypatch, fake_phantom):
     monkeypatch.setattr(platelet, "fetch_dataset", _offline)
     with pytest.raises(DataDownloadError, match="could not reach") as info:
-        load_platelet("test", source="platelet")
+        load_platelet("test", source="real")
     assert info.value.offline and fake_phantom == []
 
 
@@ -128,7 +125,7 @@ def test_real_loader_reads_a_fetched_folder(monkeypatch, tmp_path):
     for name, arr in [("images", image), ("labels", labels), ("error-weights", weights)]:
         tifffile.imwrite(tmp_path / f"train-{name}.tif", arr, photometric="minisblack")
     monkeypatch.setattr(platelet, "fetch_dataset", lambda name, data_dir=None: tmp_path)
-    vol = load_platelet("train", source="platelet")
+    vol = load_platelet("train", source="real")
     assert vol.source == "platelet" and not vol.synthetic and vol.voxel_size == (40.0, 10.0, 10.0)
     assert vol.image.dtype == np.float32 and abs(float(vol.image.mean())) < 1e-6
     assert float(vol.image.std()) == pytest.approx(1.0, abs=1e-5)
@@ -138,7 +135,7 @@ def test_real_loader_reads_a_fetched_folder(monkeypatch, tmp_path):
 
 def test_render_real_geometry_is_a_centre_crop_with_a_rendered_image(tmp_path):
     from emseg.data import write_volume
-    from emseg.data.platelet import render_real_geometry
+    from emseg.data.datasets.platelet import render_real_geometry
 
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 7, size=(10, 40, 50), dtype=np.uint8)
@@ -156,3 +153,19 @@ def test_render_real_geometry_is_a_centre_crop_with_a_rendered_image(tmp_path):
     assert big.labels.shape == labels.shape
     with pytest.raises(ValueError, match="three positive sizes"):
         render_real_geometry(path, crop=(0, 10, 10))
+
+
+def test_splits_never_mix_real_and_synthetic(monkeypatch, fake_phantom, tmp_path):
+    from emseg.data import load_platelet_splits
+
+    monkeypatch.setattr(platelet, "fetch_dataset", _offline)
+    with pytest.warns(SyntheticDataWarning):  # once, for the first split
+        vols = load_platelet_splits(("train", "eval", "test"), data_dir=tmp_path, seed=3,
+                                    shape=(2, 3, 3))
+    assert [v.name for v in vols] == ["train", "eval", "test"] and all(v.synthetic for v in vols)
+    assert fake_phantom == [("train", 3, (2, 3, 3)), ("eval", 3, (2, 3, 3)), ("test", 3, (2, 3, 3))]
+    monkeypatch.setattr(platelet, "fetch_dataset", lambda *a, **k: pytest.fail("fetched"))
+    (one,) = load_platelet_splits("eval", source="phantom", shape=(2, 3, 3))
+    assert one.name == "eval"
+    with pytest.raises(ValueError, match="splits is empty"):
+        load_platelet_splits(())

@@ -240,7 +240,7 @@ def test_total_loss_weights_and_parts():
 
 
 def test_a_few_adam_steps_lower_the_loss_on_a_tiny_batch():
-    from emseg.data.ecs_phantom import ecs_phantom
+    from emseg.data.phantoms.ecs import ecs_phantom
     vol = ecs_phantom((2, 32, 32), seed=0, voxel_size=(50.0, 9.0, 9.0), ecs_fraction=0.2,
                       gap_width=30.0)
     x = torch.from_numpy(vol.image)[:, None]

@@ -143,7 +143,7 @@ def test_training_loss_hook_uses_the_heads():
 
 
 def test_the_one_training_loop_trains_ecsnet(tmp_path):
-    from emseg.data.ecs_phantom import ecs_phantom
+    from emseg.data.phantoms.ecs import ecs_phantom
     from emseg.train import TrainConfig, fit
 
     train = ecs_phantom((2, 64, 64), seed=1, shape_weights=True)

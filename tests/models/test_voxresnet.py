@@ -6,7 +6,6 @@ from emseg.checkpoint import load_model
 from emseg.data import neuron_phantom
 from emseg.infer import predict
 from emseg.models import VoxResNet, build_model, count_parameters, window_geometry
-from emseg.models.voxresnet import class_weights, voxres_loss
 from emseg.train import PRESETS, TrainConfig, fit
 from emseg.train._loop import scheduled_lr
 from emseg.tracing import normalize_stack, probability_map
@@ -67,34 +66,16 @@ def test_bad_construction_and_input():
         VoxResNet(width=4)(torch.zeros(1, 1, 8, 8, 12))
 
 
-def test_class_weights_and_loss_by_hand():
-    t = torch.tensor([[0, 0, 0, 1]])
-    w = class_weights(t, 2)
-    torch.testing.assert_close(w, torch.tensor([0.25001, 0.74999]))
-    logits = torch.tensor([[[0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 2.0]]])  # (1, 2, 4)
-    p1 = torch.sigmoid(torch.tensor([0.0, 0.0, 0.0, 2.0]))
-    p = torch.stack([1 - p1, p1])
-    ce_vox = -torch.log(torch.stack([p[0, 0], p[0, 1], p[0, 2], p[1, 3]]))
-    cw = w[t[0]]
-    ce = 0.5 * (ce_vox * cw).sum() / cw.sum()
-    onehot = torch.stack([1 - t[0], t[0]]).float()
-    dice = (2 * (p * onehot).sum(1) + 1) / (p.sum(1) + onehot.sum(1) + 1)
-    total, ce_part, dice_part = voxres_loss(logits, t)
-    torch.testing.assert_close(ce_part, ce)
-    torch.testing.assert_close(dice_part, (w * (1 - dice)).sum())
-    torch.testing.assert_close(total, ce + (w * (1 - dice)).sum())
-    with pytest.raises(ValueError, match="do not match"):
-        voxres_loss(logits, torch.zeros(1, 3, dtype=torch.long))
+def test_the_loss_s_old_names_still_work_and_warn():
+    import emseg.losses
+    import emseg.models.voxresnet as old
 
-
-def test_loss_rewards_the_rare_foreground():
-    t = torch.zeros(1, 100, dtype=torch.long)
-    t[0, :5] = 1
-    all_bg = torch.zeros(1, 2, 100)
-    all_bg[:, 0] = 5.0
-    right = all_bg.clone()
-    right[0, :, :5] = torch.tensor([[-5.0], [5.0]])
-    assert voxres_loss(all_bg, t)[0] > 0.5 > voxres_loss(right, t)[0]
+    with pytest.warns(DeprecationWarning, match="moved to emseg.losses.voxres_loss"):
+        assert old.voxres_loss is emseg.losses.voxres_loss
+    with pytest.warns(DeprecationWarning, match="emseg.losses.voxres_class_weights"):
+        assert old.class_weights is emseg.losses.voxres_class_weights
+    with pytest.raises(AttributeError):
+        old.no_such_name  # noqa: B018
 
 
 def test_cosine_schedule():

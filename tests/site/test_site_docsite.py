@@ -153,7 +153,7 @@ def test_zips_are_complete_deterministic_and_clean(examples):
                      f"{ex.folder.name}/{ex.notebook.name}"):
         assert f"{top}/{required}" in names
     assert any(n.startswith(f"{top}/lib/emseg/weights/") and n.endswith(".pt") for n in names)
-    assert any(n.startswith(f"{top}/lib/emseg/configs/") for n in names)
+    assert any(n.startswith(f"{top}/lib/emseg/templates/") for n in names)
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or "egg-info" in n]
     assert not [n for n in names if n.startswith(f"{top}/example") and not n.startswith(f"{top}/{ex.folder.name}/")]
     readme = zf.read(f"{top}/README.md").decode()

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from emseg.data.neuron_phantom import neuron_phantom
+from emseg.data.phantoms.neuron import neuron_phantom
 from emseg.tracing import skeleton_f1, tracing_report
 from emseg.tracing.baseline import trace_skeleton
 

@@ -6,7 +6,7 @@ import torch
 from emseg.checkpoint import save_model
 from emseg.cli import main
 from emseg.data import read_volume, write_volume
-from emseg.data.neuron_phantom import neuron_phantom
+from emseg.data.phantoms.neuron import neuron_phantom
 from emseg.models import VoxResNet
 from emseg.tracing import read_swc, skeleton_f1
 

@@ -9,7 +9,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from scipy import ndimage as ndi  # noqa: E402
 
-from emseg.data.neuron_phantom import neuron_phantom  # noqa: E402
+from emseg.data.phantoms.neuron import neuron_phantom  # noqa: E402
 from emseg.models import UNet3D, VoxResNet  # noqa: E402
 from emseg.tracing import (SwcTree, normalize_stack, probability_map, raw_foreground,  # noqa: E402
                            trace_and_score, trace_skeleton, trace_voxel_scooping)

@@ -13,7 +13,7 @@ Skipped where the shared data are absent.
 import numpy as np
 import pytest
 
-from emseg.data.neuron_phantom import render_neuron
+from emseg.data.phantoms.neuron import render_neuron
 from emseg.tracing import SwcTree, densest_box, read_swc, trace_voxel_scooping, tracing_report
 
 VS = np.array([1.0, 0.5, 0.5])

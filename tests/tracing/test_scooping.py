@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from emseg.data.neuron_phantom import neuron_phantom, render_neuron
+from emseg.data.phantoms.neuron import neuron_phantom, render_neuron
 from emseg.tracing import (SwcTree, neuron_distance, skeleton_f1, trace_voxel_scooping,
                            tracing_report)
 from emseg.tracing.scooping import _Space

@@ -138,14 +138,10 @@ def _link(url):
 
 
 def datasets_markdown():
-    """Tables of every dataset in the library's registries."""
+    """Tables of every dataset in the library's registry."""
     from emseg.data.registry import DATASETS
-    try:
-        from emseg.data.em_datasets import EM_DATASETS
-    except ImportError:  # an older library without the extra datasets
-        EM_DATASETS = {}
     out = []
-    for name, entry in {**DATASETS, **EM_DATASETS}.items():
+    for name, entry in DATASETS.items():
         out.append(f"### `{name}`")
         facts = [("Citation", entry.get("citation")),
                  ("Licence", entry.get("license") or "not stated by the publisher"),
@@ -302,7 +298,7 @@ def api_modules(root):
     lib = Path(root) / "lib" / "emseg"
     found = []
     for path in sorted(lib.iterdir()):
-        if path.name.startswith("_") or path.name in ("cli.py",):
+        if path.name.startswith("_") or path.name in ("cli",):
             continue
         if path.is_dir() and (path / "__init__.py").is_file():
             name, src = path.name, path / "__init__.py"

@@ -1,46 +1,59 @@
-from _common import ABOUT, claim_cell
+# ---
+# jupyter:
+#   jupytext:
+#     notebook_metadata_filter: emseg
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   emseg:
+#     folder: example4_ecs_net
+#     notebook: example4_ecs_net.ipynb
+#     quick:  # the CI setting: `python -m emseg run example4 --quick`
+#       phantom_train: [1, 128, 128]
+#       phantom_test: [1, 128, 128]
+#       iterations: 5
+# ---
 
-TITLE = "Example 4: ECS-Net, extracellular-space segmentation and quantification"
-FOLDER = "example4_ecs_net"
-NOTEBOOK = "example4_ecs_net.ipynb"
-QUICK = {"phantom_train": [1, 128, 128], "phantom_test": [1, 128, 128], "iterations": 5}
+# %% [markdown]
+# # Example 4: ECS-Net — segment and quantify the extracellular space
+#
+# The extracellular space (ECS) of the brain is the thin, tortuous network of gaps between
+# cells (in cryo-fixed tissue 15–20 % of the volume, gaps of a few tens of nm). ECS-Net
+# (Yang et al. 2025) segments it in EM sections with a **cascade of two U-Nets** (the second
+# reads the first one's 32-channel feature map), a **shape-aware focal loss** that stresses
+# thin gaps and the ECS skeleton, and a **pixel contrastive loss** that pulls hard pixels
+# towards easy ones of their class and pushes the ECS away from the background next to it.
+# The point of the segmentation is **quantification**: how much ECS, how wide, how connected.
+#
+# **What you will learn**
+#
+# - the data layout for your own sections (or the library's ECS phantom, offline);
+# - the shape-aware weight map, as a figure;
+# - training ECS-Net with the same loop as every other `emseg` network;
+# - evaluation with Dice, IoU, precision, recall and HD95;
+# - an **ablation**: U-Net → + shape-aware loss → + contrastive loss → + cascade (ECS-Net),
+#   same budget;
+# - segmenting large sections by overlapping tiles, saving probability and label TIFFs;
+# - ECS quantification in physical units: volume fraction, gap widths, skeleton length
+#   density, connected components.
+#
+# **Paper**: Yang et al. (2025), ECS-Net, *Expert Systems with Applications* 270, 126370,
+# doi:10.1016/j.eswa.2024.126370. The released code does not run; `emseg` implements the
+# method from its description and fixes its bugs (see `emseg/models/ecsnet.py` and
+# `emseg/losses/_ecs.py` for every change, e.g. the weight map is computed per image with
+# correct coordinates and used in training, and the contrastive temperature is used).
 
-CELLS = [("md", r"""
-# Example 4: ECS-Net — segment and quantify the extracellular space
+# %% [markdown] emseg_include="about"
 
-The extracellular space (ECS) of the brain is the thin, tortuous network of gaps between
-cells (in cryo-fixed tissue 15–20 % of the volume, gaps of a few tens of nm). ECS-Net
-(Yang et al. 2025) segments it in EM sections with a **cascade of two U-Nets** (the second
-reads the first one's 32-channel feature map), a **shape-aware focal loss** that stresses
-thin gaps and the ECS skeleton, and a **pixel contrastive loss** that pulls hard pixels
-towards easy ones of their class and pushes the ECS away from the background next to it.
-The point of the segmentation is **quantification**: how much ECS, how wide, how connected.
+# %% [markdown]
+# ## Setup
+#
+# Run `python -m pip install -r requirements.txt` once in the repository (see the README).
+# `emseg` picks the device itself: CUDA with mixed precision when there is a GPU, else the CPU
+# (in bfloat16 where the CPU computes it natively; the results table says which precision ran).
+# The same functions are on the command line: `python -m emseg ecs train|predict|evaluate|quantify`.
 
-**What you will learn**
-
-- the data layout for your own sections (or the library's ECS phantom, offline);
-- the shape-aware weight map, as a figure;
-- training ECS-Net with the same loop as every other `emseg` network;
-- evaluation with Dice, IoU, precision, recall and HD95;
-- an **ablation**: U-Net → + shape-aware loss → + contrastive loss → + cascade (ECS-Net),
-  same budget;
-- segmenting large sections by overlapping tiles, saving probability and label TIFFs;
-- ECS quantification in physical units: volume fraction, gap widths, skeleton length
-  density, connected components.
-
-**Paper**: Yang et al. (2025), ECS-Net, *Expert Systems with Applications* 270, 126370,
-doi:10.1016/j.eswa.2024.126370. The released code does not run; `emseg` implements the
-method from its description and fixes its bugs (see `emseg/models/ecsnet.py` and
-`emseg/losses/_ecs.py` for every change, e.g. the weight map is computed per image with
-correct coordinates and used in training, and the contrastive temperature is used).
-"""), ABOUT, ("md", r"""
-## Setup
-
-Run `python -m pip install -r requirements.txt` once in the repository (see the README).
-`emseg` picks the device itself: CUDA with mixed precision when there is a GPU, else the CPU
-(in bfloat16 where the CPU computes it natively; the results table says which precision ran).
-The same functions are on the command line: `python -m emseg ecs train|predict|evaluate|quantify`.
-"""), ("code", r"""
+# %%
 import time
 from pathlib import Path
 
@@ -53,9 +66,9 @@ from emseg.checkpoint import load_checkpoint
 from emseg.data import ECS_VOXEL_SIZE, ecs_phantom
 from emseg.data.io import read_image_label_folder
 from emseg.device import describe, inference_precision, pick_device
-from emseg.ecs import (plot_ecs, plot_ecs_prediction, plot_weight_map, quantify_ecs,
-                       write_ecs_csv, write_results)
-from emseg.ecs_workflow import ecs_preset, evaluate_ecs, predict_ecs, train_ecs
+from emseg.ecs import (ecs_preset, evaluate_ecs, plot_ecs, plot_ecs_prediction,
+                       plot_weight_map, predict_ecs, quantify_ecs, train_ecs, write_ecs_csv,
+                       write_results)
 from emseg.losses import shape_weight_map
 from emseg.models import count_parameters
 from emseg.models.ecsnet import ABLATION_LABELS, ABLATIONS
@@ -63,18 +76,20 @@ from emseg.plot import plot_history
 from emseg.report import about_run, markdown_table, save_results
 
 t_start = time.perf_counter()
-"""), ("md", r"""
-## Parameters
 
-`source="auto"` uses your `data_folder` when you give one and falls back to the synthetic
-**ECS phantom** otherwise (`"folder"` insists on the folder, `"phantom"` never reads it).
-`preset="cpu"` is a **small ECS-Net for a laptop CPU** (width 8 instead of 32, 128×128
-windows, 1,000 iterations) trained with the hub's modern recipe (below);
-`preset="original"` is the paper's size and recipe (width 32,
-512×512 tiles, batch 8, Adam lr 0.01, β = (0.5, 0.999)): use a GPU. `ablation=True` trains
-the three other variants with the same budget. `voxel_size` (nm, z, y, x) sets the
-physical units of the quantification for your data.
-"""), ("params", r"""
+# %% [markdown]
+# ## Parameters
+#
+# `source="auto"` uses your `data_folder` when you give one and falls back to the synthetic
+# **ECS phantom** otherwise (`"folder"` insists on the folder, `"phantom"` never reads it).
+# `preset="cpu"` is a **small ECS-Net for a laptop CPU** (width 8 instead of 32, 128×128
+# windows, 1,000 iterations) trained with the hub's modern recipe (below);
+# `preset="original"` is the paper's size and recipe (width 32,
+# 512×512 tiles, batch 8, Adam lr 0.01, β = (0.5, 0.999)): use a GPU. `ablation=True` trains
+# the three other variants with the same budget. `voxel_size` (nm, z, y, x) sets the
+# physical units of the quantification for your data.
+
+# %% tags=["parameters"]
 source = "auto"            # "auto" | "folder" (your data_folder) | "phantom" (synthetic, offline)
 data_folder = None         # your data: train/ and test/ (and optionally val/), each with images/ + labels/
 voxel_size = None          # (z, y, x) nm of your data; None: the phantom's 50 x 9 x 9 nm
@@ -86,7 +101,8 @@ output_dir = "../runs/example4"
 phantom_train = [4, 256, 256]   # (z, y, x) of the synthetic training sections
 phantom_test = [2, 512, 512]    # (z, y, x) of the synthetic test sections (tiled prediction)
 seed = 0
-"""), ("code", r"""
+
+# %%
 out = Path(output_dir)
 out.mkdir(parents=True, exist_ok=True)
 dev = pick_device(device)
@@ -95,29 +111,31 @@ config = chosen.config if iterations is None else chosen.config.replace(iteratio
 print(f"device: {describe(dev)}; preset ecsnet-{preset}: {chosen.model_kwargs or 'original sizes'}, "
       f"window {config.window}, batch {config.batch_size}, {config.iterations} iterations; "
       f"results go to {out}")
-"""), ("md", r"""
-## 1. The data
 
-**Your own data** — a folder per split, each with the images and their binary ECS masks
-under the same file names (the original ECS-Net's parallel `image/` and `label/` folders):
+# %% [markdown]
+# ## 1. The data
+#
+# **Your own data** — a folder per split, each with the images and their binary ECS masks
+# under the same file names (the original ECS-Net's parallel `image/` and `label/` folders):
+#
+# ```
+# data_folder/
+#     train/images/  s01.tif  s02.tif ...    grayscale EM sections (2D TIFF/PNG, or TIFF stacks)
+#     train/labels/  s01.tif  s02.png ...    ECS = 1 (or 255), everything else 0; same size
+#     val/...                                optional: picks the best checkpoint
+#     test/...                               scored and quantified below
+# ```
+#
+# Images are z-scored per file. Labels that are not binary, images and labels of different
+# sizes, colour or 4-D images, empty folders, unpaired files and training images smaller
+# than one window stop with an error that names the file.
+#
+# **Offline** the library draws a **synthetic ECS phantom**: densely packed cell profiles
+# with membranes, vesicles and mitochondria, thin tortuous extracellular gaps and a few
+# wider lakes, TEM-like noise and contrast, with the exact ECS mask (15 % ECS, 40 nm median
+# gap width, 9 nm pixels).
 
-```
-data_folder/
-    train/images/  s01.tif  s02.tif ...    grayscale EM sections (2D TIFF/PNG, or TIFF stacks)
-    train/labels/  s01.tif  s02.png ...    ECS = 1 (or 255), everything else 0; same size
-    val/...                                optional: picks the best checkpoint
-    test/...                               scored and quantified below
-```
-
-Images are z-scored per file. Labels that are not binary, images and labels of different
-sizes, colour or 4-D images, empty folders, unpaired files and training images smaller
-than one window stop with an error that names the file.
-
-**Offline** the library draws a **synthetic ECS phantom**: densely packed cell profiles
-with membranes, vesicles and mitochondria, thin tortuous extracellular gaps and a few
-wider lakes, TEM-like noise and contrast, with the exact ECS mask (15 % ECS, 40 nm median
-gap width, 9 nm pixels).
-"""), ("code", r"""
+# %%
 use_folder = source == "folder" or (source == "auto" and data_folder is not None)
 if source not in ("auto", "folder", "phantom"):
     raise ValueError(f"source must be 'auto', 'folder' or 'phantom', got {source!r}")
@@ -142,7 +160,8 @@ print(f"data: {data_kind}; voxel size {vs} nm")
 for name, vols in (("train", train), ("val", val or []), ("test", tests)):
     for v in vols:
         print(f"  {name}: {v.name or ''} {v.image.shape}, ECS fraction {v.labels.mean():.3f}")
-"""), ("code", r"""
+
+# %%
 first = train[0]
 fig, axes = plt.subplots(1, 2, figsize=(10, 5), layout="constrained")
 axes[0].imshow(first.image[0], cmap="gray")
@@ -154,24 +173,26 @@ for ax in axes:
     ax.set_axis_off()
 fig.suptitle(f"ECS data ({data_kind})")
 plt.show()
-"""), ("md", r"""
-## 2. The shape-aware weight map
 
-ECS-Net weighs each pixel's focal loss by `1 + S`. `S` is computed per image from the mask
-(`emseg.losses.shape_weight_map`), with `nf`/`nb` the ECS/background pixel counts and
-`nm = min(nf, nb)`:
+# %% [markdown]
+# ## 2. The shape-aware weight map
+#
+# ECS-Net weighs each pixel's focal loss by `1 + S`. `S` is computed per image from the mask
+# (`emseg.losses.shape_weight_map`), with `nf`/`nb` the ECS/background pixel counts and
+# `nm = min(nf, nb)`:
+#
+# - **gap** pixels — background in gaps narrower than 7 px between ECS structures (closing −
+#   mask): `4 (nm/nb + nm/nf)`, the largest weights;
+# - **interior** ECS (more than 1 px from the background): grows with depth,
+#   `nm/nf (1 + exp(D/25))`;
+# - **edge** ECS: `nm/nf` plus the weight of the nearest skeleton pixel, fading over 10 px;
+# - other **background**: `nm/nb + nm/nf (1 − min(D_out/10, 1))`, largest next to the ECS.
+#
+# The original code looked the skeleton up at tile-local coordinates in the whole-image
+# skeleton (wrong in 15 of its 16 tiles), saved `S` as a colour PNG and never loaded it;
+# here it is computed per image, as float, and used in training.
 
-- **gap** pixels — background in gaps narrower than 7 px between ECS structures (closing −
-  mask): `4 (nm/nb + nm/nf)`, the largest weights;
-- **interior** ECS (more than 1 px from the background): grows with depth,
-  `nm/nf (1 + exp(D/25))`;
-- **edge** ECS: `nm/nf` plus the weight of the nearest skeleton pixel, fading over 10 px;
-- other **background**: `nm/nb + nm/nf (1 − min(D_out/10, 1))`, largest next to the ECS.
-
-The original code looked the skeleton up at tile-local coordinates in the whole-image
-skeleton (wrong in 15 of its 16 tiles), saved `S` as a colour PNG and never loaded it;
-here it is computed per image, as float, and used in training.
-"""), ("code", r"""
+# %%
 weights, classes = shape_weight_map(first.labels[0], return_classes=True)
 fig = plot_weight_map(first.image[0], first.labels[0], weights=weights, classes=classes,
                       title=f"Shape-aware weight map ({data_kind})")
@@ -180,21 +201,23 @@ for k, name in enumerate(("background", "gap", "interior", "edge")):
     sel = classes == k
     if sel.any():
         print(f"{name:10s} {sel.mean():6.1%} of pixels, S from {weights[sel].min():.3f} to {weights[sel].max():.3f}")
-"""), ("md", r"""
-## 3. Train ECS-Net
 
-`train_ecs` builds the preset's network with the variant's switches and trains it with
-`emseg.train.fit`, the one training loop of `emseg` (re-running the notebook replaces the
-run in `output_dir`; validation every `eval_every` iterations, best and last checkpoints).
-The loss is ECS-Net's:
-`0.1 · contrastive + 0.5 · focal-shape(stage 2) + 0.5 · focal-shape(stage 1)`
-(focal γ = 2, α = 0.25). The CPU preset adds the hub's modern recipe (docs page *The
-training recipe*): a soft-Dice term beside each stage's focal loss (the focal loss alone,
-with α = 0.25, under-calls a rare class at p > 0.5), a third of the windows centred on ECS,
-AdamW 3e-3 with warm-up and a poly decay, gradient clipping, flips, quarter turns and
-intensity jitter; the `original` preset keeps the paper's loss and Adam. The contrastive term is an InfoNCE with temperature 0.1 over hard
-and easy ECS pixels and a 2-px background ring, sampled from stage 1's embedding.
-"""), ("code", r"""
+# %% [markdown]
+# ## 3. Train ECS-Net
+#
+# `train_ecs` builds the preset's network with the variant's switches and trains it with
+# `emseg.train.fit`, the one training loop of `emseg` (re-running the notebook replaces the
+# run in `output_dir`; validation every `eval_every` iterations, best and last checkpoints).
+# The loss is ECS-Net's:
+# `0.1 · contrastive + 0.5 · focal-shape(stage 2) + 0.5 · focal-shape(stage 1)`
+# (focal γ = 2, α = 0.25). The CPU preset adds the hub's modern recipe (docs page *The
+# training recipe*): a soft-Dice term beside each stage's focal loss (the focal loss alone,
+# with α = 0.25, under-calls a rare class at p > 0.5), a third of the windows centred on ECS,
+# AdamW 3e-3 with warm-up and a poly decay, gradient clipping, flips, quarter turns and
+# intensity jitter; the `original` preset keeps the paper's loss and Adam. The contrastive term is an InfoNCE with temperature 0.1 over hard
+# and easy ECS pixels and a 2-px background ring, sampled from stage 1's embedding.
+
+# %%
 t0 = time.perf_counter()
 model, history = train_ecs(train, val, preset=preset, variant="ecsnet", iterations=config.iterations,
                            seed=seed, output_dir=out / "ecsnet", overwrite=True, device=dev,
@@ -206,16 +229,19 @@ print(f"ECS-Net: {count_parameters(model):,} parameters, {len(history['loss'])} 
 fig = plot_history(history, title=f"ECS-Net training on {data_kind} ({describe(dev)})",
                    loss_label="ECS-Net's total loss")
 plt.show()
-"""), ("md", r"""
-## 4. Segment the test sections and evaluate
 
-`predict_ecs` runs the network over overlapping tiles (`emseg.infer.predict`, Gaussian
-blending), so sections of any size work; `write_results` saves each section's ECS
-probability (float32) and labels (uint8, p > 0.5) as TIFFs in `output_dir/result/`, like
-the original's `result/` folder. The scores: Dice, IoU, precision and recall of the ECS at
-p > 0.5, and HD95, the 95th percentile of the distances between the predicted and true ECS
-outlines (per section, pooled), in nm.
-"""), ("code", r"""
+
+# %% [markdown]
+# ## 4. Segment the test sections and evaluate
+#
+# `predict_ecs` runs the network over overlapping tiles (`emseg.infer.predict`, Gaussian
+# blending), so sections of any size work; `write_results` saves each section's ECS
+# probability (float32) and labels (uint8, p > 0.5) as TIFFs in `output_dir/result/`, like
+# the original's `result/` folder. The scores: Dice, IoU, precision and recall of the ECS at
+# p > 0.5, and HD95, the 95th percentile of the distances between the predicted and true ECS
+# outlines (per section, pooled), in nm.
+
+# %%
 def segment_and_score(net, label):
     rows, probs = [], []
     for vol in tests:
@@ -238,29 +264,32 @@ display(Markdown(markdown_table(["ECS-Net, test sections", "Dice", "IoU", "preci
                                 [["p > 0.5", scores["dice"], scores["iou"], scores["precision"],
                                   scores["recall"], scores["hd95_nm"]]])))
 print(f"tiled prediction: {scores['pixels_per_s']:,.0f} pixels/s on {describe(dev)}")
-"""), ("figure", r"""
+
+# %% tags=["key-figure"]
 vol, prob = tests[0], test_probs[0]
 fig = plot_ecs_prediction(vol.image, vol.labels, prob, title=f"ECS-Net on a test section ({data_kind})")
 plt.show()
 fig = plot_ecs_prediction(vol.image, vol.labels, prob, crop=(128, 128),
                           title="detail (top-left 128 × 128 pixels)")
 plt.show()
-"""), ("md", r"""
-## 5. Ablation: what each ingredient adds
 
-Four networks, each trained with the same data, window, batch, iterations and seed; each
-row adds one ingredient to the one above:
+# %% [markdown]
+# ## 5. Ablation: what each ingredient adds
+#
+# Four networks, each trained with the same data, window, batch, iterations and seed; each
+# row adds one ingredient to the one above:
+#
+# | variant | stages | loss |
+# |---|---|---|
+# | U-Net (focal loss) | 1 | focal (γ = 2, α = 0.25), no shape weights |
+# | + shape-aware loss | 1 | focal × (1 + S) |
+# | + contrastive loss | 1 | focal × (1 + S) + 0.1 · contrastive |
+# | + cascade = ECS-Net | 2 | 0.5 · focal-shape(stage 2) + 0.5 · focal-shape(stage 1) + 0.1 · contrastive |
+#
+# The cascade doubles the parameters and the time per iteration; the table shows both.
+# Single runs on small data: differences of a few hundredths are within seed-to-seed noise.
 
-| variant | stages | loss |
-|---|---|---|
-| U-Net (focal loss) | 1 | focal (γ = 2, α = 0.25), no shape weights |
-| + shape-aware loss | 1 | focal × (1 + S) |
-| + contrastive loss | 1 | focal × (1 + S) + 0.1 · contrastive |
-| + cascade = ECS-Net | 2 | 0.5 · focal-shape(stage 2) + 0.5 · focal-shape(stage 1) + 0.1 · contrastive |
-
-The cascade doubles the parameters and the time per iteration; the table shows both.
-Single runs on small data: differences of a few hundredths are within seed-to-seed noise.
-"""), ("code", r"""
+# %%
 ablation_scores = {"ecsnet": {**scores, "parameters": count_parameters(model),
                               "seconds": history["seconds_total"]}}
 if ablation:
@@ -281,17 +310,19 @@ for v in order:
                  f"{s['iou'] / base['iou']:.2f}" if base and base["iou"] > 0 else None])
 display(Markdown(markdown_table(["variant", "parameters", "train s", "Dice", "IoU", "precision", "recall",
                                  "HD95 (nm)", "IoU / U-Net"], rows)))
-"""), ("md", r"""
-## 6. Quantify the ECS
 
-`quantify_ecs` measures a binary ECS mask section by section, in physical units from the
-voxel size: the ECS **area fraction** per section and the **volume fraction**; the local
-**gap width** at every pixel of the ECS skeleton (twice the distance to the nearest cell,
-so a straight 4-pixel gap measures 4 pixels); the **skeleton length per area** (µm of ECS
-network per µm² of section); and the **connected components** (8-connected per section).
-Below: the prediction next to the ground truth, so you see how segmentation errors move
-the measures. `write_ecs_csv` writes the per-section table.
-"""), ("code", r"""
+# %% [markdown]
+# ## 6. Quantify the ECS
+#
+# `quantify_ecs` measures a binary ECS mask section by section, in physical units from the
+# voxel size: the ECS **area fraction** per section and the **volume fraction**; the local
+# **gap width** at every pixel of the ECS skeleton (twice the distance to the nearest cell,
+# so a straight 4-pixel gap measures 4 pixels); the **skeleton length per area** (µm of ECS
+# network per µm² of section); and the **connected components** (8-connected per section).
+# Below: the prediction next to the ground truth, so you see how segmentation errors move
+# the measures. `write_ecs_csv` writes the per-section table.
+
+# %%
 vol, prob = tests[0], test_probs[0]
 pred_mask = prob > 0.5
 q_pred = quantify_ecs(pred_mask, voxel_size=vol.voxel_size)
@@ -317,41 +348,46 @@ per_section = [[z, q_pred["slice_fraction"][z], q_true["slice_fraction"][z], q_p
 display(Markdown(markdown_table(["section", "ECS fraction (pred.)", "ECS fraction (truth)",
                                  "median width nm (pred.)", "median width nm (truth)"], per_section, digits=3)))
 print(f"per-section tables: {out / 'ecs_prediction.csv'}, {out / 'ecs_ground_truth.csv'}")
-"""), ("md", r"""
-**How far to trust the measures.** A segmentation error is a measurement error: missed
-thin gaps lower the volume fraction and the skeleton length, a broken gap splits a
-component. ECS-Net's focal loss weighs ECS pixels by α = 0.25 and background by 0.75, so
-at the usual threshold 0.5 the paper's loss leans towards *less* ECS (high precision, lower
-recall); the CPU preset's Dice term counters that, but does not make the probabilities
-calibrated. Before you report absolute fractions or widths from your own data, compare them
-with the ground truth of a few annotated sections as below, and adjust the threshold if
-the bias matters.
-"""), ("code", r"""
+
+# %% [markdown]
+# **How far to trust the measures.** A segmentation error is a measurement error: missed
+# thin gaps lower the volume fraction and the skeleton length, a broken gap splits a
+# component. ECS-Net's focal loss weighs ECS pixels by α = 0.25 and background by 0.75, so
+# at the usual threshold 0.5 the paper's loss leans towards *less* ECS (high precision, lower
+# recall); the CPU preset's Dice term counters that, but does not make the probabilities
+# calibrated. Before you report absolute fractions or widths from your own data, compare them
+# with the ground truth of a few annotated sections as below, and adjust the threshold if
+# the bias matters.
+
+# %%
 fraction_ratio = q_pred["volume_fraction"] / q_true["volume_fraction"] if q_true["volume_fraction"] else float("nan")
 width_ratio = q_pred["gap_width_median_nm_all"] / q_true["gap_width_median_nm_all"]
 length_ratio = q_pred["length_density_per_um_all"] / q_true["length_density_per_um_all"]
 print(f"predicted / true: volume fraction {fraction_ratio:.2f}, median gap width {width_ratio:.2f}, "
       f"skeleton length density {length_ratio:.2f} (precision {scores['precision']:.3f}, recall {scores['recall']:.3f})")
-"""), ("code", r"""
+
+# %%
 fig = plot_ecs(pred_mask, voxel_size=vol.voxel_size, image=vol.image, stats=q_pred,
                title=f"ECS measures of the ECS-Net prediction ({data_kind})")
 plt.show()
 fig = plot_ecs(vol.labels, voxel_size=vol.voxel_size, image=vol.image, stats=q_true,
                title="ECS measures of the ground truth")
 plt.show()
-"""), ("md", r"""
-## 7. Share the trained ECS-Net
 
-`ecsnet-bioimageio.zip` is the trained ECS-Net as a [BioImage Model Zoo](https://bioimage.io)
-package, for tools that run networks without Python (deepImageJ in Fiji, ilastik, BiaPy):
-TorchScript weights, the per-image z-score it was trained with, two output channels
-(background, ECS; a softmax, so the ECS channel is the probability thresholded at 0.5
-above), a test input and output made by `emseg`'s own `predict`, the paper and what it was
-trained on. `emseg` reads it back too (`load_model("ecsnet-bioimageio.zip")`). Writing it
-needs the optional extra (`python -m pip install -e ".[bioimageio]"`); without it the cell
-says so and goes on. The docs page *Use your network in Fiji, ilastik or BiaPy* says what
-was verified.
-"""), ("code", r"""
+# %% [markdown]
+# ## 7. Share the trained ECS-Net
+#
+# `ecsnet-bioimageio.zip` is the trained ECS-Net as a [BioImage Model Zoo](https://bioimage.io)
+# package, for tools that run networks without Python (deepImageJ in Fiji, ilastik, BiaPy):
+# TorchScript weights, the per-image z-score it was trained with, two output channels
+# (background, ECS; a softmax, so the ECS channel is the probability thresholded at 0.5
+# above), a test input and output made by `emseg`'s own `predict`, the paper and what it was
+# trained on. `emseg` reads it back too (`load_model("ecsnet-bioimageio.zip")`). Writing it
+# needs the optional extra (`python -m pip install -e ".[bioimageio]"`); without it the cell
+# says so and goes on. The docs page *Use your network in Fiji, ilastik or BiaPy* says what
+# was verified.
+
+# %%
 try:
     package = to_bioimageio(model, out / "ecsnet-bioimageio.zip", overwrite=True,
                             name="ECS-Net for extracellular space (emseg example 4)",
@@ -362,9 +398,11 @@ try:
     print(f"saved {package}: a bioimage.io package")
 except ImportError as err:  # the optional extra is not installed
     print(f"no bioimage.io package: {err}")
-"""), ("md", r"""
-## Results
-"""), ("code", r"""
+
+# %% [markdown]
+# ## Results
+
+# %%
 run_seconds = time.perf_counter() - t_start
 best_variant = max(ablation_scores, key=lambda v: ablation_scores[v]["iou"])
 # the arithmetic of this run: training's as its checkpoint records it, prediction's as predict chose
@@ -408,5 +446,5 @@ save_results(out / "results.json", overwrite=True,
              quantification={"prediction": dict(zip(names, measures(q_pred))),
                              "ground_truth": dict(zip(names, measures(q_true)))})
 print(f"saved {out / 'results.json'}")
-""")]
-CELLS.append(claim_cell("ecs", what="ECS-Net's claim that each of its ingredients adds accuracy", only="IoU"))
+
+# %% [markdown] emseg_claim="ecs" emseg_what="ECS-Net's claim that each of its ingredients adds accuracy" emseg_only="IoU"

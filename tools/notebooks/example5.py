@@ -1,46 +1,61 @@
-from _common import ABOUT, claim_cell
+# ---
+# jupyter:
+#   jupytext:
+#     notebook_metadata_filter: emseg
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   emseg:
+#     folder: example5_neuron_tracing
+#     notebook: example5_neuron_tracing.ipynb
+#     quick:  # the CI setting: `python -m emseg run example5 --quick`
+#       shape: [24, 64, 64]
+#       n_candidates: 4
+#       n_select: 2
+#       n_test: 1
+#       iterations: 20
+#       intensities: [1.0, 0.25]
+# ---
 
-TITLE = "Example 5: neuron tracing with VoxResNet probability maps and voxel scooping"
-FOLDER = "example5_neuron_tracing"
-NOTEBOOK = "example5_neuron_tracing.ipynb"
-QUICK = {"shape": [24, 64, 64], "n_candidates": 4, "n_select": 2, "n_test": 1, "iterations": 20,
-         "intensities": [1.0, 0.25]}
+# %% [markdown]
+# # Example 5: neuron tracing — VoxResNet probability maps, DHPR selection, voxel scooping
+#
+# Huang et al. (2021) trace single neurons in light-microscopy stacks in two steps: a 3D
+# residual network (VoxResNet) turns the noisy stack into a probability map, and an
+# adaptive **voxel-scooping** tracer walks through the map and writes the neuron as an SWC
+# tree. Their training stacks were chosen by a rule, "diversity and hardness first" (DHPR).
+# Their claim: at low signal, CNN + voxel scooping still gives an accurate, complete tree
+# where tracing the raw image breaks up. This notebook runs the whole pipeline and tests
+# that claim under decreasing signal.
+#
+# **What you will learn**
+#
+# - render light-microscopy-like neuron stacks with exact ground truth (or load SWC files);
+# - select training stacks with the DHPR rule (signal density + low-SNR fraction);
+# - train VoxResNet (four summed side outputs; class-weighted cross-entropy + soft Dice)
+#   with the one training loop of `emseg`, and predict tiled probability maps;
+# - trace with voxel scooping, export SWC, and score traces with the Vaa3D metrics (ESA,
+#   DSA, PDS) and precision/recall/F1 at 2 voxels;
+# - compare with a baseline (threshold + skeletonise + graph) on the raw image at 1×, 0.5×,
+#   0.25× and 0.125× signal.
+#
+# **Papers**: Huang Q. et al., *Automated neuron tracing using content-aware adaptive voxel
+# scooping on CNN predicted probability map*, Front. Neuroanat. 15:712842 (2021);
+# Rodriguez A. et al., *Three-dimensional neuron tracing by voxel scooping*, J. Neurosci.
+# Methods 184:169 (2009). The original code ships neither the tracer nor trained weights;
+# `emseg` implements both from the descriptions (see `emseg.tracing.scooping` and
+# `emseg.models.voxresnet` for what we changed and why).
 
-CELLS = [("md", r"""
-# Example 5: neuron tracing — VoxResNet probability maps, DHPR selection, voxel scooping
+# %% [markdown] emseg_include="about"
 
-Huang et al. (2021) trace single neurons in light-microscopy stacks in two steps: a 3D
-residual network (VoxResNet) turns the noisy stack into a probability map, and an
-adaptive **voxel-scooping** tracer walks through the map and writes the neuron as an SWC
-tree. Their training stacks were chosen by a rule, "diversity and hardness first" (DHPR).
-Their claim: at low signal, CNN + voxel scooping still gives an accurate, complete tree
-where tracing the raw image breaks up. This notebook runs the whole pipeline and tests
-that claim under decreasing signal.
+# %% [markdown]
+# ## Setup
+#
+# Run `python -m pip install -r requirements.txt` once in the repository (see the README).
+# `emseg` picks the device itself: CUDA with mixed precision when there is a GPU, else the CPU
+# (in bfloat16 where the CPU computes it natively; the results table says which precision ran).
 
-**What you will learn**
-
-- render light-microscopy-like neuron stacks with exact ground truth (or load SWC files);
-- select training stacks with the DHPR rule (signal density + low-SNR fraction);
-- train VoxResNet (four summed side outputs; class-weighted cross-entropy + soft Dice)
-  with the one training loop of `emseg`, and predict tiled probability maps;
-- trace with voxel scooping, export SWC, and score traces with the Vaa3D metrics (ESA,
-  DSA, PDS) and precision/recall/F1 at 2 voxels;
-- compare with a baseline (threshold + skeletonise + graph) on the raw image at 1×, 0.5×,
-  0.25× and 0.125× signal.
-
-**Papers**: Huang Q. et al., *Automated neuron tracing using content-aware adaptive voxel
-scooping on CNN predicted probability map*, Front. Neuroanat. 15:712842 (2021);
-Rodriguez A. et al., *Three-dimensional neuron tracing by voxel scooping*, J. Neurosci.
-Methods 184:169 (2009). The original code ships neither the tracer nor trained weights;
-`emseg` implements both from the descriptions (see `emseg.tracing.scooping` and
-`emseg.models.voxresnet` for what we changed and why).
-"""), ABOUT, ("md", r"""
-## Setup
-
-Run `python -m pip install -r requirements.txt` once in the repository (see the README).
-`emseg` picks the device itself: CUDA with mixed precision when there is a GPU, else the CPU
-(in bfloat16 where the CPU computes it natively; the results table says which precision ran).
-"""), ("code", r"""
+# %%
 import time
 from pathlib import Path
 
@@ -51,7 +66,7 @@ from IPython.display import Markdown, display
 from emseg.bioimageio import to_bioimageio
 from emseg.checkpoint import load_checkpoint, load_model, save_model
 from emseg.data.dhpr import select_dhpr
-from emseg.data.neuron_phantom import neuron_phantom, neuron_pool, render_densest
+from emseg.data.phantoms import neuron_phantom, neuron_pool, render_densest
 from emseg.device import describe, inference_precision, pick_device
 from emseg.models import count_parameters
 from emseg.plot import plot_history
@@ -62,15 +77,17 @@ from emseg.tracing import (normalize_stack, probability_map, raw_foreground, rea
 from emseg.tracing.plot import plot_quality_vs_signal, plot_trace_mip, plot_tree_3d
 
 t_start = time.perf_counter()
-"""), ("md", r"""
-## Parameters
 
-`source="phantom"` tests on procedural neurons; `source="swc"` renders the SWC files in
-`swc_dir` instead (your folder of real morphologies, e.g. hemibrain neurons downloaded as
-SWC; `swc_scale` converts their unit to µm: 0.008 for 8 nm). Training
-always uses phantoms, so real neurons stay unseen. `preset="cpu"` is a small VoxResNet for
-a laptop CPU; `preset="original"` is the paper's network (use a GPU).
-"""), ("params", r"""
+# %% [markdown]
+# ## Parameters
+#
+# `source="phantom"` tests on procedural neurons; `source="swc"` renders the SWC files in
+# `swc_dir` instead (your folder of real morphologies, e.g. hemibrain neurons downloaded as
+# SWC; `swc_scale` converts their unit to µm: 0.008 for 8 nm). Training
+# always uses phantoms, so real neurons stay unseen. `preset="cpu"` is a small VoxResNet for
+# a laptop CPU; `preset="original"` is the paper's network (use a GPU).
+
+# %% tags=["parameters"]
 source = "phantom"         # "phantom" (procedural neurons) | "swc" (render the files in swc_dir)
 swc_dir = None             # folder of SWC files, used when source is "swc"
 swc_scale = 0.008          # SWC unit -> um (hemibrain files: 8 nm)
@@ -85,22 +102,25 @@ n_select = 6               # how many DHPR keeps
 n_test = 2                 # test neurons
 intensities = [1.0, 0.5, 0.25, 0.125]  # signal scales of the experiment
 seed = 0
-"""), ("code", r"""
+
+# %%
 out = Path(output_dir)
 out.mkdir(parents=True, exist_ok=True)
 dev = pick_device(device)
 shape, vs = tuple(shape), tuple(voxel_size)
 print(f"device: {describe(dev)}; results go to {out}")
-"""), ("md", r"""
-## 1. Candidate stacks
 
-`neuron_pool` grows procedural neurons (a soma with tapering, branching neurites) and
-renders each like a fluorescence stack: tubes with the node radii, uneven brightness along
-the neurites, an anisotropic point-spread function (wider in z), a hazy background,
-Poisson and Gaussian noise. Each candidate gets its own signal scale (0.08–1×),
-background and read noise, so the pool runs from easy to very dim stacks. Each comes with
-its exact mask (the training label) and SWC tree.
-"""), ("code", r"""
+# %% [markdown]
+# ## 1. Candidate stacks
+#
+# `neuron_pool` grows procedural neurons (a soma with tapering, branching neurites) and
+# renders each like a fluorescence stack: tubes with the node radii, uneven brightness along
+# the neurites, an anisotropic point-spread function (wider in z), a hazy background,
+# Poisson and Gaussian noise. Each candidate gets its own signal scale (0.08–1×),
+# background and read noise, so the pool runs from easy to very dim stacks. Each comes with
+# its exact mask (the training label) and SWC tree.
+
+# %%
 candidates, settings = neuron_pool(n_candidates, shape=shape, voxel_size=vs, seed=seed)
 for i, (c, s) in enumerate(zip(candidates, settings)):
     print(f"candidate {i:2d}: signal {s['intensity']:.3f}x, background {s['background']:.0f}, "
@@ -116,16 +136,18 @@ for ax, i in zip(axes[0], show):
     ax.axis("off")
 fig.suptitle("Candidate stacks (synthetic), z maximum-intensity projections")
 plt.show()
-"""), ("md", r"""
-## 2. DHPR selection: diversity and hardness first
 
-Per candidate (`emseg.data.dhpr`): the **signal density** (labelled voxels in the region of
-interest / 50,000, at most 1), the background noise (mean and standard deviation of a
-sample of background voxels without bright outliers) and the **low-SNR ratio** (the
-fraction of neurite voxels less than 4·min(σ, 6.5) above the background). Candidates with
-above-median noise are kept and ranked by density + low-SNR ratio: the noisy, dense and dim
-stacks win. The constants are the original's, in raw photon counts.
-"""), ("code", r"""
+# %% [markdown]
+# ## 2. DHPR selection: diversity and hardness first
+#
+# Per candidate (`emseg.data.dhpr`): the **signal density** (labelled voxels in the region of
+# interest / 50,000, at most 1), the background noise (mean and standard deviation of a
+# sample of background voxels without bright outliers) and the **low-SNR ratio** (the
+# fraction of neurite voxels less than 4·min(σ, 6.5) above the background). Candidates with
+# above-median noise are kept and ranked by density + low-SNR ratio: the noisy, dense and dim
+# stacks win. The constants are the original's, in raw photon counts.
+
+# %%
 selection = select_dhpr([c.image for c in candidates], [c.mask for c in candidates],
                         n_select=n_select, seed=seed)
 sc = selection.scores
@@ -143,20 +165,22 @@ ax.set_ylabel("low-SNR ratio (hardness)")
 ax.set_title("DHPR scores of the candidate stacks")
 ax.legend()
 plt.show()
-"""), ("md", r"""
-## 3. Train VoxResNet
 
-The network (`emseg.models.VoxResNet`): a 5×5×5 stem, three stride-2 stages of
-pre-activation residual blocks, and four side outputs (one per scale, up-sampled by
-transposed convolutions) whose logits are **summed**. The original's loss is 0.5 × class-weighted cross-entropy + class-weighted soft
-Dice, with per-batch weights [β, 1 − β], β the foreground fraction, so the rare neurite
-voxels count; it halved the learning rate every epoch (after 20 epochs it was 10⁻⁶ of the
-start, so most of its 100 epochs learned nothing). The CPU preset trains with the hub's
-modern recipe instead (docs page *The training recipe*): soft Dice + cross-entropy, a third
-of the windows centred on neurite voxels, AdamW with warm-up and a poly decay to 0, gradient
-clipping, flips and quarter turns. Images are normalised to noise units (`normalize_stack`: (x − median) / robust σ),
-in training and prediction alike. A separate phantom at 0.25× signal validates.
-"""), ("code", r"""
+# %% [markdown]
+# ## 3. Train VoxResNet
+#
+# The network (`emseg.models.VoxResNet`): a 5×5×5 stem, three stride-2 stages of
+# pre-activation residual blocks, and four side outputs (one per scale, up-sampled by
+# transposed convolutions) whose logits are **summed**. The original's loss is 0.5 × class-weighted cross-entropy + class-weighted soft
+# Dice, with per-batch weights [β, 1 − β], β the foreground fraction, so the rare neurite
+# voxels count; it halved the learning rate every epoch (after 20 epochs it was 10⁻⁶ of the
+# start, so most of its 100 epochs learned nothing). The CPU preset trains with the hub's
+# modern recipe instead (docs page *The training recipe*): soft Dice + cross-entropy, a third
+# of the windows centred on neurite voxels, AdamW with warm-up and a poly decay to 0, gradient
+# clipping, flips and quarter turns. Images are normalised to noise units (`normalize_stack`: (x − median) / robust σ),
+# in training and prediction alike. A separate phantom at 0.25× signal validates.
+
+# %%
 chosen_preset = PRESETS[f"voxresnet-{preset}"]
 train = [(normalize_stack(candidates[i].image), candidates[i].mask.astype(np.uint8))
          for i in selection.indices]
@@ -180,18 +204,20 @@ net = load_model(out / "run" / "checkpoints" / "best.pt", device=dev)
 save_model(net, out / "net.pt", overwrite=True,
            source={"example": "example5", "iterations": config.iterations})
 print(f"saved {out / 'net.pt'}")
-"""), ("md", r"""
-**Share it.** `voxresnet-bioimageio.zip` is the same network as a
-[BioImage Model Zoo](https://bioimage.io) package, for tools that run networks without
-Python (deepImageJ in Fiji, ilastik, BiaPy): TorchScript weights, the noise-unit
-normalisation it was trained with (bioimage.io has no median/MAD step, so the package says
-it with percentiles, `(x − p50) / (1.4826 (p75 − p50))`, the same for symmetric background
-noise), class probabilities out (background, neurite), and a test input and output made by
-`emseg`'s own `predict`. The voxel scooping tracer is not part of the package: run it on
-the probability map the tool produces (`trace_voxel_scooping`, or Vaa3D's own tracers).
-Writing it needs the optional extra (`python -m pip install -e ".[bioimageio]"`); without it
-the cell says so and goes on.
-"""), ("code", r"""
+
+# %% [markdown]
+# **Share it.** `voxresnet-bioimageio.zip` is the same network as a
+# [BioImage Model Zoo](https://bioimage.io) package, for tools that run networks without
+# Python (deepImageJ in Fiji, ilastik, BiaPy): TorchScript weights, the noise-unit
+# normalisation it was trained with (bioimage.io has no median/MAD step, so the package says
+# it with percentiles, `(x − p50) / (1.4826 (p75 − p50))`, the same for symmetric background
+# noise), class probabilities out (background, neurite), and a test input and output made by
+# `emseg`'s own `predict`. The voxel scooping tracer is not part of the package: run it on
+# the probability map the tool produces (`trace_voxel_scooping`, or Vaa3D's own tracers).
+# Writing it needs the optional extra (`python -m pip install -e ".[bioimageio]"`); without it
+# the cell says so and goes on.
+
+# %%
 try:
     package = to_bioimageio(net, out / "voxresnet-bioimageio.zip", overwrite=True,
                             name="VoxResNet neurite probability (emseg example 5)",
@@ -202,14 +228,16 @@ try:
     print(f"saved {package}: a bioimage.io package")
 except ImportError as err:  # the optional extra is not installed
     print(f"no bioimage.io package: {err}")
-"""), ("md", r"""
-## 4. Test neurons, probability maps and traces
 
-The test neurons were never seen in training. `probability_map` normalises a stack and
-predicts it with overlapping 3D windows (`emseg.infer.predict`, the same tiler every
-network uses); voxel scooping then traces the map at probability 0.5. Each test neuron is
-rendered at every signal level with the same noise seed, so only the signal changes.
-"""), ("figure", r"""
+# %% [markdown]
+# ## 4. Test neurons, probability maps and traces
+#
+# The test neurons were never seen in training. `probability_map` normalises a stack and
+# predicts it with overlapping 3D windows (`emseg.infer.predict`, the same tiler every
+# network uses); voxel scooping then traces the map at probability 0.5. Each test neuron is
+# rendered at every signal level with the same noise seed, so only the signal changes.
+
+# %% tags=["key-figure"]
 if source == "swc":
     files = sorted(Path(swc_dir).glob("*.swc"))[:n_test] if swc_dir else []
     if not files:
@@ -242,23 +270,25 @@ print(f"wrote {swc_path}")
 fig = plot_trace_mip(prob, {"ground truth": truth, "VoxResNet + scooping": tree}, voxel_size=vs,
                      offset=offset, title=f"Probability map of test neuron 0 at {intensities[0]}× signal")
 plt.show()
-"""), ("md", r"""
-## 5. Tracing quality under decreasing signal
 
-The original project's experiment: the same neurons at 1×, 0.5×, 0.25× and 0.125× of the
-signal. Three tracers see each stack:
+# %% [markdown]
+# ## 5. Tracing quality under decreasing signal
+#
+# The original project's experiment: the same neurons at 1×, 0.5×, 0.25× and 0.125× of the
+# signal. Three tracers see each stack:
+#
+# - **VoxResNet + scooping** (the pipeline): probability map, then voxel scooping;
+# - **baseline** (threshold + skeleton): the raw stack smoothed and thresholded at median +
+#   5 robust σ, skeletonised, the skeleton graph turned into a tree;
+# - **threshold + scooping**: voxel scooping on the baseline's foreground (is it the CNN or
+#   the tracer that makes the difference?).
+#
+# Scores against the ground-truth tree, all at 2 voxels: ESA (mean distance between the
+# trees, lower is better), DSA (mean distance of the points that are ≥ 2 voxels off), PDS
+# (fraction of points ≥ 2 voxels off), and precision/recall/F1 of the traced vs. true
+# skeleton points. "Trees" counts the disconnected pieces a trace breaks into.
 
-- **VoxResNet + scooping** (the pipeline): probability map, then voxel scooping;
-- **baseline** (threshold + skeleton): the raw stack smoothed and thresholded at median +
-  5 robust σ, skeletonised, the skeleton graph turned into a tree;
-- **threshold + scooping**: voxel scooping on the baseline's foreground (is it the CNN or
-  the tracer that makes the difference?).
-
-Scores against the ground-truth tree, all at 2 voxels: ESA (mean distance between the
-trees, lower is better), DSA (mean distance of the points that are ≥ 2 voxels off), PDS
-(fraction of points ≥ 2 voxels off), and precision/recall/F1 of the traced vs. true
-skeleton points. "Trees" counts the disconnected pieces a trace breaks into.
-"""), ("code", r"""
+# %%
 results, shown = [], {}
 for k in range(n_test):
     for intensity in intensities:
@@ -281,7 +311,8 @@ for k in range(n_test):
             shown[(intensity, "offset")] = offset
         print(f"neuron {k}, {intensity}× signal: " + ", ".join(
             f"{r['method'].split(' ')[0]} F1 {r['f1']:.3f}" for r in results[-3:]))
-"""), ("code", r"""
+
+# %%
 methods = list(dict.fromkeys(r["method"] for r in results))
 table = []
 for intensity in intensities:
@@ -297,20 +328,23 @@ display(Markdown(markdown_table(["signal", "method", "ESA", "DSA", "PDS", "preci
 print(f"means over {n_test} test neuron(s); ESA/DSA in voxels, threshold 2 voxels")
 fig = plot_quality_vs_signal(results, title=f"Tracing quality under decreasing signal ({data_kind})")
 plt.show()
-"""), ("md", r"""
-**How to read it.** The claim holds where the pipeline's F1 stays high and its number of
-trees stays near one while the signal drops, and the baseline's recall (and with it F1)
-falls and its trace breaks into pieces (or vanishes: a dash means it found no foreground
-at all). "Threshold + scooping" tells whether the gain comes from the tracer or from the
-probability map: when it tracks the baseline, the CNN makes the difference. Where precision
-stays high and recall drops, the losses are missed neurites, not false ones.
-"""), ("md", r"""
-## 6. What the traces look like
 
-Maximum-intensity projections of the raw stack of test neuron 0 at the highest and the
-lowest signal, with the ground truth and the traces on top, and a 3D view of the traces
-at the lowest signal.
-"""), ("code", r"""
+# %% [markdown]
+# **How to read it.** The claim holds where the pipeline's F1 stays high and its number of
+# trees stays near one while the signal drops, and the baseline's recall (and with it F1)
+# falls and its trace breaks into pieces (or vanishes: a dash means it found no foreground
+# at all). "Threshold + scooping" tells whether the gain comes from the tracer or from the
+# probability map: when it tracks the baseline, the CNN makes the difference. Where precision
+# stays high and recall drops, the losses are missed neurites, not false ones.
+
+# %% [markdown]
+# ## 6. What the traces look like
+#
+# Maximum-intensity projections of the raw stack of test neuron 0 at the highest and the
+# lowest signal, with the ground truth and the traces on top, and a 3D view of the traces
+# at the lowest signal.
+
+# %%
 for intensity in (intensities[0], intensities[-1]):
     trees = {"ground truth": shown[(intensity, "truth")],
              "VoxResNet + scooping": shown[(intensity, "VoxResNet + scooping")],
@@ -330,9 +364,11 @@ for intensity in intensities:
               shown[(intensity, "VoxResNet + scooping")],
               comments=[f"emseg example 5, {intensity}x signal, {data_kind}"], overwrite=True)
 print(f"SWC traces of test neuron 0 written to {out}")
-"""), ("md", r"""
-## Results
-"""), ("code", r"""
+
+# %% [markdown]
+# ## Results
+
+# %%
 run_seconds = time.perf_counter() - t_start
 f1 = {(r[0], r[1]): r[7] for r in table}
 pds = {(r[0], r[1]): r[4] for r in table}
@@ -374,5 +410,5 @@ save_results(out / "results.json", reports={"tracing": results}, data=data_kind,
              iterations=config.iterations, selected=selection.indices.tolist(),
              intensities=list(intensities))
 print(f"saved {out / 'results.json'}")
-""")]
-CELLS.append(claim_cell("tracing", what="the claim that VoxResNet + voxel scooping traces better than a skeleton baseline as the signal falls"))
+
+# %% [markdown] emseg_claim="tracing" emseg_what="the claim that VoxResNet + voxel scooping traces better than a skeleton baseline as the signal falls"

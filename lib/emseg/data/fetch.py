@@ -107,12 +107,15 @@ def fetch_dataset(name="platelet", *, data_dir=None, progress=True, retries=3):
 
     When the files are already present and verified this returns at once,
     without any network access. Otherwise the dataset's zip is downloaded,
-    checked (size and MD5), unpacked safely and every file is checked.
+    checked (size and MD5), unpacked safely and every file is checked (Lucchi and
+    Lucchi++ go through :func:`~emseg.data.datasets.lucchi.fetch_lucchi` and
+    :func:`~emseg.data.datasets.lucchi.fetch_lucchi_pp`, which check what was published).
 
     Parameters
     ----------
     name : str
-        A key of :data:`emseg.data.registry.DATASETS` (``"platelet"``).
+        A key of :data:`emseg.data.registry.DATASETS`: ``"platelet"``, ``"lucchi"``,
+        ``"lucchi_pp"`` (``"vnc"`` has no verified link: the error says where to get it).
     data_dir : str or Path, optional
         Cache folder; defaults to :func:`data_dir`. The files end up in a
         sub-folder named by the registry (``platelet_data`` for the platelets).
@@ -145,6 +148,15 @@ def fetch_dataset(name="platelet", *, data_dir=None, progress=True, retries=3):
         raise ValueError(f"unknown dataset {name!r}; available: {', '.join(sorted(DATASETS))}")
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
+    if name in ("lucchi", "lucchi_pp"):  # not one MD5-checked zip: their own fetchers
+        from emseg.data.datasets import lucchi  # (they build on this module)
+
+        fetch = lucchi.fetch_lucchi if name == "lucchi" else lucchi.fetch_lucchi_pp
+        return fetch(data_dir=data_dir, progress=bool(progress), retries=retries)
+    if DATASETS[name]["url"] is None:
+        raise ValueError(f"{name} has no verified download link; get it from "
+                         f"{DATASETS[name]['homepage']} and give its folder to "
+                         f"{DATASETS[name]['loader']} (path=...)")
     root = Path(make_pooch(DATASETS[name], data_dir).path)  # pooch resolves the default
     if root.exists() and not root.is_dir():
         raise ValueError(f"data_dir {root} is a file; give a folder (it is created if missing)")

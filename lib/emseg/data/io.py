@@ -14,7 +14,9 @@ import tifffile
 from emseg._atomic import atomic_path, check_output
 from emseg._validate import check_image
 
-__all__ = ["read_volume", "write_volume", "read_image_label_folder", "legacy_layout", "pair_by_name"]
+__all__ = ["read_volume", "write_volume", "read_image_label_folder", "read_folder_pair",
+           "legacy_layout", "pair_by_name", "class_ids", "binary_labels", "list_image_files",
+           "read_image_file", "natural_key"]
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 SLICE_SUFFIXES = (".tif", ".tiff", ".png")
@@ -370,10 +372,166 @@ def read_image_label_folder(folder, *, images="images", labels="labels", binary=
             raise ValueError(f"image {image_file.name} is {img.shape[1]}x{img.shape[2]} pixels, "
                              f"smaller than one {min_shape[0]}x{min_shape[1]} window; pad it or "
                              f"choose a smaller window")
-        lab = binary_labels(lab, label_file.name) if binary else _class_labels(lab, label_file.name)
+        lab = binary_labels(lab, label_file.name) if binary else class_ids(lab, label_file.name)
         out.append(Volume(zscore(img.astype(np.float32)), lab, source="user", name=image_file.stem,
                           voxel_size=tuple(float(v) for v in voxel_size)))
     return out
+
+
+def read_folder_pair(x_dir, y_dir=None, *, label_values=None):
+    """Read images (and labels) from a pair of folders of TIFF or PNG files.
+
+    Parameters
+    ----------
+    x_dir : str or Path
+        Folder of images.
+    y_dir : str or Path, optional
+        Folder of labels, matching ``x_dir`` file for file (None: images only).
+    label_values : sequence of int, optional
+        Raw label values of classes 0, 1, ...; e.g. ``[0, 255]`` for black/white masks.
+        By default the files hold class ids.
+
+    Returns
+    -------
+    list of Volume
+        ``image`` float32 z-scored per volume, ``labels`` uint8 class ids (or None),
+        ``name`` the file stem (or the folder name for a stack of 2D slices).
+
+    Raises
+    ------
+    ValueError
+        For a missing or empty folder, different numbers of files or shapes in x and
+        y, colour images, non-integer labels or label values not in ``label_values``;
+        the message names the file.
+
+    Notes
+    -----
+    If every file is a 2D image, the folder is one stack of sections (natural name
+    order). Otherwise every file is a volume of its own.
+    """
+    from emseg.data._volume import Volume, zscore
+
+    x_files = _list_images(x_dir, "images")
+    images = _read_group(x_files)
+    labels = [None] * len(images)
+    if y_dir is not None:
+        y_files = _list_images(y_dir, "labels")
+        if len(x_files) != len(y_files):
+            raise ValueError(f"{x_dir} has {len(x_files)} image files but {y_dir} has "
+                             f"{len(y_files)} label files; give one label file per image file")
+        y_files = [y for _, y in pair_by_name(x_files, y_files)]
+        raw = _read_group(y_files)
+        labels = [class_ids(lab, name, label_values=label_values) for lab, name in raw]
+        for (img, xname), (lab, yname) in zip(images, raw):
+            if img.shape != lab.shape:
+                raise ValueError(f"image {xname} has shape {img.shape} but labels {yname} have "
+                                 f"{lab.shape}; images and labels must match voxel for voxel")
+    vols = []
+    for (img, name), lab in zip(images, labels):
+        try:
+            image = zscore(img)
+        except ValueError as err:
+            raise ValueError(f"{name}: {err}") from None
+        vols.append(Volume(image, lab, source="user", name=Path(name).stem))
+    return vols
+
+
+def _list_images(folder, what):
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"the {what} folder {folder} does not exist (expected layout: "
+                         f"<data folder>/train/images, train/labels, test/images, test/labels)")
+    files = list_image_files(folder, suffixes=SLICE_SUFFIXES)
+    if not files:
+        others = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))[:5]
+        raise ValueError(f"the {what} folder {folder} holds no {'/'.join(SLICE_SUFFIXES)} files"
+                         + (f" (found {', '.join(others)})" if others else " (it is empty)"))
+    return files
+
+
+def _read_image(path):
+    """One file as (z, y, x): a 2D image gives z = 1 (emseg.data.io.read_image_file)."""
+    try:
+        return read_image_file(path)
+    except ValueError:
+        raise
+    except Exception as err:  # a corrupt or mis-named file
+        raise ValueError(f"cannot read {path} ({err})") from None
+
+
+def _read_group(files):
+    """``[(array (z, y, x), name)]``: one stack of 2D slices, or one volume per file."""
+    arrays = [_read_image(p) for p in files]
+    if len(arrays) > 1 and all(a.shape[0] == 1 for a in arrays):
+        first = arrays[0]
+        for a, p in zip(arrays, files):
+            if a.shape != first.shape:
+                raise ValueError(f"slice {p} has shape {a.shape[1:]} but {files[0].name} has "
+                                 f"{first.shape[1:]}; the 2D files of a folder are the sections "
+                                 f"of one stack and must have one size")
+            if a.dtype != first.dtype:
+                raise ValueError(f"slice {p} has dtype {a.dtype} but {files[0].name} has "
+                                 f"{first.dtype}; save all sections with one dtype")
+        return [(np.concatenate(arrays), files[0].parent.name)]
+    return [(a, p.name) for a, p in zip(arrays, files)]
+
+
+def class_ids(labels, name, *, label_values=None):
+    """A label array as uint8 class ids, with errors that name the file.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        Integer class ids, bool, or integer-valued floats.
+    name : str
+        The file's name, for the messages.
+    label_values : sequence of int, optional
+        Raw values of classes 0, 1, ... (``[0, 255]`` for black/white masks); by default
+        the values are the class ids (0..255).
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 class ids, the shape of ``labels``.
+
+    Raises
+    ------
+    ValueError
+        For non-integer values, a non-numeric dtype, values outside 0..255 or not in
+        ``label_values``.
+
+    Examples
+    --------
+    >>> class_ids(np.array([0, 255, 255]), "mask.png", label_values=[0, 255]).tolist()
+    [0, 1, 1]
+    """
+    if labels.dtype == bool:
+        labels = labels.astype(np.uint8)
+    if np.issubdtype(labels.dtype, np.floating):
+        bad = labels[np.isfinite(labels) & (labels != np.round(labels))]
+        if bad.size or not np.all(np.isfinite(labels)):
+            example = bad.flat[0] if bad.size else "NaN"
+            raise ValueError(f"labels {name} hold non-integer values (e.g. {example}); labels "
+                             f"must be integer class ids: save them without interpolation or "
+                             f"anti-aliasing")
+        labels = labels.astype(np.int64)
+    elif not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels {name} have dtype {labels.dtype}; expected integer class ids")
+    values = np.unique(labels)
+    if label_values is not None:
+        lookup = {int(v): k for k, v in enumerate(label_values)}
+        unknown = [int(v) for v in values if int(v) not in lookup]
+        if unknown:
+            raise ValueError(f"labels {name} hold values {unknown[:8]} that are not in "
+                             f"data.label_values {list(label_values)}")
+        out = np.zeros(labels.shape, np.uint8)
+        for v in values:
+            out[labels == v] = lookup[int(v)]
+        return out
+    if values[0] < 0 or values[-1] > 255:
+        raise ValueError(f"labels {name} hold values {int(values[0])}..{int(values[-1])}; class "
+                         f"ids must be in 0..255 (or list the raw values in data.label_values)")
+    return labels.astype(np.uint8)
 
 
 def pair_by_name(images, labels, *, label_folder=None):
@@ -460,9 +618,3 @@ def binary_labels(lab, name):
     raise ValueError(f"label {name} is not a binary mask: it holds the values {shown}; save the "
                      f"mask with background 0 and ECS 1 (or 255), e.g. mask = (labels == k)")
 
-
-def _class_labels(lab, name):
-    if not np.issubdtype(lab.dtype, np.integer) or lab.min() < 0 or lab.max() > 255:
-        raise ValueError(f"label {name} must hold integer class ids 0..255, got dtype "
-                         f"{lab.dtype} and values {lab.min()}..{lab.max()}")
-    return lab.astype(np.uint8)

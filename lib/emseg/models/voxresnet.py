@@ -25,7 +25,7 @@ default), as the original. Padding is 'same': the output window is the input
 window, whose sizes must be divisible by 8. The receptive fields of the four
 branches are 9, 25, 61 and 133 voxels.
 
-**Loss** (:func:`voxres_loss`, the original ``DiceLossPlusCrossEntrophy``): with
+**Loss** (:func:`emseg.losses.voxres_loss`, the original ``DiceLossPlusCrossEntrophy``): with
 softmax ``p`` and one-hot ``t`` over the whole batch and per-batch class weights
 ``w = [beta, 1 - beta]``, ``beta = n_foreground / n_voxels + 1e-5`` (the rare
 foreground class gets the large weight)::
@@ -52,12 +52,11 @@ Differences from the original, on purpose
 """
 import torch
 from torch import nn
-import torch.nn.functional as F
 
 from emseg._validate import check_positive_int
 from emseg.models._base import SegmentationNet
 
-__all__ = ["VoxResNet", "voxres_loss", "class_weights"]
+__all__ = ["VoxResNet"]
 
 _STRIDE = 8  # three stride-2 stages
 
@@ -166,7 +165,7 @@ class VoxResNet(SegmentationNet):
         return out
 
     def training_loss(self, output, target, weights=None, *, config=None):
-        """The original loss, :func:`voxres_loss`: ``(total, 0.5 * CE_w, weighted Dice term)``.
+        """The original loss, :func:`emseg.losses.voxres_loss`: ``(total, 0.5 * CE_w, weighted Dice term)``.
 
         With ``config.loss == 'dice_ce'`` the modern recipe's loss instead
         (:meth:`SegmentationNet.training_loss`: Dice + cross-entropy, ``config.class_weights``).
@@ -178,78 +177,24 @@ class VoxResNet(SegmentationNet):
         if config is not None and config.class_weights is not None:
             raise ValueError("VoxResNet's own loss weighs the classes by their share in each "
                              "batch; config.class_weights needs loss='dice_ce'")
+        from emseg.losses import voxres_loss  # lazily: the losses import the data layer
+
         floor = 0.01 if config is None else config.weight_floor
         total, ce, dice = voxres_loss(output, target, weights, floor=floor)
         return total, ce.detach(), dice.detach()
 
 
-def class_weights(target, n_classes):
-    """Per-batch class weights of the original loss (``GetWeight``).
+def __getattr__(name):
+    """``voxres_loss`` and ``class_weights`` moved to :mod:`emseg.losses` (as
+    ``voxres_loss`` and ``voxres_class_weights``); the old names work, with a
+    DeprecationWarning, until emseg 1.0."""
+    if name in ("voxres_loss", "class_weights"):
+        import warnings
 
-    For two classes ``[beta, 1 - beta]`` with ``beta = n_foreground / n_voxels + 1e-5``;
-    for more, ``1 - fraction_c`` normalised to sum to 1 (the same for two classes).
+        from emseg import losses
 
-    Examples
-    --------
-    >>> class_weights(torch.tensor([0, 0, 0, 1]), 2)
-    tensor([0.2500, 0.7500])
-    """
-    counts = torch.bincount(target.reshape(-1).long(), minlength=n_classes)[:n_classes].float()
-    frac = counts / counts.sum()
-    if n_classes == 2:
-        beta = frac[1] + 1e-5
-        return torch.stack([beta, 1 - beta])
-    w = 1 - frac
-    return w / w.sum()
-
-
-def voxres_loss(logits, target, weights=None, *, floor=0.01, ce_factor=0.5, smooth=1.0):
-    """Class-weighted cross-entropy plus class-weighted soft Dice (the VoxResNet loss).
-
-    Parameters
-    ----------
-    logits : torch.Tensor
-        (N, C, *spatial) logits.
-    target : torch.Tensor
-        (N, *spatial) class ids.
-    weights : torch.Tensor, optional
-        Per-voxel error weights for the cross-entropy (``+ floor``).
-    floor : float
-        Added to the error weights.
-    ce_factor : float
-        Factor of the cross-entropy term (original 0.5: "weighted and dice: 0.5:1").
-    smooth : float
-        Dice smoothing (original 1).
-
-    Returns
-    -------
-    tuple of torch.Tensor
-        ``(total, ce_factor * CE_w, dice_term)``.
-
-    Examples
-    --------
-    >>> t = torch.tensor([[0, 1, 1, 0]])
-    >>> perfect = torch.stack([1 - t, t], 1).float() * 40 - 20
-    >>> [round(float(v), 4) for v in voxres_loss(perfect, t)]
-    [0.0, 0.0, 0.0]
-    """
-    if logits.ndim < 3 or logits.shape[0] != target.shape[0] or logits.shape[2:] != target.shape[1:]:
-        raise ValueError(f"logits (N, C, *spatial) and target (N, *spatial) do not match: "
-                         f"{tuple(logits.shape)} vs {tuple(target.shape)}")
-    logits = logits.float()
-    n_classes = logits.shape[1]
-    target = target.long()
-    w = class_weights(target, n_classes).to(logits.device)
-    ce = F.cross_entropy(logits, target, reduction="none")
-    vw = w[target]
-    if weights is not None:
-        vw = vw * (weights.float() + floor)
-    ce = (ce * vw).sum() / vw.sum().clamp_min(1e-12)
-    probs = torch.softmax(logits, dim=1)
-    onehot = F.one_hot(target, n_classes).movedim(-1, 1).float()
-    axes = (0,) + tuple(range(2, logits.ndim))
-    inter = (probs * onehot).sum(axes)
-    dice = (2 * inter + smooth) / (probs.sum(axes) + onehot.sum(axes) + smooth)
-    dice_term = (w * (1 - dice)).sum()
-    ce = ce_factor * ce
-    return ce + dice_term, ce, dice_term
+        new = "voxres_loss" if name == "voxres_loss" else "voxres_class_weights"
+        warnings.warn(f"emseg.models.voxresnet.{name} moved to emseg.losses.{new}",
+                      DeprecationWarning, stacklevel=2)
+        return getattr(losses, new)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

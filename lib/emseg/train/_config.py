@@ -2,7 +2,7 @@
 
 :class:`TrainConfig` is the one place where a training setting is defined: its fields'
 types, defaults and ``help`` metadata also make the ``[train]`` keys of the TOML
-templates (:mod:`emseg.config`) and the ``train`` command's options (:mod:`emseg.cli`).
+templates (:mod:`emseg.templates`) and the ``train`` command's options (:mod:`emseg.cli.train`).
 """
 import dataclasses
 import typing
@@ -130,7 +130,7 @@ class Preset:
     task : {'labels', 'ecs', 'tracing'}
         What the network learns and so which workflow trains it: ``'labels'``, label
         volumes of ``n_classes`` classes (the ``train`` command, the templates);
-        ``'ecs'``, the binary ECS masks of :func:`emseg.ecs_workflow.train_ecs`;
+        ``'ecs'``, the binary ECS masks of :func:`emseg.ecs.train_ecs`;
         ``'tracing'``, neurite probability maps of noise-unit stacks (example 5).
     """
     model: str

@@ -1,4 +1,5 @@
-"""Tests for emseg.metrics: hand-worked cases, scikit-learn agreement, bad inputs, tables."""
+"""Tests for emseg.metrics.multiclass: hand-worked cases, scikit-learn agreement, bad inputs,
+reports. (The Markdown tables of reports are tested in tests/test_report.py.)"""
 import math
 
 import numpy as np
@@ -7,11 +8,10 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 sk = pytest.importorskip("sklearn.metrics")
 
-from emseg import metrics  # noqa: E402
+from emseg.metrics import multiclass  # noqa: E402
 from emseg.metrics import (  # noqa: E402
-    accuracy_from_confusion, adjusted_rand_index, ari_from_confusion, compare_reports,
-    confusion_matrix, dice_from_confusion, format_report, iou_from_confusion, mean_iou,
-    segmentation_report,
+    accuracy_from_confusion, adjusted_rand_index, ari_from_confusion, confusion_matrix,
+    dice_from_confusion, iou_from_confusion, mean_iou, report_from_confusion, segmentation_report,
 )
 
 # A worked example used throughout (n_classes = 4; class 3 never occurs):
@@ -139,7 +139,7 @@ def test_against_sklearn(seed, shape, n, absent):
 def test_chunked_confusion_matches_one_pass(monkeypatch):
     true, pred = _random_pair(6, (5, 11, 13), 7)
     expected = sk.confusion_matrix(true.ravel(), pred.ravel(), labels=range(7))
-    monkeypatch.setattr(metrics, "_CHUNK", 100)  # 715 voxels -> 8 chunks, last one partial
+    monkeypatch.setattr(multiclass, "_CHUNK", 100)  # 715 voxels -> 8 chunks, last one partial
     assert_array_equal(confusion_matrix(true, pred, n_classes=7), expected)
 
 
@@ -210,7 +210,7 @@ def test_bad_inputs_elsewhere():
         accuracy_from_confusion(np.zeros((2, 2), int))
 
 
-# --------------------------------------------------------------------------- reports and tables
+# --------------------------------------------------------------------------- reports
 
 NAMES = ["Background", "Cell", "Mitochondrion", "Alpha granule"]
 
@@ -229,43 +229,23 @@ def test_segmentation_report_contents():
     assert no_org["miou_organelle"] is None and no_org["class_names"][0] == "class 0"
 
 
-def test_format_report():
-    r = segmentation_report(TRUE, PRED, n_classes=4, class_names=NAMES, organelle_classes=[2, 3])
-    text = format_report(r, title="U-Net, test volume")
-    assert text.startswith("### U-Net, test volume")
-    for name in NAMES:
-        assert f"| {name} |" in text
-    assert "| Cell | 2 | 0.6667 | 0.8000 |" in text
-    assert "| Alpha granule | 0 | — | — |" in text
-    assert "| MIoU (all classes) | 0.5000 |" in text
-    assert "| MIoU (organelles: 2, 3) | 0.5000 |" in text
-    assert "| Accuracy | 0.6667 |" in text
-    assert "| ARI | 0.0741 |" in text
-    no_org = format_report(segmentation_report(TRUE, PRED, n_classes=4))
-    assert "| MIoU (organelles) | — |" in no_org and "###" not in no_org
-
-
-def test_compare_reports():
-    good = segmentation_report(TRUE, TRUE, n_classes=4, class_names=NAMES, organelle_classes=[2, 3])
-    bad = segmentation_report(TRUE, PRED, n_classes=4, class_names=NAMES, organelle_classes=[2, 3])
-    lines = compare_reports({"2D-3D": good, "U-Net": bad}).splitlines()
-    assert lines[0] == "| Metric | 2D-3D | U-Net |"
-    assert "| IoU Cell | 1.0000 | 0.6667 |" in lines
-    assert "| IoU Alpha granule | — | — |" in lines
-    assert "| MIoU (all classes) | 1.0000 | 0.5000 |" in lines
-    assert "| MIoU (organelles: 2, 3) | 1.0000 | 0.5000 |" in lines
-    other = segmentation_report(TRUE, PRED, n_classes=4)
-    with pytest.raises(ValueError, match="same classes"):
-        compare_reports({"a": good, "b": other})
-    with pytest.raises(ValueError, match="non-empty dict"):
-        compare_reports({})
-
-
-def test_import_does_not_pull_in_data_module():
-    import subprocess
-    import sys
-    code = "import sys, emseg.metrics; assert 'emseg.data' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True)
+def test_report_from_confusion_is_the_report_of_the_summed_volumes():
+    # two "volumes": their confusions summed give the report of both together
+    other_true, other_pred = np.array([3, 3, 0, 1]), np.array([3, 2, 0, 1])
+    cm = CM + confusion_matrix(other_true, other_pred, n_classes=4)
+    together = segmentation_report(np.r_[TRUE, other_true], np.r_[PRED, other_pred], n_classes=4,
+                                   class_names=NAMES, organelle_classes=[2, 3])
+    assert report_from_confusion(cm, class_names=NAMES, organelle_classes=[2, 3]) == together
+    one = report_from_confusion(CM)
+    assert one["class_names"] == ["class 0", "class 1", "class 2", "class 3"]
+    assert one["miou_organelle"] is None and one["organelle_classes"] is None
+    assert one["miou_all"] == pytest.approx(0.5) and one["voxels"] == [2, 2, 2, 0]
+    with pytest.raises(ValueError, match="class_names must be a sequence of 4 names"):
+        report_from_confusion(CM, class_names=["a"])
+    with pytest.raises(ValueError, match=r"organelle_classes must lie in 0\.\.3"):
+        report_from_confusion(CM, organelle_classes=[4])
+    with pytest.raises(ValueError, match="square"):
+        report_from_confusion(np.zeros((2, 3), int))
 
 
 def test_real_test_volume_voxel_counts(shared_data):

@@ -26,7 +26,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import ndimage as ndi
 
-from emseg.data.phantom import smooth_noise
+from emseg.data.phantoms.platelet import smooth_noise
 from emseg.data.swc import SwcTree, is_real, crop_tree, densest_box, resample_tree, swc_to_voxel
 
 __all__ = ["NeuronStack", "neuron_tree", "render_neuron", "neuron_phantom", "neuron_pool",

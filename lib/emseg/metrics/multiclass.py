@@ -1,9 +1,11 @@
-"""Segmentation metrics computed from one confusion matrix.
+"""Multi-class segmentation metrics computed from one confusion matrix.
 
 Every score here (per-class IoU and Dice, mean IoU, accuracy and the adjusted
 Rand index) derives from the ``(n_classes, n_classes)`` confusion matrix, so a
 whole volume is read once, in chunks, and memory stays small even for the
-121 x 609 x 400 platelet test volume (29 M voxels).
+121 x 609 x 400 platelet test volume (29 M voxels). :func:`report_from_confusion`
+turns one such matrix (of a volume, or summed over several) into the report that
+:func:`segmentation_report` gives for a pair of class maps.
 
 Conventions follow the original platelet work (Guay et al. 2021):
 
@@ -17,7 +19,7 @@ import math
 
 import numpy as np
 
-from ._validate import check_labels, check_mask, check_positive_int, check_same_shape
+from emseg._validate import check_labels, check_positive_int, check_same_shape
 
 __all__ = [
     "confusion_matrix",
@@ -27,13 +29,8 @@ __all__ = [
     "ari_from_confusion",
     "adjusted_rand_index",
     "mean_iou",
+    "report_from_confusion",
     "segmentation_report",
-    "format_report",
-    "compare_reports",
-    "hd95",
-    "binary_metrics",
-    "average_precision",
-    "BINARY_METRICS",
 ]
 
 _CHUNK = 1 << 22  # voxels per bincount pass: two int64 temporaries of 32 MiB
@@ -85,6 +82,16 @@ def _check_classes(classes, n_classes, name):
     if len(set(out)) != len(out):
         raise ValueError(f"{name} contains repeated class ids: {out}")
     return out
+
+
+def _check_class_names(class_names, n_classes):
+    """Return one name per class as a list of str; the defaults ``"class 0"``, ... for None."""
+    if class_names is None:
+        return [f"class {k}" for k in range(n_classes)]
+    if isinstance(class_names, str) or len(class_names) != n_classes:
+        raise ValueError(f"class_names must be a sequence of {n_classes} names (one per class), "
+                         f"got {class_names!r}")
+    return [str(name) for name in class_names]
 
 
 # --------------------------------------------------------------------------- confusion
@@ -371,6 +378,65 @@ def mean_iou(true, pred, *, n_classes, classes=None):
     return _nanmean(iou)
 
 
+def report_from_confusion(cm, *, class_names=None, organelle_classes=None):
+    """The :func:`segmentation_report` of a confusion matrix.
+
+    For a matrix summed over several volumes (``sum`` of their reports'
+    ``confusion``) this is the report of all of them together: every score is
+    computed from the summed counts, not averaged over the volumes.
+
+    Parameters
+    ----------
+    cm : array_like of int, shape (n, n)
+        Confusion matrix, rows = truth, columns = prediction
+        (:func:`confusion_matrix`).
+    class_names : sequence of str, optional
+        One name per class. Default ``"class 0"``, ``"class 1"``, ...
+    organelle_classes : iterable of int, optional
+        Classes averaged in ``miou_organelle`` (``range(2, 7)`` for platelets).
+
+    Returns
+    -------
+    dict
+        The keys and values described in :func:`segmentation_report`.
+
+    Notes
+    -----
+    ``iou`` and ``dice`` are :func:`iou_from_confusion` and
+    :func:`dice_from_confusion`; ``miou_all`` and ``miou_organelle`` are the
+    means of the defined IoUs (all classes; ``organelle_classes``);
+    ``accuracy`` and ``ari`` are :func:`accuracy_from_confusion` and
+    :func:`ari_from_confusion`; ``voxels`` are the row sums.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emseg.metrics import report_from_confusion
+    >>> cm = np.array([[1, 1, 0], [0, 1, 0], [0, 0, 1]])
+    >>> r = report_from_confusion(cm, class_names=["bg", "cell", "mito"], organelle_classes=[2])
+    >>> r["iou"], r["miou_organelle"], r["accuracy"], r["voxels"]
+    ([0.5, 0.5, 1.0], 1.0, 0.75, [2, 1, 1])
+    """
+    cm = _check_confusion(cm)
+    n = cm.shape[0]
+    class_names = _check_class_names(class_names, n)
+    if organelle_classes is not None:
+        organelle_classes = _check_classes(organelle_classes, n, "organelle_classes")
+    iou = iou_from_confusion(cm)
+    return {
+        "confusion": cm.tolist(),
+        "iou": iou.tolist(),
+        "dice": dice_from_confusion(cm).tolist(),
+        "miou_all": _nanmean(iou),
+        "miou_organelle": None if organelle_classes is None else _nanmean(iou[organelle_classes]),
+        "accuracy": accuracy_from_confusion(cm),
+        "ari": ari_from_confusion(cm),
+        "class_names": class_names,
+        "voxels": cm.sum(axis=1).tolist(),
+        "organelle_classes": organelle_classes,
+    }
+
+
 def segmentation_report(true, pred, *, n_classes, class_names=None, organelle_classes=None):
     """All metrics of a prediction, from one pass over the data.
 
@@ -400,9 +466,8 @@ def segmentation_report(true, pred, *, n_classes, class_names=None, organelle_cl
 
     Notes
     -----
-    All scores derive from one confusion matrix; see
-    :func:`iou_from_confusion`, :func:`dice_from_confusion`,
-    :func:`accuracy_from_confusion` and :func:`ari_from_confusion`.
+    ``report_from_confusion(confusion_matrix(true, pred, n_classes=n_classes), ...)``:
+    all scores derive from one confusion matrix; see :func:`report_from_confusion`.
 
     Examples
     --------
@@ -415,279 +480,9 @@ def segmentation_report(true, pred, *, n_classes, class_names=None, organelle_cl
     ([0.5, 0.5, 1.0], 1.0, 0.75, [2, 1, 1])
     """
     n = check_positive_int(n_classes, name="n_classes")
-    if class_names is None:
-        class_names = [f"class {k}" for k in range(n)]
-    elif isinstance(class_names, str) or len(class_names) != n:
-        raise ValueError(f"class_names must be a sequence of {n} names (one per class), "
-                         f"got {class_names!r}")
+    # names and classes are checked before the (long) pass over the data
+    class_names = _check_class_names(class_names, n)
     if organelle_classes is not None:
         organelle_classes = _check_classes(organelle_classes, n, "organelle_classes")
-
     cm = confusion_matrix(true, pred, n_classes=n)
-    iou = iou_from_confusion(cm)
-    return {
-        "confusion": cm.tolist(),
-        "iou": iou.tolist(),
-        "dice": dice_from_confusion(cm).tolist(),
-        "miou_all": _nanmean(iou),
-        "miou_organelle": None if organelle_classes is None else _nanmean(iou[organelle_classes]),
-        "accuracy": accuracy_from_confusion(cm),
-        "ari": ari_from_confusion(cm),
-        "class_names": [str(name) for name in class_names],
-        "voxels": cm.sum(axis=1).tolist(),
-        "organelle_classes": organelle_classes,
-    }
-
-
-def _fmt(value, digits=4):
-    """A score with ``digits`` decimals; None or NaN as an em dash."""
-    if value is None or math.isnan(value):
-        return "—"
-    return f"{value:.{digits}f}"
-
-
-def _organelle_label(report):
-    classes = report.get("organelle_classes")
-    return "MIoU (organelles)" if not classes else \
-        f"MIoU (organelles: {', '.join(str(c) for c in classes)})"
-
-
-def format_report(report, *, title=None):
-    """Render a :func:`segmentation_report` as Markdown tables.
-
-    Parameters
-    ----------
-    report : dict
-        Output of :func:`segmentation_report`.
-    title : str, optional
-        Printed as a ``###`` heading above the tables.
-
-    Returns
-    -------
-    str
-        A per-class table (name, true voxels, IoU, Dice) and a summary table
-        (MIoU over all classes, MIoU over organelles, accuracy, ARI). Scores
-        have 4 decimals; undefined ones show as "—".
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from emseg.metrics import segmentation_report, format_report
-    >>> r = segmentation_report(np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1]),
-    ...                         n_classes=3, class_names=["bg", "cell", "mito"])
-    >>> print(format_report(r, title="toy"))
-    ### toy
-    <BLANKLINE>
-    | Class | Voxels | IoU | Dice |
-    |---|---:|---:|---:|
-    | bg | 2 | 0.5000 | 0.6667 |
-    | cell | 2 | 0.6667 | 0.8000 |
-    | mito | 0 | — | — |
-    <BLANKLINE>
-    | Metric | Value |
-    |---|---:|
-    | MIoU (all classes) | 0.5833 |
-    | MIoU (organelles) | — |
-    | Accuracy | 0.7500 |
-    | ARI | 0.0000 |
-    """
-    lines = [f"### {title}", ""] if title else []
-    lines += ["| Class | Voxels | IoU | Dice |", "|---|---:|---:|---:|"]
-    for name, voxels, iou, dice in zip(report["class_names"], report["voxels"],
-                                       report["iou"], report["dice"]):
-        lines.append(f"| {name} | {voxels:,} | {_fmt(iou)} | {_fmt(dice)} |")
-    lines += ["", "| Metric | Value |", "|---|---:|",
-              f"| MIoU (all classes) | {_fmt(report['miou_all'])} |",
-              f"| {_organelle_label(report)} | {_fmt(report['miou_organelle'])} |",
-              f"| Accuracy | {_fmt(report['accuracy'])} |",
-              f"| ARI | {_fmt(report['ari'])} |"]
-    return "\n".join(lines)
-
-
-def compare_reports(reports):
-    """Markdown table comparing several models, one column per model.
-
-    Parameters
-    ----------
-    reports : dict of str to dict
-        Model name to its :func:`segmentation_report`; all must share the
-        same class names.
-
-    Returns
-    -------
-    str
-        Rows: IoU of each class, MIoU (all classes), MIoU (organelles),
-        accuracy and ARI; 4 decimals, "—" where undefined.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from emseg.metrics import segmentation_report, compare_reports
-    >>> true = np.array([0, 0, 1, 1])
-    >>> a = segmentation_report(true, np.array([0, 0, 1, 1]), n_classes=2)
-    >>> b = segmentation_report(true, np.array([0, 1, 1, 1]), n_classes=2)
-    >>> print(compare_reports({"unet": a, "2d3d": b}))
-    | Metric | unet | 2d3d |
-    |---|---:|---:|
-    | IoU class 0 | 1.0000 | 0.5000 |
-    | IoU class 1 | 1.0000 | 0.6667 |
-    | MIoU (all classes) | 1.0000 | 0.5833 |
-    | MIoU (organelles) | — | — |
-    | Accuracy | 1.0000 | 0.7500 |
-    | ARI | 1.0000 | 0.0000 |
-    """
-    if not isinstance(reports, dict) or not reports:
-        raise ValueError("reports must be a non-empty dict of model name -> segmentation_report()")
-    first = next(iter(reports.values()))
-    for name, report in reports.items():
-        for key in ("class_names", "organelle_classes"):
-            if report.get(key) != first.get(key):
-                raise ValueError(f"report {name!r} has {key} {report.get(key)}, expected "
-                                 f"{first.get(key)}; compare reports made with the same classes")
-    rows = [(f"IoU {cname}", [r["iou"][k] for r in reports.values()])
-            for k, cname in enumerate(first["class_names"])]
-    rows += [("MIoU (all classes)", [r["miou_all"] for r in reports.values()]),
-             (_organelle_label(first), [r["miou_organelle"] for r in reports.values()]),
-             ("Accuracy", [r["accuracy"] for r in reports.values()]),
-             ("ARI", [r["ari"] for r in reports.values()])]
-    lines = ["| Metric | " + " | ".join(reports) + " |",
-             "|---|" + "---:|" * len(reports)]
-    lines += [f"| {label} | " + " | ".join(_fmt(v) for v in values) + " |"
-              for label, values in rows]
-    return "\n".join(lines)
-
-
-# --------------------------------------------------------------------------- binary masks
-
-BINARY_METRICS = ("dice", "iou", "precision", "recall", "hd95")
-
-
-def _edges(fg):
-    """Foreground pixels with a 4-neighbour outside the foreground (image border: inside)."""
-    from scipy import ndimage as ndi
-    return fg & ~ndi.binary_erosion(fg, border_value=1)
-
-
-def hd95(true, pred, *, spacing=(1.0, 1.0)):
-    """95th-percentile Hausdorff distance between the edges of two binary masks, in 2D.
-
-    Parameters
-    ----------
-    true, pred : array_like
-        Binary masks (y, x) or (z, y, x); a stack is measured section by section (as
-        ECS-Net segments sections) and the distances of all sections are pooled.
-    spacing : tuple of float
-        Pixel size (y, x), e.g. nm; the result is in these units.
-
-    Returns
-    -------
-    float
-        The 95th percentile of the distances from each edge pixel of one mask to the
-        nearest edge pixel of the other, both directions pooled (as medpy's ``hd95``).
-        0.0 when both masks are empty; ``inf`` when only one of them is empty in some
-        section (no distance is defined there).
-
-    Examples
-    --------
-    >>> a = np.zeros((20, 20), bool); a[5:15, 5:15] = True
-    >>> b = np.zeros((20, 20), bool); b[5:15, 7:17] = True   # shifted 2 px in x
-    >>> hd95(a, b)
-    2.0
-    """
-    from scipy import ndimage as ndi
-
-    t, p = check_mask(true, name="true", ndim=None), check_mask(pred, name="pred", ndim=None)
-    check_same_shape(t, p, names=("true", "pred"))
-    if t.ndim not in (2, 3):
-        raise ValueError(f"hd95 takes (y, x) or (z, y, x) masks, got shape {t.shape}")
-    sp = tuple(float(v) for v in spacing)
-    if len(sp) != 2 or not all(v > 0 and math.isfinite(v) for v in sp):
-        raise ValueError(f"spacing must be two positive pixel sizes (y, x), got {spacing!r}")
-    dists = []
-    for a, b in zip(t.reshape((-1,) + t.shape[-2:]), p.reshape((-1,) + p.shape[-2:])):
-        if not a.any() and not b.any():
-            continue
-        if not a.any() or not b.any():
-            return float("inf")
-        ea, eb = _edges(a), _edges(b)
-        if not ea.any() or not eb.any():  # a mask that fills its whole section has no edge
-            if ea.any() != eb.any():
-                return float("inf")
-            continue
-        dists.append(ndi.distance_transform_edt(~eb, sampling=sp)[ea])
-        dists.append(ndi.distance_transform_edt(~ea, sampling=sp)[eb])
-    if not dists:
-        return 0.0
-    return float(np.percentile(np.concatenate(dists), 95))
-
-
-def binary_metrics(true, pred, *, spacing=(1.0, 1.0)):
-    """Dice, IoU, precision, recall and HD95 of a binary segmentation (e.g. ECS).
-
-    Parameters
-    ----------
-    true, pred : array_like
-        Binary masks of the same shape, (y, x) or (z, y, x): bool or 0/1 numbers.
-    spacing : tuple of float
-        Pixel size (y, x) for HD95 (pixels by default; pass nm for nm).
-
-    Returns
-    -------
-    dict
-        ``dice`` = 2TP / (2TP + FP + FN), ``iou`` = TP / (TP + FP + FN),
-        ``precision`` = TP / (TP + FP), ``recall`` = TP / (TP + FN) (NaN where the
-        denominator is 0), ``hd95`` (:func:`hd95`, in the units of ``spacing``), and the
-        counts ``tp``, ``fp``, ``fn``, ``tn``. Thresholds are the caller's: the original
-        ECS-Net used probability > 0.5.
-
-    Examples
-    --------
-    >>> t = np.array([[1, 1, 0, 0]]); p = np.array([[1, 0, 1, 0]])
-    >>> m = binary_metrics(t, p)
-    >>> m["dice"], m["iou"], m["precision"], m["recall"]
-    (0.5, 0.3333333333333333, 0.5, 0.5)
-    """
-    t, p = check_mask(true, name="true", ndim=None), check_mask(pred, name="pred", ndim=None)
-    check_same_shape(t, p, names=("true", "pred"))
-    tp = int(np.count_nonzero(t & p))
-    fp = int(np.count_nonzero(~t & p))
-    fn = int(np.count_nonzero(t & ~p))
-    tn = int(t.size - tp - fp - fn)
-
-    def ratio(a, b):
-        return a / b if b else float("nan")
-
-    return {"dice": ratio(2 * tp, 2 * tp + fp + fn), "iou": ratio(tp, tp + fp + fn),
-            "precision": ratio(tp, tp + fp), "recall": ratio(tp, tp + fn),
-            "hd95": hd95(t, p, spacing=spacing), "tp": tp, "fp": fp, "fn": fn, "tn": tn}
-
-
-def average_precision(true, score):
-    """Average precision of a per-pixel score for a binary mask (threshold-free).
-
-    The area under the precision-recall curve as a step function,
-    ``sum_k (R_k - R_{k-1}) P_k`` over the distinct score values from high to low (as
-    scikit-learn's ``average_precision_score``). 1 for a perfect ranking; the
-    foreground fraction for a random one. NaN without foreground.
-
-    Examples
-    --------
-    >>> average_precision(np.array([0, 1, 1, 0]), np.array([0.1, 0.9, 0.4, 0.5]))
-    0.8333333333333333
-    """
-    t = check_mask(true, name="true", ndim=None).ravel()
-    sc = np.asarray(score, dtype=np.float64).ravel()
-    if sc.shape != t.shape:
-        raise ValueError(f"score shape {np.shape(score)} does not match true shape {np.shape(true)}")
-    if not np.all(np.isfinite(sc)):
-        raise ValueError("score contains NaN or infinite values")
-    n_pos = int(t.sum())
-    if n_pos == 0:
-        return float("nan")
-    order = np.argsort(-sc, kind="stable")
-    sc, t = sc[order], t[order]
-    last = np.r_[np.flatnonzero(np.diff(sc)), len(sc) - 1]   # end of each run of equal scores
-    tp = np.cumsum(t)[last]
-    precision = tp / (last + 1)
-    recall = tp / n_pos
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    return report_from_confusion(cm, class_names=class_names, organelle_classes=organelle_classes)

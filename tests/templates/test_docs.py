@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from emseg.config import TEMPLATES, DataSection, PredictSection, TrainSection, load_config
+from emseg.templates import TEMPLATES, DataSection, PredictSection, TrainSection, load_config
 from emseg.models import MODELS
 
-DOCS = Path(__file__).resolve().parents[1] / "site" / "docs" / "templates"
+DOCS = Path(__file__).resolve().parents[2] / "site" / "docs" / "templates"
 pytestmark = pytest.mark.skipif(not DOCS.is_dir(), reason=f"no docs folder at {DOCS}")
 
 

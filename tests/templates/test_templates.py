@@ -7,7 +7,7 @@ import pytest
 import tifffile
 
 from emseg.augment import AugmentConfig
-from emseg.config import (TEMPLATES, ConfigError, TrainSection, build_from_config, dump_config,
+from emseg.templates import (TEMPLATES, ConfigError, TrainSection, build_from_config, dump_config,
                           load_config, predict_from_config, read_folder_pair, template_path,
                           train_from_config)
 from emseg.models import window_geometry
@@ -238,7 +238,8 @@ def test_augment_changes_the_presets_augmentation_field_by_field(tmp_path):
     on = load_config(_write(tmp_path / "b.toml", base + "augment = true\n"))
     assert build_from_config(on)[1].augment == modern  # true keeps the preset's
     # the same for the command line: --augment keeps the preset's augmentation
-    from emseg.cli import _parser, _train_config
+    from emseg.cli import _parser
+    from emseg.cli.train import _train_config
     args = _parser().parse_args(["train", "--model", "unet2d", "--output", str(tmp_path / "r"),
                                  "--augment"])
     assert _train_config(args)[1].augment == modern
@@ -492,3 +493,16 @@ def test_predict_without_a_checkpoint(tmp_path):
     path = _write(tmp_path / "run.toml", E2E.format(name="unet3d", options=""))
     with pytest.raises(FileNotFoundError, match="train first"):
         predict_from_config(path, device="cpu", progress=False)
+
+
+def test_old_module_name_still_works_and_warns():
+    import importlib
+    import sys
+
+    import emseg.templates
+
+    sys.modules.pop("emseg.config", None)
+    with pytest.warns(DeprecationWarning, match="emseg.templates"):
+        old = importlib.import_module("emseg.config")
+    assert old.train_from_config is emseg.templates.train_from_config
+    assert set(old.__all__) == set(emseg.templates.__all__)

@@ -5,7 +5,7 @@ import tifffile
 import torch
 
 from emseg.data import Volume, ecs_phantom
-from emseg.ecs_workflow import (ecs_preset, evaluate_ecs, predict_ecs, segment_ecs, train_ecs,
+from emseg.ecs import (ecs_preset, evaluate_ecs, predict_ecs, segment_ecs, train_ecs,
                                 with_shape_weights)
 from emseg.models.ecsnet import ECSNet
 
@@ -119,3 +119,22 @@ def test_segment_a_folder_writes_result_tiffs(tmp_path):
     with pytest.raises(ValueError, match="share the name 'a'"):
         segment_ecs(net, src, tmp_path / "r4", window=(32, 32), device="cpu")
     assert not (tmp_path / "r4").exists()
+
+
+def test_ecs_mask_reads_probabilities_and_masks_one_way():
+    from emseg.ecs import ecs_mask
+
+    def read(values, **kw):
+        return ecs_mask(np.array([values]), **kw).tolist()[0]
+
+    assert read([0.2, 0.5, 0.51]) == [False, False, True]
+    assert read([0.2, 0.9], threshold=0.1) == [True, True]
+    assert read(np.array([0, 1], np.uint8)) == [False, True]
+    assert read(np.array([0, 255], np.uint8)) == [False, True]
+    assert read([0.0, 1.0]) == [False, True]  # a float 0/1 mask
+    with pytest.raises(ValueError, match="my.tif holds floats outside"):
+        read([0.2, 1.5], name="my.tif")
+    with pytest.raises(ValueError, match="label x.tif is not a binary mask: it holds the values 0, 1, 2"):
+        read([0, 1, 2], name="x.tif")
+    with pytest.raises(ValueError, match="must be 2-D or 3-D"):
+        ecs_mask(np.array([0.2, 0.7]))

@@ -19,7 +19,7 @@ from emseg.checkpoint import save_model
 from emseg.data import write_volume
 from emseg.models import UNet2D
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -1,101 +1,16 @@
-import numpy as np
+"""The ``train`` command's options (emseg.cli.train): one per TrainConfig field, the same
+network and TrainConfig with and without ``--config``, the presets, and the checks that
+fail before any data are read; and the predict options that ``--config`` maps or refuses."""
 import pytest
-import tifffile
 import torch
 
-from emseg.checkpoint import save_model
 from emseg.cli import main
-from emseg.models import UNet2D
-
-
-@pytest.mark.parametrize("command", ["fetch", "phantom", "train", "predict", "evaluate", "demo"])
-def test_every_command_has_help(command, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main([command, "--help"])
-    assert exc.value.code == 0
-    assert "usage" in capsys.readouterr().out
-
-
-def test_no_command_prints_help(capsys):
-    assert main([]) == 2
-    assert "COMMAND" in capsys.readouterr().out
-
-
-def test_phantom_then_predict_then_evaluate(tmp_path, capsys):
-    assert main(["phantom", "--output", str(tmp_path / "data"), "--split", "test",
-                 "--shape", "4,64,64"]) == 0
-    image = tifffile.imread(tmp_path / "data" / "test-images.tif")
-    labels = tifffile.imread(tmp_path / "data" / "test-labels.tif")
-    assert image.shape == labels.shape == (4, 64, 64) and labels.max() <= 6
-    torch.manual_seed(0)
-    save_model(UNet2D(7, width=4, depth=2, padding="same"), tmp_path / "net.pt")
-    assert main(["predict", "--model", str(tmp_path / "net.pt"), "--model", str(tmp_path / "net.pt"),
-                 "--input", str(tmp_path / "data" / "test-images.tif"),
-                 "--output", str(tmp_path / "pred.tif"), "--window", "32,32", "--quiet",
-                 "--device", "cpu", "--probabilities", str(tmp_path / "probs.tif")]) == 0
-    pred = tifffile.imread(tmp_path / "pred.tif")
-    probs = tifffile.imread(tmp_path / "probs.tif")
-    assert pred.shape == (4, 64, 64) and pred.dtype == np.uint8
-    assert probs.shape == (7, 4, 64, 64)
-    assert np.array_equal(pred, probs.argmax(0))
-    assert main(["evaluate", "--labels", str(tmp_path / "data" / "test-labels.tif"),
-                 "--prediction", str(tmp_path / "pred.tif"), "--json", str(tmp_path / "r.json")]) == 0
-    out = capsys.readouterr().out
-    assert "MIoU" in out and "alpha granule" in out
-    assert (tmp_path / "r.json").is_file()
-
-
-def test_train_on_own_tiffs_and_resume(tmp_path, capsys):
-    rng = np.random.default_rng(0)
-    labels = (rng.random((3, 48, 48)) > 0.5).astype(np.uint8)
-    image = labels + rng.normal(scale=0.5, size=labels.shape).astype(np.float32)
-    tifffile.imwrite(tmp_path / "x.tif", image, photometric="minisblack")
-    tifffile.imwrite(tmp_path / "y.tif", labels, photometric="minisblack")
-    args = ["train", "--model", "unet2d", "--output", str(tmp_path / "run"),
-            "--train-images", str(tmp_path / "x.tif"), "--train-labels", str(tmp_path / "y.tif"),
-            "--val-images", str(tmp_path / "x.tif"), "--val-labels", str(tmp_path / "y.tif"),
-            "--n-classes", "2", "--width", "4", "--window", "32,32", "--batch-size", "1",
-            "--eval-every", "2", "--quiet", "--device", "cpu"]
-    # the preset's poly schedule spans the run: growing it on resume is refused in one line
-    assert main(args + ["--iterations", "2", "--output", str(tmp_path / "poly")]) == 0
-    assert main(args + ["--iterations", "4", "--resume", "--output", str(tmp_path / "poly")]) == 1
-    assert "poly learning-rate schedule spans config.iterations" in capsys.readouterr().err
-    args += ["--lr-schedule", "constant"]  # a constant rate: a run may grow
-    assert main(args + ["--iterations", "2"]) == 0
-    assert main(args + ["--iterations", "4", "--resume"]) == 0
-    for name in ("checkpoints/best.pt", "checkpoints/last.pt", "history.json", "training-curve.png"):
-        assert (tmp_path / "run" / name).is_file()
-    assert torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=False)["iteration"] == 4
-
-
-def test_errors_are_one_line_messages(tmp_path, capsys):
-    (tmp_path / "notes.tif").write_text("not an image")
-    assert main(["evaluate", "--labels", str(tmp_path / "notes.tif"),
-                 "--prediction", str(tmp_path / "notes.tif")]) == 1
-    assert "not a TIFF" in capsys.readouterr().err
-    assert main(["predict", "--model", str(tmp_path / "missing.pt"), "--input",
-                 str(tmp_path / "notes.tif"), "--output", str(tmp_path / "o.tif")]) == 1
-    assert "error:" in capsys.readouterr().err
-    assert main(["train", "--output", str(tmp_path / "r"), "--train-images", "a.tif"]) == 1
-    assert "go together" in capsys.readouterr().err
-
-
-def test_train_and_predict_say_what_is_missing(capsys):
-    from emseg.cli import main
-
-    assert main(["train", "--model", "unet2d"]) == 1
-    assert "train needs --output RUN_FOLDER (or --config TEMPLATE)" in capsys.readouterr().err
-    assert main(["predict", "--input", "x.tif"]) == 1
-    assert "predict needs --model, --output (or --config TEMPLATE)" in capsys.readouterr().err
-    assert main(["train", "--model", "unet3d", "--preset", "original", "--output", "x"]) == 1
-    assert "no preset 'unet3d-original'" in capsys.readouterr().err
-    assert main(["train", "--model", "unet3d", "--preset", "cpu-legacy", "--output", "x"]) == 1
-    assert "no preset 'unet3d-cpu-legacy'" in capsys.readouterr().err
 
 
 def test_cpu_legacy_preset_is_the_old_recipe():
     # the bundled phantom nets' command (emseg.pretrained) trains with --preset cpu-legacy
-    from emseg.cli import _model_and_config, _parser
+    from emseg.cli import _parser
+    from emseg.cli.train import _model_and_config
     from emseg.pretrained import PRETRAINED
     from emseg.train import PRESETS
 
@@ -109,8 +24,6 @@ def test_cpu_legacy_preset_is_the_old_recipe():
                                  "--width", "8", "--output", "x"])
     assert _model_and_config(args)[0].spec()["kwargs"]["pyramid_width"] == 8
 
-
-# --------------------------------------------------------------------------- train settings
 
 def _train_options():
     """``{dest: action}`` of the ``train`` command's options."""
@@ -126,7 +39,8 @@ def test_every_predict_option_maps_to_the_config_or_is_refused_with_it():
     """No predict option is silently ignored under --config (e.g. --precision)."""
     import argparse
 
-    from emseg.cli import _CONFIG_FLAGS, _NOT_WITH_CONFIG, _parser
+    from emseg.cli import _parser
+    from emseg.cli.train import _CONFIG_FLAGS, _NOT_WITH_CONFIG
 
     parser = _parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
@@ -140,7 +54,7 @@ def test_every_predict_option_maps_to_the_config_or_is_refused_with_it():
 def test_every_train_setting_is_a_train_option():
     """One option per TrainConfig field, named after it, that --config maps to [train]."""
     import dataclasses
-    from emseg.cli import _CONFIG_FLAGS
+    from emseg.cli.train import _CONFIG_FLAGS
     from emseg.train import TrainConfig
     from emseg.train._config import setting_help
 
@@ -178,18 +92,20 @@ EXPECTED = dict(iterations=7, batch_size=3, lr=0.01, lr_schedule="poly", warmup=
 
 def _with_config(argv):
     """The network and TrainConfig that ``train --config ...`` would train."""
-    from emseg.cli import _config_from_args, _explicit_options, _parser
-    from emseg.config import build_from_config
+    from emseg.cli import _explicit_options, _parser
+    from emseg.cli.train import config_from_args
+    from emseg.templates import build_from_config
 
     args = _parser().parse_args(argv)
     args._explicit = _explicit_options(argv)
-    return build_from_config(_config_from_args(args, "train"))
+    return build_from_config(config_from_args(args, "train"))
 
 
 def test_train_settings_with_and_without_config(tmp_path):
     import dataclasses
     from emseg.augment import AugmentConfig
-    from emseg.cli import _model_and_config, _parser
+    from emseg.cli import _parser
+    from emseg.cli.train import _model_and_config
     from emseg.train import PRESETS, TrainConfig
 
     assert set(EXPECTED) == {f.name for f in dataclasses.fields(TrainConfig)}  # all of them
@@ -231,12 +147,12 @@ def test_train_settings_with_and_without_config(tmp_path):
 ])
 def test_bad_train_settings_fail_before_the_data_are_read(options, message, tmp_path, capsys,
                                                           monkeypatch):
-    import emseg.cli
+    import emseg.cli.train
 
     def no_data(args):
         raise AssertionError("the data were read")
 
-    monkeypatch.setattr(emseg.cli, "_training_data", no_data)
+    monkeypatch.setattr(emseg.cli.train, "_training_data", no_data)
     assert main(["train", "--output", str(tmp_path / "run"), *options]) == 1
     assert message in capsys.readouterr().err
 
@@ -258,8 +174,9 @@ def test_bad_train_settings_with_config(tmp_path, capsys):
 
 
 def test_none_clears_a_setting_the_preset_gives(tmp_path):
-    from emseg.cli import _parser, _train_config
-    from emseg.config import build_from_config, load_config
+    from emseg.cli import _parser
+    from emseg.cli.train import _train_config
+    from emseg.templates import build_from_config, load_config
     from emseg.train import PRESETS
     assert PRESETS["unet2d-cpu"].config.grad_clip == 12.0
     args = _parser().parse_args(["train", "--model", "unet2d", "--output", str(tmp_path / "r"),

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import tifffile
 
-from emseg.ecs import (CSV_COLUMNS, _path_length, area_fraction, check_mask, component_stats,
-                       gap_width_map, plot_ecs, quantify_ecs, skeleton_length, write_ecs_csv,
-                       write_results)
+from emseg.ecs import (CSV_COLUMNS, area_fraction, check_mask, component_stats, gap_width_map,
+                       plot_ecs, quantify_ecs, skeleton_length, write_ecs_csv, write_results)
+from emseg.ecs.quantify import _path_length
 
 
 def two_sheets():

@@ -7,20 +7,23 @@ import pooch
 import pytest
 import tifffile
 
-from emseg.data import em_datasets
-from emseg.data.em_datasets import (EM_DATASETS, ENTRY_KEYS, LUCCHI, LUCCHI_PP, VNC,
-                                    VNC_CLASS_NAMES, VNC_LABEL_VALUES, fetch_lucchi,
-                                    fetch_lucchi_pp, load_lucchi, load_lucchi_pp, load_vnc)
+from emseg.data.datasets import (VNC_CLASS_NAMES, VNC_LABEL_VALUES, fetch_lucchi, fetch_lucchi_pp,
+                                 load_lucchi, load_lucchi_pp, load_vnc, lucchi)
+from emseg.data.datasets._common import read_png_stack
 from emseg.data.fetch import DataDownloadError
-from emseg.data.platelet import SyntheticDataWarning
+from emseg.data.registry import DATASETS, ENTRY_KEYS, LUCCHI, LUCCHI_PP, VNC
+from emseg.data.datasets.platelet import SyntheticDataWarning
 
 
 # --------------------------------------------------------------------------- registry
 
+EM_DATASETS = {name: DATASETS[name] for name in ("lucchi", "lucchi_pp", "vnc")}
+
+
 @pytest.mark.parametrize("name", sorted(EM_DATASETS))
 def test_registry_entries_are_complete(name):
     entry = EM_DATASETS[name]
-    assert set(ENTRY_KEYS) <= set(entry)
+    assert set(ENTRY_KEYS) <= set(entry) and entry["kind"] == "dataset"
     for key in ("url", "homepage"):
         assert entry[key] is None or re.match(r"https?://\S+$", entry[key]), key
     for key, size in (("md5", 32), ("sha256", 64)):
@@ -141,7 +144,7 @@ def test_lucchi_reads_a_fetched_folder(monkeypatch, tmp_path):
         monkeypatch.setitem(LUCCHI["files"][name], "shape", (2, 3, 4))
     tifffile.imwrite(tmp_path / "training.tif", image, photometric="minisblack")
     tifffile.imwrite(tmp_path / "training_groundtruth.tif", labels, photometric="minisblack")
-    monkeypatch.setattr(em_datasets, "fetch_lucchi", lambda data_dir=None: tmp_path)
+    monkeypatch.setattr(lucchi, "fetch_lucchi", lambda data_dir=None: tmp_path)
     vol = load_lucchi("train", source="real")
     assert vol.source == "lucchi" and vol.name == "train" and vol.voxel_size == (5.0, 5.0, 5.0)
     np.testing.assert_array_equal(vol.labels, image % 2)
@@ -168,7 +171,7 @@ def test_lucchi_pp_splits_are_not_swapped(monkeypatch, tmp_path):
         _png_split(tmp_path / split, value, n, rgba=rgba)
         (tmp_path / split / "In").rename(tmp_path / f"{split}_In")
         (tmp_path / split / "Out").rename(tmp_path / f"{split}_Out")
-    monkeypatch.setattr(em_datasets, "fetch_lucchi_pp", lambda data_dir=None: tmp_path)
+    monkeypatch.setattr(lucchi, "fetch_lucchi_pp", lambda data_dir=None: tmp_path)
     train, test = load_lucchi_pp("train", source="real"), load_lucchi_pp("test", source="real")
     assert train.shape == (12, 6, 8) and test.shape == (11, 6, 8)  # Train_* is "train"
     assert train.source == "lucchi_pp"
@@ -176,7 +179,7 @@ def test_lucchi_pp_splits_are_not_swapped(monkeypatch, tmp_path):
     for vol in (train, test):  # RGBA (train) and grey (test) masks
         n = vol.shape[0]
         assert [int(vol.labels[k].sum()) for k in range(n)] == [6 * (k % 8) for k in range(n)]
-    raw_train = em_datasets._read_png_stack(tmp_path / "Train_In")
+    raw_train = read_png_stack(tmp_path / "Train_In")
     assert raw_train[0, 0, 0] == 10 and raw_train[11, 0, 0] == 21
 
 
@@ -235,17 +238,17 @@ def _bad(*args, **kwargs):
 @pytest.mark.parametrize("loader, fetcher", [(load_lucchi, "fetch_lucchi"),
                                              (load_lucchi_pp, "fetch_lucchi_pp")])
 def test_sources(monkeypatch, capsys, loader, fetcher):
-    monkeypatch.setattr(em_datasets, fetcher, _offline)
+    monkeypatch.setattr(lucchi, fetcher, _offline)
     with pytest.warns(SyntheticDataWarning, match="SYNTHETIC phantom data"):
         vol = loader("test", shape=(4, 32, 32))
     assert vol.synthetic and vol.name == "test" and vol.shape == (4, 32, 32)
     assert "NOT on the real" in capsys.readouterr().err
     with pytest.raises(DataDownloadError, match="could not reach"):
         loader("test", source="real")
-    monkeypatch.setattr(em_datasets, fetcher, _bad)
+    monkeypatch.setattr(lucchi, fetcher, _bad)
     with pytest.raises(DataDownloadError, match="SHA-256"):
         loader("test")  # auto: only an unreachable host falls back
-    monkeypatch.setattr(em_datasets, fetcher, lambda *a, **k: pytest.fail("fetched"))
+    monkeypatch.setattr(lucchi, fetcher, lambda *a, **k: pytest.fail("fetched"))
     phantom = loader("train", source="phantom", shape=(4, 32, 32), seed=1)
     assert phantom.synthetic and set(np.unique(phantom.labels)) <= {0, 1}
 
