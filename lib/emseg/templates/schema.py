@@ -70,7 +70,7 @@ class DataSection:
 @dataclass(frozen=True)
 class ModelSection:
     """``[model]``: the network's name; every other key is one of its keyword arguments."""
-    name: typing.Optional[str] = None            # unet2d, unet3d, reisoseg, net2d3d, ecsnet
+    name: typing.Optional[str] = None            # a key of emseg.models.MODELS
     options: dict = field(default_factory=dict)  # e.g. width, depth, anisotropy, padding
 
 
@@ -388,8 +388,9 @@ def _from_dict(raw, *, path, base_dir, lines):
         fail(f"data.validation must be one of {VALIDATION}, got {data.validation!r}", "data",
              "validation")
     if sections["train"].preset is None and sections["model"].name is None:
-        fail("[model] name is required (unet2d, unet3d, reisoseg, net2d3d, ecsnet), or set "
-             "[train] preset", "model")
+        from emseg.models import MODELS  # the names the networks are known by
+
+        fail(f"[model] name is required ({', '.join(MODELS)}), or set [train] preset", "model")
     return RunConfig(path=path, base_dir=Path(base_dir), lines=dict(lines), **sections)
 
 
