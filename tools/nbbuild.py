@@ -15,7 +15,7 @@ A source, ``tools/notebooks/exampleN.py``, is a `jupytext <https://jupytext.read
   (optionally ``emseg_only="IoU"``) is the closing cell on a paper's claim, with the claims
   benchmark's verdicts read from ``bench/claims/results.json`` when the notebook is built.
   Code is never included: every code cell is written out in its source, where pyflakes
-  (tests/test_notebooks.py) and editors see it.
+  (tests/test_notebook_sources.py) and editors see it.
 
 The header's ``jupyter: emseg:`` metadata holds the notebook's settings: ``folder`` and
 ``notebook`` (where the committed notebook lives), ``quick`` (the parameter values of the
