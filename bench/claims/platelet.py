@@ -32,6 +32,9 @@ NAME = "platelet"
 TITLE = "Platelet organelles: 2D-3D net vs 2D U-Net, and the 4-net ensemble"
 PAPER = "Guay et al. 2021"
 SETTINGS = ("phantom", "real-geometry")
+DESCRIPTION = {"phantom": "the synthetic platelet phantom",
+               "real-geometry": "the real platelet label geometry rendered as images (train "
+                                "50x800x800, eval 24x800x800, test 48x609x400)"}
 ARMS = ("net2d3d", "unet2d", "ensemble")
 ONE_PART = ("ensemble",)  # one part (seed 0), run after every seed's nets
 PRESET_OF = {"net2d3d": "net2d3d-cpu", "unet2d": "unet2d-cpu"}
@@ -206,8 +209,8 @@ def summarise(parts):
     first = next(iter(parts.values()))
     return {
         "name": NAME, "title": TITLE, "paper": PAPER,
-        "setting": "the synthetic platelet phantom and the real platelet label geometry "
-                   "rendered as images (train 50x800x800, eval 24x800x800, test 48x609x400)",
+        "setting": "; ".join(DESCRIPTION[x] for x in SETTINGS
+                             if x in {re.sub(r"-[\d]+it$", "", f) for f in found}),
         "budget": "net2d3d-cpu and unet2d-cpu, "
                   + ", ".join(sorted({f"{p['iterations']:,}" for p in parts.values()
                                       if "iterations" in p}))
