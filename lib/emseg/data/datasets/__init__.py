@@ -35,7 +35,8 @@ from emseg.data.datasets.platelet import (CLASS_NAMES, N_CLASSES, ORGANELLE_CLAS
                                           read_platelet_labels, render_real_geometry)
 from emseg.data.datasets.vnc import VNC_CLASS_NAMES, VNC_LABEL_VALUES, VNC_TARGETS, load_vnc
 
-__all__ = ["load_platelet", "load_platelet_splits", "read_platelet_labels", "render_real_geometry", "CLASS_NAMES",
-           "ORGANELLE_CLASSES", "N_CLASSES", "VOXEL_SIZE", "PAPER_RESULTS",
+__all__ = ["load_platelet", "load_platelet_splits", "read_platelet_labels",
+           "render_real_geometry", "CLASS_NAMES", "ORGANELLE_CLASSES", "N_CLASSES", "VOXEL_SIZE",
+           "PAPER_RESULTS",
            "SyntheticDataWarning", "load_lucchi", "load_lucchi_pp", "fetch_lucchi",
            "fetch_lucchi_pp", "load_vnc", "VNC_LABEL_VALUES", "VNC_CLASS_NAMES", "VNC_TARGETS"]

@@ -86,6 +86,8 @@ def check_split_args(split, source, shape):
 
 
 def load_real_or_phantom(name, split, source, read_real, seed, shape, data_dir):
+    """``read_real()``; the phantom for ``source="phantom"``, and for ``"auto"`` when the
+    data host cannot be reached (announced by :func:`announce_fallback`)."""
     if source == "phantom":
         return mito_phantom(name, split, seed, shape or (32, 128, 128))
     try:
@@ -98,7 +100,7 @@ def load_real_or_phantom(name, split, source, read_real, seed, shape, data_dir):
 
 
 PHANTOM_VOXEL = {"lucchi": (20.0, 20.0, 20.0), "lucchi_pp": (20.0, 20.0, 20.0),
-                  "vnc": (40.0, 10.0, 10.0)}
+                 "vnc": (40.0, 10.0, 10.0)}  # nm (z, y, x) of each dataset's stand-in
 
 
 def mito_phantom(name, split, seed, shape, *, labelled=True):

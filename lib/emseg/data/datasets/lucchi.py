@@ -66,8 +66,8 @@ def load_lucchi(split, *, source="auto", data_dir=None, seed=0, shape=None):
         ``"lucchi"`` or ``"phantom"``, ``voxel_size`` in nm.
     """
     check_split_args(split, source, shape)
-    return load_real_or_phantom("lucchi", split, source, lambda: _read_lucchi(split, data_dir), seed, shape,
-                 data_dir)
+    return load_real_or_phantom("lucchi", split, source, lambda: _read_lucchi(split, data_dir),
+                                seed, shape, data_dir)
 
 
 def _read_lucchi(split, data_dir):
@@ -129,8 +129,8 @@ def load_lucchi_pp(split, *, source="auto", data_dir=None, seed=0, shape=None):
     mitochondrion where all colour channels are white (> 127).
     """
     check_split_args(split, source, shape)
-    return load_real_or_phantom("lucchi_pp", split, source, lambda: _read_lucchi_pp(split, data_dir), seed,
-                 shape, data_dir)
+    return load_real_or_phantom("lucchi_pp", split, source,
+                                lambda: _read_lucchi_pp(split, data_dir), seed, shape, data_dir)
 
 
 def _read_lucchi_pp(split, data_dir):
