@@ -130,7 +130,7 @@ def test_training_loss_mixes_the_branches_with_alpha():
     torch.manual_seed(0)
     x = torch.randn(2, 1, 4, 32, 32)
     target = (x[:, 0] > 0.5).long()
-    for alpha in (0.5, 1.0):
+    for alpha in (0.0, 0.5):
         net = ReIsoSeg(2, features=TINY, anisotropy=4, alpha=alpha).train()
         out = net(x)
         assert isinstance(out, tuple) and len(out) == 6
@@ -139,9 +139,47 @@ def test_training_loss_mixes_the_branches_with_alpha():
         torch.testing.assert_close(loss.detach(), (1 - alpha) * l_iso + alpha * l_ani)
         loss.backward()
         pi_grad = sum(float(p.grad.abs().sum()) for p in net.pi.parameters() if p.grad is not None)
-        assert (pi_grad > 0) == (alpha < 1)  # alpha = 1: the iso branch is not trained
+        assert pi_grad > 0
     with pytest.raises(ValueError, match="six head outputs"):
         net.training_loss(out[3], target, None, config=TrainConfig())
+
+
+def test_alpha_1_skips_the_iso_branch_and_trains_the_ani_branch_the_same():
+    torch.manual_seed(0)
+    x = torch.randn(2, 1, 4, 32, 32)
+    target = (x[:, 0] > 0.5).long()
+    full = ReIsoSeg(2, features=TINY, anisotropy=4, alpha=0.5).train()
+    skip = ReIsoSeg(2, features=TINY, anisotropy=4, alpha=1.0).train()
+    skip.load_state_dict(full.state_dict())
+    calls = []
+    for module in skip.pi.modules():
+        module.register_forward_pre_hook(lambda m, args: calls.append(type(m).__name__))
+    torch.manual_seed(1)
+    out_skip = skip(x)
+    state = torch.get_rng_state()
+    torch.manual_seed(1)
+    out_full = full(x)
+    assert torch.equal(state, torch.get_rng_state())  # the same draws either way
+    assert calls == [] and out_skip[:3] == (None, None, None)
+    for a, b in zip(out_skip[3:], out_full[3:]):
+        torch.testing.assert_close(a, b)
+    loss, l_ani, l_iso = skip.training_loss(out_skip, target, None, config=TrainConfig())
+    assert l_iso is None and torch.equal(loss.detach(), l_ani)
+    # the full forward with only the ani heads in the loss: the same loss and gradients
+    ref, _, ref_iso = full.training_loss((None, None, None) + tuple(out_full[3:]), target, None,
+                                         config=TrainConfig())
+    assert ref_iso is None
+    torch.testing.assert_close(loss, ref)
+    loss.backward()
+    ref.backward()
+    unused = ("pi.", "heads.0.", "heads.1.", "heads.2.")  # the iso branch's own parameters
+    for (name, p), q in zip(skip.named_parameters(), full.parameters()):
+        if name.startswith(unused):
+            assert p.grad is None
+        else:
+            torch.testing.assert_close(p.grad, q.grad, msg=name)
+    with pytest.raises(ValueError, match="anisotropic heads"):
+        skip.training_loss((out_skip[3],) * 3 + (None,) * 3, target, None, config=TrainConfig())
 
 
 def test_deep_supervision_weights_and_low_resolution_targets():

@@ -354,7 +354,9 @@ class ReIsoSeg(SegmentationNet):
         """Both branches: the six head logits (iso x10, x9, x8, ani x10, x9, x8).
 
         ``axis_sub`` ('z', 'x', 'y') and ``axis_rot`` (0-3) are drawn at random (torch's
-        global generator) unless given.
+        global generator) unless given. With ``alpha = 1`` the isotropic branch has no
+        weight in the loss, so it is not run: its three entries are ``None`` (the draws
+        still happen, so the random stream is the same for every ``alpha``).
         """
         if axis_sub is None:
             u = float(torch.rand(()))
@@ -367,6 +369,9 @@ class ReIsoSeg(SegmentationNet):
                              f"0-3, got {axis_sub!r}, {axis_rot!r}")
         x1, x2, x3, x4, x5 = self._encode(x)
         ani = self._decode(x5, x4, x3, x2, x1)
+        if self.alpha == 1.0:  # the PI branch carries no loss: skip its cost (about half a step)
+            return (None, None, None) + tuple(head(f) for head, f in
+                                              zip(self.heads[3:], (ani[2], ani[1], ani[0])))
         s5, s6, s7 = self.pi(x2, x3, x4, axis_sub=axis_sub, axis_rot=axis_rot)
         iso = self._decode(x5, s5, s6, s7, x1)
         feats = (iso[2], iso[1], iso[0], ani[2], ani[1], ani[0])
@@ -399,7 +404,8 @@ class ReIsoSeg(SegmentationNet):
         -------
         tuple
             ``(loss, L_ani, L_iso)``; the last two detached. ``L_ani`` is the branch used
-            at inference (fit records it as the main loss).
+            at inference (fit records it as the main loss). ``L_iso`` is ``None`` when
+            the isotropic branch was not run (``alpha = 1``).
         """
         if not isinstance(output, (tuple, list)) or len(output) != 6:
             raise ValueError("ReIsoSeg.training_loss needs the six head outputs of a "
@@ -412,8 +418,14 @@ class ReIsoSeg(SegmentationNet):
         low = (slice(None), slice(None, None, pz), slice(None, None, py), slice(None, None, px))
         targets = (target, target, target[low]) * 2  # heads 2 and 5 are after pool 1
         wts = (weights, weights, None if weights is None else weights[low]) * 2
-        terms = [w * dice_ce_loss(o, t, ww, floor=floor, class_weights=class_weights)
+        if any(o is None for o in output[3:]):
+            raise ValueError("ReIsoSeg.training_loss needs the anisotropic heads' outputs")
+        terms = [None if o is None else
+                 w * dice_ce_loss(o, t, ww, floor=floor, class_weights=class_weights)
                  for w, o, t, ww in zip(DS_WEIGHTS, output, targets, wts)]
-        l_iso, l_ani = sum(terms[:3]), sum(terms[3:])
+        l_ani = sum(terms[3:])
+        if any(t is None for t in terms[:3]):  # alpha = 1: the isotropic branch was skipped
+            return l_ani, l_ani.detach(), None
+        l_iso = sum(terms[:3])
         loss = (1 - self.alpha) * l_iso + self.alpha * l_ani
         return loss, l_ani.detach(), l_iso.detach()
