@@ -264,6 +264,7 @@ class ReIsoSeg(SegmentationNet):
         Explicit pools instead of ``anisotropy``, e.g. ``original_pools([1, 2, 2])``.
     alpha : float
         Weight of the anisotropic branch in ``(1 - alpha) * L_iso + alpha * L_ani``.
+        ``alpha = 1`` turns the PI branch off: training then does not run it.
 
     Notes
     -----
