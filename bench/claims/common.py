@@ -30,6 +30,7 @@ run has the same budget; ``--redo`` or another budget starts it afresh. The ECS 
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -210,6 +211,39 @@ def load_parts(claim):
         arm, seed = f.stem.rsplit("-seed", 1)
         out[(f.parent.name, arm, int(seed))] = json.loads(f.read_text())
     return out
+
+
+RECORD_NOTE = " (an earlier budget kept as a record; no verdicts)"
+
+
+def setting_of(folder, settings):
+    """The setting a parts folder belongs to: itself, or for an earlier budget kept as a
+    record (``<setting>-<N>it``, e.g. ``phantom-1000it``) that setting.
+
+    Examples
+    --------
+    >>> setting_of("phantom-1000it", ("phantom", "real-geometry")), setting_of("real-geometry", ("phantom", "real-geometry"))
+    ('phantom', 'real-geometry')
+    """
+    m = re.fullmatch(r"(.+)-\d+it", folder)
+    found = m.group(1) if m and folder not in settings else folder
+    if found not in settings:
+        raise ValueError(f"parts folder {folder!r} is neither a setting ({', '.join(settings)}) "
+                         "nor an earlier budget of one (<setting>-<N>it): rename or remove it")
+    return found
+
+
+def setting_folders(parts, settings):
+    """The folders of ``parts`` (keys ``(folder, arm, seed)``) in the order of ``settings``,
+    each setting before its records."""
+    return sorted({k[0] for k in parts},
+                  key=lambda f: (settings.index(setting_of(f, settings)), f not in settings, f))
+
+
+def budget_caption(parts):
+    """``'1,000 iterations'`` (or ``'1,000, 3,000 iterations'``) of some parts."""
+    its = sorted({p["iterations"] for p in parts.values() if "iterations" in p})
+    return f"{', '.join(f'{i:,}' for i in its)} iterations"
 
 
 def validation_curve(history, key):

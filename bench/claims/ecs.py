@@ -104,7 +104,7 @@ def summarise(parts):
         return None
     tables, verdicts, seeds_all = [], [], set()
     # a setting's folder, or an earlier budget of it kept as a record (e.g. vnc-1000it)
-    found = sorted({k[0] for k in parts}, key=lambda s: (SETTINGS.index(s.split("-")[0]), s))
+    found = common.setting_folders(parts, SETTINGS)
     for setting in found:
         mine = {k: v for k, v in parts.items() if k[0] == setting}
         seeds_all |= {k[2] for k in mine}
@@ -120,14 +120,13 @@ def summarise(parts):
             cells.append(f"{met} of {len(done)}")
             cells.append(f"{np.mean([p['train_seconds'] for p in done.values()]):.0f}")
             rows.append(cells)
-        its = sorted({p["iterations"] for p in mine.values()})
-        tables.append({"caption": f"`{setting}` ({', '.join(f'{i:,}' for i in its)} iterations): "
+        tables.append({"caption": f"`{setting}` ({common.budget_caption(mine)}): "
                                   f"test scores, mean ± sd over seeds (IoU, Dice at p > 0.5; AP "
                                   f"threshold-free)",
                        "header": ["arm", "seeds", "IoU", "Dice", "AP", "recall", "predicted ECS",
                                   "plateau met", "train s"], "rows": rows})
         if setting not in SETTINGS:  # an earlier budget kept as a record: no verdicts
-            tables[-1]["caption"] += " (an earlier budget kept as a record; no verdicts)"
+            tables[-1]["caption"] += common.RECORD_NOTE
             continue
         for a, b in STEPS:
             for key, what in (("iou", "IoU"), ("average_precision", "AP")):
@@ -139,7 +138,8 @@ def summarise(parts):
     first = next(iter(parts.values()))
     return {
         "name": NAME, "title": TITLE, "paper": PAPER,
-        "setting": "; ".join(DESCRIPTION[x] for x in SETTINGS if x in {f.split("-")[0] for f in found}),
+        "setting": "; ".join(DESCRIPTION[x] for x in SETTINGS
+                             if x in {common.setting_of(f, SETTINGS) for f in found}),
         "budget": "ecsnet-cpu, " + ", ".join(sorted({f"{p['iterations']:,}" for p in parts.values()}))
                   + " iterations per net (per table)",
         "command": "python bench/claims/run.py ecs --settings "

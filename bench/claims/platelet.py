@@ -20,7 +20,6 @@ ensemble can be formed in a later session. The ensemble is one ensemble, so its 
 is over the test volume's 8 z-slabs (paired with the mean single net on the same slabs),
 not over seeds.
 """
-import re
 import time
 from pathlib import Path
 
@@ -152,20 +151,18 @@ def summarise(parts):
         return None
     tables, verdicts, seeds_all = [], [], set()
     # a setting's folder, or an earlier budget of it kept as a record (e.g. phantom-1000it)
-    found = sorted({k[0] for k in parts},
-                   key=lambda s: (SETTINGS.index(re.sub(r"-[\d]+it$", "", s)), s))
+    found = common.setting_folders(parts, SETTINGS)
     for setting in found:
         mine = {k: v for k, v in parts.items() if k[0] == setting}
         seeds_all |= {k[2] for k in mine}
         names = next(iter(mine.values()))["class_names"]
         rows = common.class_table(mine, ARMS, names)
-        its = sorted({p["iterations"] for p in mine.values() if "iterations" in p})
-        tables.append({"caption": f"`{setting}` ({', '.join(f'{i:,}' for i in its)} iterations): "
+        tables.append({"caption": f"`{setting}` ({common.budget_caption(mine)}): "
                                   f"test IoU, mean ± sd over seeds",
                        "header": ["arm", "seeds", "organelle MIoU", *names, "plateau met"],
                        "rows": rows})
         if setting not in SETTINGS:  # an earlier budget kept as a record: no verdicts
-            tables[-1]["caption"] += " (an earlier budget kept as a record; no verdicts)"
+            tables[-1]["caption"] += common.RECORD_NOTE
             continue
         nets = {k[2]: p for k, p in mine.items() if k[1] == "net2d3d"}
         entry = common.compare(mine, "net2d3d", "unet2d", "miou_organelle", margin=MARGIN,
@@ -210,7 +207,7 @@ def summarise(parts):
     return {
         "name": NAME, "title": TITLE, "paper": PAPER,
         "setting": "; ".join(DESCRIPTION[x] for x in SETTINGS
-                             if x in {re.sub(r"-[\d]+it$", "", f) for f in found}),
+                             if x in {common.setting_of(f, SETTINGS) for f in found}),
         "budget": "net2d3d-cpu and unet2d-cpu, "
                   + ", ".join(sorted({f"{p['iterations']:,}" for p in parts.values()
                                       if "iterations" in p}))

@@ -33,6 +33,20 @@ def test_plateau_is_not_met_on_a_curve_too_sparse_to_tell():
         common.plateau([])
 
 
+def test_setting_folders_put_each_setting_before_its_records_and_refuse_strangers():
+    settings = ("phantom", "real-geometry")
+    parts = {(f, "arm", 0): {} for f in ("real-geometry", "phantom-1000it", "phantom",
+                                         "real-geometry-2000it")}
+    assert common.setting_folders(parts, settings) == [
+        "phantom", "phantom-1000it", "real-geometry", "real-geometry-2000it"]
+    assert common.setting_of("real-geometry-2000it", settings) == "real-geometry"
+    for bad in ("vnc", "phantom-old", "phantom1000it"):
+        with pytest.raises(ValueError, match=f"parts folder '{bad}'"):
+            common.setting_of(bad, settings)
+    assert common.budget_caption({1: {"iterations": 3000}, 2: {"iterations": 1000},
+                                  3: {}}) == "1,000, 3,000 iterations"
+
+
 def test_paired_uses_only_common_seeds_and_a_t_interval():
     from scipy import stats
 
