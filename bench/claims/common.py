@@ -20,8 +20,11 @@ The rules (stated once here, printed with every table):
 * **Verdict.** *holds* when the interval lies above 0 (the reason says when the whole
   interval is below the claim's margin: a real but small gain); *does not hold* when it
   lies below the margin without lying above 0 (a gain as large as the margin is ruled
-  out); *undecided* otherwise, with fewer than 3 seeds, or when any run of the comparison
-  missed the plateau.
+  out); *undecided* otherwise, with fewer than 3 seeds, when any run of the comparison
+  missed the plateau, or when any run left a class unlearned (test IoU below
+  :data:`UNLEARNED` (0.01) on a class of a multi-class task). The plateau rule alone is
+  not enough under a decaying learning rate: a net that learns slowly flattens at the end
+  of a short run too.
 
 Resuming: a part's training resumes from ``runs/claims/...checkpoints/last.pt`` when that
 run has the same budget; ``--redo`` or another budget starts it afresh. The ECS parts
@@ -38,6 +41,7 @@ import numpy as np
 PLATEAU_FRACTION = 0.2
 PLATEAU_TOL = 0.01
 MIN_SEEDS = 3
+UNLEARNED = 0.01  # a class with a lower test IoU was not learned
 HERE = Path(__file__).resolve().parent
 # EMSEG_CLAIMS_DIR moves parts and results elsewhere (the tests and smoke runs use it)
 STORE = Path(os.environ.get("EMSEG_CLAIMS_DIR", HERE))
@@ -133,7 +137,22 @@ def paired(a, b):
     return out
 
 
-def verdict(comparison, *, margin, plateaus=(), min_seeds=MIN_SEEDS):
+def unlearned_classes(part):
+    """The class ids whose test IoU is below :data:`UNLEARNED` in a part with a per-class
+    ``iou`` list (none for a part without one, e.g. a binary task's scalar IoU).
+
+    Examples
+    --------
+    >>> unlearned_classes({"iou": [0.9, 0.004, 0.5, 0.0]}), unlearned_classes({"iou": 0.0})
+    ([1, 3], [])
+    """
+    iou = part.get("iou")
+    if not isinstance(iou, (list, tuple)):
+        return []
+    return [c for c, v in enumerate(iou) if v is not None and v < UNLEARNED]
+
+
+def verdict(comparison, *, margin, plateaus=(), unlearned=(), min_seeds=MIN_SEEDS):
     """One-word verdict and its reason for a paired comparison (see the module docstring).
 
     Parameters
@@ -146,6 +165,9 @@ def verdict(comparison, *, margin, plateaus=(), min_seeds=MIN_SEEDS):
         the margin and includes 0 *does not hold*.
     plateaus : iterable of bool
         Whether each run of the comparison met the plateau rule.
+    unlearned : iterable of bool
+        Whether each run of the comparison left a class unlearned
+        (:func:`unlearned_classes`).
 
     Returns
     -------
@@ -167,6 +189,10 @@ def verdict(comparison, *, margin, plateaus=(), min_seeds=MIN_SEEDS):
     missed = plateaus.count(False)
     if missed:
         return "undecided", f"{missed} of {len(plateaus)} runs had not reached their plateau"
+    unlearned = list(unlearned)
+    if any(unlearned):
+        return "undecided", (f"{sum(unlearned)} of {len(unlearned)} runs left a class unlearned "
+                             f"(test IoU below {UNLEARNED:g})")
     lo, hi = comparison["ci95"]
     if lo > 0:
         small = f", all of it below the margin {margin:g}" if hi < margin else ""
@@ -340,7 +366,8 @@ def compare(parts, a, b, key, *, margin, statement):
     cmp = paired({s: p[key] for s, p in sa.items()}, {s: p[key] for s, p in sb.items()})
     if not cmp["n"]:
         return None
-    word, why = verdict(cmp, margin=margin,
-                        plateaus=[d[s]["plateau"]["met"] for d in (sa, sb) for s in cmp["seeds"]])
+    runs = [d[s] for d in (sa, sb) for s in cmp["seeds"]]
+    word, why = verdict(cmp, margin=margin, plateaus=[r["plateau"]["met"] for r in runs],
+                        unlearned=[bool(unlearned_classes(r)) for r in runs])
     return {"statement": statement.format(a=a, b=b, mean=cmp["mean"], wins=cmp["wins"], n=cmp["n"]),
             "verdict": word, "reason": why, "comparison": cmp}

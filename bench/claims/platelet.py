@@ -188,12 +188,15 @@ def summarise(parts):
             slabs = np.array([[np.nan if v is None else v for v in m["slabs"]] for m in members])
             ens_slabs = np.array([np.nan if v is None else v for v in ens["slabs"]])
             plateaus = [nets[m["seed"]]["plateau"]["met"] for m in members if m["seed"] in nets]
+            unlearned = [bool(common.unlearned_classes(p))
+                         for p in [ens] + [nets[m["seed"]] for m in members if m["seed"] in nets]]
             gain = ens["miou_organelle"] - best["miou_organelle"]
             for who, ref in (("its mean single net", slabs.mean(0)),
                              ("its best single net", slabs[members.index(best)])):
                 ok = [i for i in range(len(ref)) if np.isfinite(ref[i]) and np.isfinite(ens_slabs[i])]
                 cmp = common.paired({i: float(ens_slabs[i]) for i in ok}, {i: float(ref[i]) for i in ok})
-                word, why = common.verdict(cmp, margin=MARGIN, plateaus=plateaus)
+                word, why = common.verdict(cmp, margin=MARGIN, plateaus=plateaus,
+                                           unlearned=unlearned)
                 verdicts.append({"statement": f"`{setting}`: the 4-net ensemble beats {who} on "
                                               f"organelle MIoU (paired over {cmp['n']} z-slabs of "
                                               f"the one test volume: variation within this volume, "

@@ -76,6 +76,21 @@ def test_verdict_rule(ci, plateaus, n, expected):
     assert word == expected and reason
 
 
+def test_a_class_left_unlearned_makes_the_verdict_undecided():
+    def part(seed, score, iou):
+        return {"miou_organelle": score, "iou": iou, "plateau": {"met": True, "rise": 0.0}}
+
+    good = [0.6, 0.7, 0.5]
+    a = {("s", "a", k): part(k, 0.6 + 0.01 * k, good) for k in range(3)}
+    b = {("s", "b", k): part(k, 0.4, good) for k in range(3)}
+    entry = common.compare({**a, **b}, "a", "b", "miou_organelle", margin=0.01, statement="{a}>{b}")
+    assert entry["verdict"] == "holds"
+    b[("s", "b", 1)]["iou"] = [0.6, 0.0, 0.5]  # one run of the reference scored 0 on a class
+    entry = common.compare({**a, **b}, "a", "b", "miou_organelle", margin=0.01, statement="{a}>{b}")
+    assert entry["verdict"] == "undecided" and "1 of 6 runs left a class unlearned" in entry["reason"]
+    assert common.unlearned_classes(b[("s", "b", 1)]) == [1]
+
+
 def test_tracing_counts_failed_traces_at_the_worst_value():
     import tracing
 
