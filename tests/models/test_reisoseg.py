@@ -166,9 +166,12 @@ def test_alpha_1_skips_the_iso_branch_and_trains_the_ani_branch_the_same():
     loss, l_ani, l_iso = skip.training_loss(out_skip, target, None, config=TrainConfig())
     assert l_iso is None and torch.equal(loss.detach(), l_ani)
     # the full forward with only the ani heads in the loss: the same loss and gradients
-    ref, _, ref_iso = full.training_loss((None, None, None) + tuple(out_full[3:]), target, None,
+    ref, _, ref_iso = skip.training_loss((None, None, None) + tuple(out_full[3:]), target, None,
                                          config=TrainConfig())
     assert ref_iso is None
+    with pytest.raises(ValueError, match="alpha = 0.5 needs the isotropic heads"):
+        full.training_loss((None, None, None) + tuple(out_full[3:]), target, None,
+                           config=TrainConfig())
     torch.testing.assert_close(loss, ref)
     loss.backward()
     ref.backward()

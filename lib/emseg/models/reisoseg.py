@@ -370,7 +370,7 @@ class ReIsoSeg(SegmentationNet):
                              f"0-3, got {axis_sub!r}, {axis_rot!r}")
         x1, x2, x3, x4, x5 = self._encode(x)
         ani = self._decode(x5, x4, x3, x2, x1)
-        if self.alpha == 1.0:  # the PI branch carries no loss: skip its cost (about half a step)
+        if self.alpha == 1.0:  # the PI branch carries no loss: skip it (most of a step's cost)
             return (None, None, None) + tuple(head(f) for head, f in
                                               zip(self.heads[3:], (ani[2], ani[1], ani[0])))
         s5, s6, s7 = self.pi(x2, x3, x4, axis_sub=axis_sub, axis_rot=axis_rot)
@@ -426,6 +426,9 @@ class ReIsoSeg(SegmentationNet):
                  for w, o, t, ww in zip(DS_WEIGHTS, output, targets, wts)]
         l_ani = sum(terms[3:])
         if any(t is None for t in terms[:3]):  # alpha = 1: the isotropic branch was skipped
+            if self.alpha != 1.0:
+                raise ValueError(f"ReIsoSeg.training_loss with alpha = {self.alpha:g} needs the "
+                                 "isotropic heads' outputs too (only alpha = 1 skips them)")
             return l_ani, l_ani.detach(), None
         l_iso = sum(terms[:3])
         loss = (1 - self.alpha) * l_iso + self.alpha * l_ani
