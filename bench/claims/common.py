@@ -342,7 +342,10 @@ def part_record(claim, setting, arm, seed, trained, device, test_seconds, **scor
 
 def class_table(parts, arms, names, *, main="miou_organelle", main_name="organelle MIoU",
                 extra=None):
-    """Rows of a per-class test IoU table (mean ± sd over seeds) of ``parts`` of one setting."""
+    """Rows of a per-class test IoU table (mean ± sd over seeds) of ``parts`` of one setting.
+
+    ``extra(done)``, given an arm's parts, returns the cells (a list of str) that end its row.
+    """
     rows = []
     for arm in arms:
         done = [p for k, p in parts.items() if k[1] == arm]
@@ -351,7 +354,7 @@ def class_table(parts, arms, names, *, main="miou_organelle", main_name="organel
         rows.append([arm, str(len(done)), fmt(*mean_sd(p[main] for p in done)),
                      *[fmt(*mean_sd(p["iou"][c] for p in done)) for c in range(len(names))],
                      f"{sum(p['plateau']['met'] for p in done)} of {len(done)}"]
-                    + ([extra(done)] if extra else []))
+                    + (list(extra(done)) if extra else []))
     return rows
 
 

@@ -9,7 +9,9 @@ Arms (the same iterations, batch, window 16 x 64 x 64, data and seeds): ``unet3d
 ``reisoseg-alpha1`` (the same network with alpha = 1: the PI branch gets no loss weight, so
 the comparison with ``reisoseg`` isolates the PI branch from ReIsoSeg's other differences
 to the U-Net: residual blocks, deep supervision, its own widths). Best checkpoint on the
-eval split, per-class IoU on the test split.
+eval split, per-class IoU on the test split. The two CPU presets are not matched in size:
+the table's ``parameters`` column counts each arm's network (``reisoseg-cpu`` keeps about
+half as many as ``unet3d-cpu``, its PI module apart).
 """
 import time
 
@@ -45,6 +47,23 @@ def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, devic
                               **platelet.score(test.labels, pred))
 
 
+def parameters(preset, n_classes=7):
+    """Parameters of ``preset``'s network: ``(kept, training_only)``, where ``training_only``
+    counts the PI module, which inference does not use (0 for a net without one)."""
+    from emseg.train import PRESETS
+
+    model = PRESETS[preset].build_model(n_classes=n_classes)
+    pi = getattr(model, "pi", None)
+    extra = sum(p.numel() for p in pi.parameters()) if pi is not None else 0
+    return sum(p.numel() for p in model.parameters()) - extra, extra
+
+
+def parameters_caption(preset):
+    """``parameters(preset)`` as a table cell, e.g. ``155,490 + 11,826 PI (training only)``."""
+    kept, extra = parameters(preset)
+    return f"{kept:,}" + (f" + {extra:,} PI (training only)" if extra else "")
+
+
 def summarise(parts):
     if not parts:
         return None
@@ -55,10 +74,12 @@ def summarise(parts):
         names = next(iter(mine.values()))["class_names"]
         rows = common.class_table(
             mine, ARMS, names,
-            extra=lambda done: f"{sum(p['train_seconds'] for p in done) / len(done):.0f}")
+            extra=lambda done: [parameters_caption(done[0]["preset"]),
+                                f"{sum(p['train_seconds'] for p in done) / len(done):.0f}"])
         tables.append({"caption": f"`{setting}` ({common.budget_caption(mine)}): test IoU, "
                                   "mean ± sd over seeds",
-                       "header": ["arm", "seeds", "organelle MIoU", *names, "plateau met", "train s"],
+                       "header": ["arm", "seeds", "organelle MIoU", *names, "plateau met",
+                                  "parameters", "train s"],
                        "rows": rows})
         if setting not in SETTINGS:  # an earlier budget kept as a record: no verdicts
             tables[-1]["caption"] += common.RECORD_NOTE

@@ -264,5 +264,15 @@ def test_reisoseg_claim_trains_its_three_arms(tmp_path, monkeypatch):
     assert [r[0] for r in results["tables"][0]["rows"]] == ["unet3d", "reisoseg", "reisoseg-alpha1"]
     alpha1 = json.loads((tmp_path / "parts" / "reisoseg" / "phantom" / "reisoseg-alpha1-seed0.json").read_text())
     assert alpha1["preset"] == "tiny-reisoseg" and len(alpha1["iou"]) == 7
+    # the parameters column counts each arm's network, the training-only PI module apart
+    header, rows = results["tables"][0]["header"], results["tables"][0]["rows"]
+    cells = {r[0]: r[header.index("parameters")] for r in rows}
+    tiny_unet = PRESETS["tiny-unet3d"].build_model(n_classes=7)
+    tiny_reiso = PRESETS["tiny-reisoseg"].build_model(n_classes=7)
+    n_pi = sum(p.numel() for p in tiny_reiso.pi.parameters())
+    n_kept = sum(p.numel() for p in tiny_reiso.parameters()) - n_pi
+    assert n_pi > 0
+    assert cells["unet3d"] == f"{sum(p.numel() for p in tiny_unet.parameters()):,}"
+    assert cells["reisoseg"] == cells["reisoseg-alpha1"] == f"{n_kept:,} + {n_pi:,} PI (training only)"
     for mod in ("common", "report", "platelet", "reisoseg", "run"):
         sys.modules.pop(mod, None)
