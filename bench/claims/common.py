@@ -186,13 +186,13 @@ def verdict(comparison, *, margin, plateaus=(), unlearned=(), min_seeds=MIN_SEED
     plateaus = list(plateaus)
     if comparison["n"] < min_seeds:
         return "undecided", f"{comparison['n']} paired seed(s), fewer than {min_seeds}"
-    missed = plateaus.count(False)
-    if missed:
-        return "undecided", f"{missed} of {len(plateaus)} runs had not reached their plateau"
     unlearned = list(unlearned)
-    if any(unlearned):
-        return "undecided", (f"{sum(unlearned)} of {len(unlearned)} runs left a class unlearned "
-                             f"(test IoU below {UNLEARNED:g})")
+    missed = plateaus.count(False)
+    why = ([f"{missed} of {len(plateaus)} runs had not reached their plateau"] if missed else []) \
+        + ([f"{sum(unlearned)} of {len(unlearned)} runs left a class unlearned (test IoU below "
+            f"{UNLEARNED:g})"] if any(unlearned) else [])
+    if why:  # every reason, not only the first: each one alone keeps the verdict open
+        return "undecided", "; ".join(why)
     lo, hi = comparison["ci95"]
     if lo > 0:
         small = f", all of it below the margin {margin:g}" if hi < margin else ""

@@ -89,6 +89,11 @@ def test_a_class_left_unlearned_makes_the_verdict_undecided():
     entry = common.compare({**a, **b}, "a", "b", "miou_organelle", margin=0.01, statement="{a}>{b}")
     assert entry["verdict"] == "undecided" and "1 of 6 runs left a class unlearned" in entry["reason"]
     assert common.unlearned_classes(b[("s", "b", 1)]) == [1]
+    a[("s", "a", 2)]["plateau"] = {"met": False, "rise": 0.05}  # both reasons are given
+    entry = common.compare({**a, **b}, "a", "b", "miou_organelle", margin=0.01, statement="{a}>{b}")
+    assert entry["verdict"] == "undecided"
+    assert entry["reason"] == ("1 of 6 runs had not reached their plateau; "
+                               "1 of 6 runs left a class unlearned (test IoU below 0.01)")
 
 
 def test_tracing_counts_failed_traces_at_the_worst_value():
