@@ -189,8 +189,8 @@ def verdict(comparison, *, margin, plateaus=(), unlearned=(), min_seeds=MIN_SEED
     unlearned = list(unlearned)
     missed = plateaus.count(False)
     why = ([f"{missed} of {len(plateaus)} runs had not reached their plateau"] if missed else []) \
-        + ([f"{sum(unlearned)} of {len(unlearned)} runs left a class unlearned (test IoU below "
-            f"{UNLEARNED:g})"] if any(unlearned) else [])
+        + ([f"{sum(unlearned)} of {len(unlearned)} runs left a class unlearned: test IoU "
+            f"below {UNLEARNED:g}"] if any(unlearned) else [])
     if why:  # every reason, not only the first: each one alone keeps the verdict open
         return "undecided", "; ".join(why)
     lo, hi = comparison["ci95"]

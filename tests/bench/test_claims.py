@@ -93,7 +93,7 @@ def test_a_class_left_unlearned_makes_the_verdict_undecided():
     entry = common.compare({**a, **b}, "a", "b", "miou_organelle", margin=0.01, statement="{a}>{b}")
     assert entry["verdict"] == "undecided"
     assert entry["reason"] == ("1 of 6 runs had not reached their plateau; "
-                               "1 of 6 runs left a class unlearned (test IoU below 0.01)")
+                               "1 of 6 runs left a class unlearned: test IoU below 0.01")
 
 
 def test_tracing_counts_failed_traces_at_the_worst_value():
