@@ -52,6 +52,9 @@ def parameters(preset, n_classes=7):
     counts the PI module, which inference does not use (0 for a net without one)."""
     from emseg.train import PRESETS
 
+    if preset not in PRESETS:
+        raise ValueError(f"a ReIsoSeg part names the preset {preset!r}, which emseg.train.PRESETS "
+                         "no longer has; run that part again (--redo) or restore the preset")
     model = PRESETS[preset].build_model(n_classes=n_classes)
     pi = getattr(model, "pi", None)
     extra = sum(p.numel() for p in pi.parameters()) if pi is not None else 0

@@ -104,5 +104,15 @@ def main(argv=None):
     return 0
 
 
+def cli(argv=None):
+    """:func:`main` for the command line: a ValueError (the claims' own checks, whose
+    messages say what to do) is printed as one ``error:`` line, exit status 1."""
+    try:
+        return main(argv)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

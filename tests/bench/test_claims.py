@@ -167,6 +167,26 @@ def test_run_refuses_an_unknown_arm(capsys):
     assert "nope not in" in capsys.readouterr().err
 
 
+def test_run_reports_a_part_with_an_unknown_preset_as_one_error_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("EMSEG_CLAIMS_DIR", str(tmp_path))
+    claims = ("common", "report", "platelet", "ecs", "reisoseg", "tracing", "run")
+    for mod in claims:
+        sys.modules.pop(mod, None)  # they read EMSEG_CLAIMS_DIR when imported
+    import run
+
+    part = json.loads((ROOT / "bench" / "claims" / "parts" / "reisoseg" / "phantom"
+                       / "unet3d-seed0.json").read_text())
+    folder = tmp_path / "parts" / "reisoseg" / "phantom"
+    folder.mkdir(parents=True)
+    (folder / "unet3d-seed0.json").write_text(json.dumps({**part, "preset": "gone-cpu"}))
+    assert run.cli(["--report"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: a ReIsoSeg part names the preset 'gone-cpu'") and err.count("\n") == 1
+    assert not (tmp_path / "results.json").exists()
+    for mod in claims:
+        sys.modules.pop(mod, None)
+
+
 def test_readme_claims_section_is_generated_from_results_json():
     results = json.loads(common.RESULTS.read_text())
     text = (ROOT / "README.md").read_text()
