@@ -52,18 +52,25 @@ def parameters(preset, n_classes=7):
     counts the PI module, which inference does not use (0 for a net without one)."""
     from emseg.train import PRESETS
 
-    if preset not in PRESETS:
-        raise ValueError(f"a ReIsoSeg part names the preset {preset!r}, which emseg.train.PRESETS "
-                         "no longer has; run that part again (--redo) or restore the preset")
     model = PRESETS[preset].build_model(n_classes=n_classes)
     pi = getattr(model, "pi", None)
     extra = sum(p.numel() for p in pi.parameters()) if pi is not None else 0
     return sum(p.numel() for p in model.parameters()) - extra, extra
 
 
-def parameters_caption(preset):
-    """``parameters(preset)`` as a table cell, e.g. ``155,490 + 11,826 PI (training only)``."""
-    kept, extra = parameters(preset)
+def parameters_caption(part):
+    """The parameters of a part's preset as a table cell, e.g. ``155,490 + 11,826 PI
+    (training only)``; a preset that is gone is an error naming the part and the command
+    that runs it again."""
+    from emseg.train import PRESETS
+
+    if part["preset"] not in PRESETS:
+        raise ValueError(
+            f"{common.PARTS.name}/{NAME}/{part['setting']}/{part['arm']}-seed{part['seed']}.json "
+            f"names the preset {part['preset']!r}, which emseg.train.PRESETS no longer has; run "
+            f"it again (python bench/claims/run.py {NAME} --settings {part['setting']} --arms "
+            f"{part['arm']} --seeds {part['seed']} --redo) or restore the preset")
+    kept, extra = parameters(part["preset"])
     return f"{kept:,}" + (f" + {extra:,} PI (training only)" if extra else "")
 
 
@@ -77,7 +84,7 @@ def summarise(parts):
         names = next(iter(mine.values()))["class_names"]
         rows = common.class_table(
             mine, ARMS, names,
-            extra=lambda done: [parameters_caption(done[0]["preset"]),
+            extra=lambda done: [parameters_caption(done[0]),
                                 f"{sum(p['train_seconds'] for p in done) / len(done):.0f}"])
         tables.append({"caption": f"`{setting}` ({common.budget_caption(mine)}): test IoU, "
                                   "mean ± sd over seeds",

@@ -181,7 +181,9 @@ def test_run_reports_a_part_with_an_unknown_preset_as_one_error_line(tmp_path, m
     (folder / "unet3d-seed0.json").write_text(json.dumps({**part, "preset": "gone-cpu"}))
     assert run.cli(["--report"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: a ReIsoSeg part names the preset 'gone-cpu'") and err.count("\n") == 1
+    assert err.startswith("error: parts/reisoseg/phantom/unet3d-seed0.json names the preset 'gone-cpu'")
+    assert "run.py reisoseg --settings phantom --arms unet3d --seeds 0 --redo" in err
+    assert err.count("\n") == 1
     assert not (tmp_path / "results.json").exists()
     for mod in claims:
         sys.modules.pop(mod, None)
