@@ -266,6 +266,28 @@ def setting_folders(parts, settings):
                   key=lambda f: (settings.index(setting_of(f, settings)), f not in settings, f))
 
 
+def awaiting(folders, settings, iterations, command):
+    """Verdict entries for each setting of ``settings`` that has an earlier budget kept as a
+    record among ``folders`` but no part yet at the claim's budget of ``iterations``, so
+    that the claim says what it waits for instead of dropping the setting's verdicts.
+
+    Examples
+    --------
+    >>> [v["statement"] for v in awaiting(["phantom-3000it"], ("phantom",), 5000, "run.py x")]
+    ['`phantom`: no run yet at the budget of 5,000 iterations']
+    >>> awaiting(["phantom", "phantom-3000it"], ("phantom",), 5000, "run.py x")
+    []
+    """
+    have = set(folders)
+    return [{"statement": f"`{s}`: no run yet at the budget of {iterations:,} iterations",
+             "verdict": "undecided",
+             "reason": f"the `{s}` tables below are earlier budgets; `{command} --settings {s}` "
+                       "runs this one",
+             "comparison": None}
+            for s in settings
+            if s not in have and any(f != s and setting_of(f, settings) == s for f in have)]
+
+
 def budget_caption(parts):
     """``'1,000 iterations'`` (or ``'1,000, 3,000 iterations'``) of some parts."""
     its = sorted({p["iterations"] for p in parts.values() if "iterations" in p})

@@ -135,13 +135,14 @@ def summarise(parts):
                                                  "(mean gain {mean:+.3f}, {wins} of {n} seeds)")
                 if entry:
                     verdicts.append(entry)
+    verdicts += common.awaiting(found, SETTINGS, DEFAULT_ITERATIONS,
+                                "python bench/claims/run.py ecs")
     first = next(iter(parts.values()))
     return {
         "name": NAME, "title": TITLE, "paper": PAPER,
         "setting": "; ".join(DESCRIPTION[x] for x in SETTINGS
                              if x in {common.setting_of(f, SETTINGS) for f in found}),
-        "budget": "ecsnet-cpu, " + ", ".join(sorted({f"{p['iterations']:,}" for p in parts.values()}))
-                  + " iterations per net (per table)",
+        "budget": f"ecsnet-cpu, {common.budget_caption(parts)} per net (per table)",
         "command": "python bench/claims/run.py ecs --settings "
                    + " ".join(x for x in SETTINGS if x in found) + " --arms "
                    + " ".join(a for a in ARMS if any(k[1] == a and k[0] in SETTINGS for k in parts))

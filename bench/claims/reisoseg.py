@@ -78,7 +78,8 @@ def summarise(parts):
     if not parts:
         return None
     tables, verdicts, seeds_all = [], [], set()
-    for setting in common.setting_folders(parts, SETTINGS):
+    found = common.setting_folders(parts, SETTINGS)
+    for setting in found:
         mine = {k: v for k, v in parts.items() if k[0] == setting}
         seeds_all |= {k[2] for k in mine}
         names = next(iter(mine.values()))["class_names"]
@@ -100,6 +101,8 @@ def summarise(parts):
                                              "MIoU (mean gain {mean:+.3f}, {wins} of {n} seeds)")
             if entry:
                 verdicts.append(entry)
+    verdicts += common.awaiting(found, SETTINGS, DEFAULT_ITERATIONS,
+                                "python bench/claims/run.py reisoseg")
     first = next(iter(parts.values()))
     return {
         "name": NAME, "title": TITLE, "paper": PAPER,

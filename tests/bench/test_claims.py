@@ -261,6 +261,14 @@ def test_platelet_ensemble_waits_for_its_members_then_compares_like_for_like(tmp
     results = json.loads((tmp_path / "results.json").read_text())
     stale = [v for v in results["claims"]["platelet"]["verdicts"] if "changed since" in v["reason"]]
     assert stale and stale[0]["verdict"] == "undecided"
+    # the budget moved on: these parts become a record, and the setting says what it waits for
+    (tmp_path / "parts" / "platelet" / "phantom").rename(tmp_path / "parts" / "platelet" / "phantom-2it")
+    assert run.main(["--report"]) == 0
+    claim = json.loads((tmp_path / "results.json").read_text())["claims"]["platelet"]
+    assert [(v["verdict"], v["statement"]) for v in claim["verdicts"]] == [
+        ("undecided", f"`phantom`: no run yet at the budget of {platelet.DEFAULT_ITERATIONS:,} iterations")]
+    assert "--settings phantom" in claim["verdicts"][0]["reason"]
+    assert claim["tables"][0]["caption"].startswith("`phantom-2it` (2 iterations)")
     for mod in ("common", "report", "platelet", "run"):
         sys.modules.pop(mod, None)
 
