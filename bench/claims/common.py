@@ -281,8 +281,8 @@ def awaiting(folders, settings, iterations, command):
     have = set(folders)
     return [{"statement": f"`{s}`: no run yet at the budget of {iterations:,} iterations",
              "verdict": "undecided",
-             "reason": f"the `{s}` tables below are earlier budgets; `{command} --settings {s}` "
-                       "runs this one",
+             "reason": f"what `{s}` has so far are earlier budgets, kept as records; "
+                       f"`{command} --settings {s}` runs this one",
              "comparison": None}
             for s in settings
             if s not in have and any(f != s and setting_of(f, settings) == s for f in have)]
