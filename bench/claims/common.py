@@ -191,9 +191,9 @@ def verdict(comparison, *, margin, plateaus=(), unlearned=(), min_seeds=MIN_SEED
     why = ([f"{missed} of {len(plateaus)} runs had not reached their plateau"] if missed else []) \
         + ([f"{sum(unlearned)} of {len(unlearned)} runs left a class unlearned: test IoU "
             f"below {UNLEARNED:g}"] if any(unlearned) else [])
-    if why:  # every reason, not only the first: each one alone keeps the verdict open
-        return "undecided", "; ".join(why)
     lo, hi = comparison["ci95"]
+    if why:  # every reason, not only the first: each one alone keeps the verdict open
+        return "undecided", "; ".join(why) + f"; 95 % interval of the gain [{lo:+.3f}, {hi:+.3f}]"
     if lo > 0:
         small = f", all of it below the margin {margin:g}" if hi < margin else ""
         return "holds", f"95 % interval of the gain [{lo:+.3f}, {hi:+.3f}] lies above 0{small}"
@@ -235,8 +235,46 @@ def load_parts(claim):
         if f.name.startswith("."):  # a temporary file of an atomic write
             continue
         arm, seed = f.stem.rsplit("-seed", 1)
-        out[(f.parent.name, arm, int(seed))] = json.loads(f.read_text())
+        try:
+            part = json.loads(f.read_text())
+        except (OSError, ValueError) as err:
+            raise ValueError(f"parts/{claim}/{f.parent.name}/{f.name} cannot be read ({err}): "
+                             "restore it from git or delete it and run the part again") from None
+        if part.get("curve"):  # the plateau as the rule stands now, not as it stood then
+            part["plateau"] = plateau(part["curve"])
+        out[(f.parent.name, arm, int(seed))] = part
     return out
+
+
+def folder_for(setting, iterations, budget):
+    """The parts folder of a run of ``setting`` at ``iterations``: the setting's own folder
+    at the claim's ``budget``, else ``<setting>-<N>it`` (kept as a record, no verdicts).
+
+    Examples
+    --------
+    >>> folder_for("phantom", 5000, 5000), folder_for("phantom", 20, 5000)
+    ('phantom', 'phantom-20it')
+    """
+    return setting if int(iterations) == int(budget) else f"{setting}-{int(iterations)}it"
+
+
+def check_budgets(claim, parts, settings, budget):
+    """Refuse parts whose budget is not their folder's: a setting's folder holds runs at the
+    claim's ``budget`` only (its verdicts compare like with like), ``<setting>-<N>it``
+    runs of ``N`` iterations. An ensemble-like part that has no ``iterations`` is skipped."""
+    for (folder, arm, seed), part in parts.items():
+        if "iterations" not in part:
+            continue
+        setting = setting_of(folder, settings)
+        want = budget if folder == setting else int(folder.rsplit("-", 1)[1][:-2])
+        got = int(part["iterations"])
+        if got != want:
+            raise ValueError(
+                f"parts/{claim}/{folder}/{arm}-seed{seed}.json was trained for {got:,} iterations, "
+                f"but its folder holds {want:,}-iteration runs: move it to parts/{claim}/"
+                f"{folder_for(setting, got, budget)}/ (an earlier budget kept as a record) or run "
+                f"it again (python bench/claims/run.py {claim} --settings {setting} --arms {arm} "
+                f"--seeds {seed} --redo)")
 
 
 RECORD_NOTE = " (an earlier budget kept as a record; no verdicts)"
@@ -286,6 +324,17 @@ def awaiting(folders, settings, iterations, command):
              "comparison": None}
             for s in settings
             if s not in have and any(f != s and setting_of(f, settings) == s for f in have)]
+
+
+def budget_line(parts, settings, budget):
+    """The budget of a claim's verdicts, and the earlier budgets kept as records, e.g.
+    ``'5,000 iterations per net (the verdicts); earlier budgets kept as records: 1,000,
+    3,000 iterations'``."""
+    records = {k: p for k, p in parts.items() if k[0] not in settings}
+    text = f"{budget:,} iterations per net (the verdicts)"
+    if records:
+        text += f"; earlier budgets kept as records: {budget_caption(records)}"
+    return text
 
 
 def budget_caption(parts):

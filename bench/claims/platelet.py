@@ -37,7 +37,10 @@ DESCRIPTION = {"phantom": "the synthetic platelet phantom",
 ARMS = ("net2d3d", "unet2d", "ensemble")
 ONE_PART = ("ensemble",)  # one part (seed 0), run after every seed's nets
 PRESET_OF = {"net2d3d": "net2d3d-cpu", "unet2d": "unet2d-cpu"}
-DEFAULT_ITERATIONS = 5000  # at 1,000 both nets were still rising and net2d3d scored 0.02 on mitochondria (parts/platelet/phantom-1000it); at 3,000 three of four net2d3d runs were still rising (phantom-3000it)
+# at 1,000 both nets were still rising and net2d3d scored 0.02 on mitochondria
+# (parts/platelet/phantom-1000it); at 3,000 three of four net2d3d runs were still rising
+# (phantom-3000it)
+DEFAULT_ITERATIONS = 5000
 ENSEMBLE = (0, 1, 2, 3)
 SLABS = 8
 MARGIN = 0.01  # organelle MIoU
@@ -86,16 +89,21 @@ def weights_file(setting, seed):
 
 
 def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, device=None,
-             redo=False):
+             redo=False, folder=None):
+    """Train (or, for ``ensemble``, combine) one arm at one seed and score it on the test
+    split. ``folder`` is the parts folder (default ``setting``; another budget's is
+    ``<setting>-<N>it``, see :func:`common.folder_for`): the net2d3d weights and the
+    checkpoints go with it."""
     from emseg.checkpoint import save_model
     from emseg.device import pick_device
     from emseg.infer import predict
 
     device = pick_device(device)
     train, val, test = data(setting, shared)
+    folder = folder or setting
     if arm == "ensemble":
-        return _ensemble(setting, seed, test, device)
-    trained = common.train_arm(NAME, setting, arm, seed, PRESET_OF[arm], train, val, n_classes=7,
+        return _ensemble(setting, folder, seed, test, device)
+    trained = common.train_arm(NAME, folder, arm, seed, PRESET_OF[arm], train, val, n_classes=7,
                                iterations=iterations, metric="miou_organelle", device=device,
                                redo=redo)
     t1 = time.perf_counter()
@@ -103,12 +111,12 @@ def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, devic
                    precision="float32", progress=False)  # every part is scored in float32
     pred = prob.argmax(0)
     if arm == "net2d3d":
-        save_model(trained["model"].half(), weights_file(setting, seed), overwrite=True)
+        save_model(trained["model"].half(), weights_file(folder, seed), overwrite=True)
     return common.part_record(NAME, setting, arm, seed, trained, device, time.perf_counter() - t1,
                               **score(test.labels, pred), slabs=slab_scores(test, pred))
 
 
-def _ensemble(setting, seed, test, device):
+def _ensemble(setting, folder, seed, test, device):
     """The mean probabilities of the four nets' stored (half-precision) weights; each member
     is scored from the same stored weights, so the comparison is like for like."""
     import hashlib
@@ -117,17 +125,17 @@ def _ensemble(setting, seed, test, device):
     from emseg.device import describe
     from emseg.infer import predict
 
-    singles = [common.load_parts(NAME).get((setting, "net2d3d", s)) for s in ENSEMBLE]
+    singles = [common.load_parts(NAME).get((folder, "net2d3d", s)) for s in ENSEMBLE]
     missing = [s for s, part in zip(ENSEMBLE, singles)
-               if part is None or not weights_file(setting, s).is_file()]
+               if part is None or not weights_file(folder, s).is_file()]
     if missing:
-        raise common.PartNotReady(f"the ensemble of {setting} needs the net2d3d parts of seeds "
+        raise common.PartNotReady(f"the ensemble of {folder} needs the net2d3d parts of seeds "
                                   f"{', '.join(map(str, missing))} first (--arms net2d3d --seeds "
                                   f"{' '.join(map(str, ENSEMBLE))})")
     t0 = time.perf_counter()
     probs, members = None, []
     for s in ENSEMBLE:
-        path = weights_file(setting, s)
+        path = weights_file(folder, s)
         net = load_model(path, device=device).float()
         p = predict(net, test.image, output="probabilities", device=device, precision="float32",
                     progress=False)
@@ -191,6 +199,8 @@ def summarise(parts):
             unlearned = [bool(common.unlearned_classes(p))
                          for p in [ens] + [nets[m["seed"]] for m in members if m["seed"] in nets]]
             gain = ens["miou_organelle"] - best["miou_organelle"]
+            relative = (f"{100 * gain / best['miou_organelle']:+.1f} %" if best["miou_organelle"]
+                        else f"{gain:+.3f}")
             for who, ref in (("its mean single net", slabs.mean(0)),
                              ("its best single net", slabs[members.index(best)])):
                 ok = [i for i in range(len(ref)) if np.isfinite(ref[i]) and np.isfinite(ens_slabs[i])]
@@ -203,7 +213,7 @@ def summarise(parts):
                                               f"not between seeds; whole volume: ensemble "
                                               f"{ens['miou_organelle']:.3f}, best single "
                                               f"{best['miou_organelle']:.3f}, "
-                                              f"{100 * gain / best['miou_organelle']:+.1f} %; "
+                                              f"{relative}; "
                                               f"paper +7.1 %)",
                                  "verdict": word, "reason": why, "comparison": cmp})
     command = "python bench/claims/run.py platelet --seeds 0 1 2 3"
@@ -213,8 +223,8 @@ def summarise(parts):
         "name": NAME, "title": TITLE, "paper": PAPER,
         "setting": "; ".join(DESCRIPTION[x] for x in SETTINGS
                              if x in {common.setting_of(f, SETTINGS) for f in found}),
-        "budget": f"net2d3d-cpu and unet2d-cpu, {common.budget_caption(parts)} per net "
-                  "(per table)",
+        "budget": "net2d3d-cpu and unet2d-cpu, "
+                  + common.budget_line(parts, SETTINGS, DEFAULT_ITERATIONS),
         "command": command,
         "device": first["device"],
         "wall_seconds": float(sum(p["train_seconds"] + p["test_seconds"] for p in parts.values())),

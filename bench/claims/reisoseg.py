@@ -31,19 +31,22 @@ available = platelet.available
 
 
 def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, device=None,
-             redo=False):
+             redo=False, folder=None):
+    """Train one arm at one seed and score it on the test split (``folder``: as
+    :func:`platelet.run_part`)."""
     from emseg.device import pick_device
     from emseg.infer import predict
 
     device = pick_device(device)
     train, val, test = platelet.data(setting, shared)
-    trained = common.train_arm(NAME, setting, arm, seed, PRESET_OF[arm], train, val, n_classes=7,
+    trained = common.train_arm(NAME, folder or setting, arm, seed, PRESET_OF[arm], train, val, n_classes=7,
                                iterations=iterations, metric="miou_organelle", device=device,
                                redo=redo, **({"alpha": 1.0} if arm == "reisoseg-alpha1" else {}))
     t1 = time.perf_counter()
     pred = predict(trained["model"], test.image, output="labels", device=device,
                    precision="float32", progress=False)  # every part is scored in float32
     return common.part_record(NAME, setting, arm, seed, trained, device, time.perf_counter() - t1,
+                              parameters=list(split_parameters(trained["model"])),
                               **platelet.score(test.labels, pred))
 
 
@@ -52,7 +55,11 @@ def parameters(preset, n_classes=7):
     counts the PI module, which inference does not use (0 for a net without one)."""
     from emseg.train import PRESETS
 
-    model = PRESETS[preset].build_model(n_classes=n_classes)
+    return split_parameters(PRESETS[preset].build_model(n_classes=n_classes))
+
+
+def split_parameters(model):
+    """``(kept, training_only)`` parameters of a network (see :func:`parameters`)."""
     pi = getattr(model, "pi", None)
     extra = sum(p.numel() for p in pi.parameters()) if pi is not None else 0
     return sum(p.numel() for p in model.parameters()) - extra, extra
@@ -64,13 +71,16 @@ def parameters_caption(part):
     that runs it again."""
     from emseg.train import PRESETS
 
-    if part["preset"] not in PRESETS:
+    if "parameters" in part:  # counted on the trained net itself (parts since 2026-12-05)
+        kept, extra = part["parameters"]
+    elif part["preset"] not in PRESETS:
         raise ValueError(
             f"{common.PARTS.name}/{NAME}/{part['setting']}/{part['arm']}-seed{part['seed']}.json "
             f"names the preset {part['preset']!r}, which emseg.train.PRESETS no longer has; run "
             f"it again (python bench/claims/run.py {NAME} --settings {part['setting']} --arms "
             f"{part['arm']} --seeds {part['seed']} --redo) or restore the preset")
-    kept, extra = parameters(part["preset"])
+    else:
+        kept, extra = parameters(part["preset"])
     return f"{kept:,}" + (f" + {extra:,} PI (training only)" if extra else "")
 
 
@@ -107,10 +117,11 @@ def summarise(parts):
     return {
         "name": NAME, "title": TITLE, "paper": PAPER,
         "setting": "as the platelet claim, anisotropy 4 (16x64x64 windows)",
-        "budget": f"unet3d-cpu and reisoseg-cpu, {common.budget_caption(parts)} per net "
-                  "(per table)",
+        "budget": "unet3d-cpu and reisoseg-cpu, "
+                  + common.budget_line(parts, SETTINGS, DEFAULT_ITERATIONS),
         "command": "python bench/claims/run.py reisoseg --seeds "
-                   + " ".join(map(str, sorted({k[2] for k in parts if k[0] in SETTINGS}))),
+                   + " ".join(map(str, sorted({k[2] for k in parts if k[0] in SETTINGS})
+                                  or (0, 1, 2))),
         "device": first["device"],
         "wall_seconds": float(sum(p["train_seconds"] + p["test_seconds"] for p in parts.values())),
         "seeds": sorted(seeds_all), "tables": tables, "verdicts": verdicts,

@@ -19,14 +19,21 @@ RULES = ("Rules: a run is at its plateau when its best validation score rose by 
          "tables only, no verdicts.")
 
 
-def rebuild(claims):
-    """Summarise every claim's parts and write ``results.json`` atomically; returns it."""
+def summaries(claims):
+    """Every claim's summary from its parts (``{"rules", "claims"}``), in memory."""
     out = {"rules": RULES, "claims": {}}
     for name, mod in claims.items():
-        summary = mod.summarise(common.load_parts(name))
+        parts = common.load_parts(name)
+        common.check_budgets(name, parts, mod.SETTINGS, mod.DEFAULT_ITERATIONS)
+        summary = mod.summarise(parts)
         if summary is not None:
             out["claims"][name] = summary
-    common.write_json(common.RESULTS, out)
+    return out
+
+
+def rebuild(claims):
+    """:func:`summaries`, written to ``results.json`` atomically; returns what was written."""
+    common.write_json(common.RESULTS, summaries(claims))
     return json.loads(common.RESULTS.read_text())
 
 
@@ -66,7 +73,10 @@ def update_readme(results, readme=README):
                          "where the claims belong")
     new = pattern.sub(lambda m: f"{BEGIN}\n{markdown(results, level=4)}{END}", text)
     if new != text:
-        readme.write_text(new)
+        from emseg._atomic import atomic_path
+
+        with atomic_path(readme) as tmp:
+            tmp.write_text(new)
 
 
 def sync_notebooks():
@@ -79,5 +89,11 @@ def sync_notebooks():
     import commit_notebook
     import make_notebooks
 
+    problems = []
     for name in make_notebooks.sources():
-        commit_notebook.sync_committed(name)
+        try:
+            commit_notebook.sync_committed(name)
+        except SystemExit as err:  # its command line's way to report a notebook it cannot sync
+            problems.append(str(err.code).removeprefix("error: "))
+    if problems:
+        raise ValueError("; ".join(problems))

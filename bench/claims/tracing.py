@@ -56,7 +56,7 @@ def available(shared, settings=SETTINGS):
 
 
 def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, device=None,
-             redo=False):
+             redo=False, folder=None):
     """Train one VoxResNet (seed ``seed``) and score the three methods on the test stacks."""
     from emseg.data.dhpr import select_dhpr
     from emseg.data.phantoms.neuron import neuron_pool, render_densest
@@ -72,7 +72,7 @@ def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, devic
     train = [(normalize_stack(s.image), s.mask.astype(np.uint8)) for s in chosen]
     vals, _ = neuron_pool(3, shape=SHAPE, voxel_size=VS, seed=1000 + seed)
     val = [(normalize_stack(s.image), s.mask.astype(np.uint8)) for s in vals]
-    trained = common.train_arm(NAME, setting, arm, seed, "voxresnet-cpu", train, val,
+    trained = common.train_arm(NAME, folder or setting, arm, seed, "voxresnet-cpu", train, val,
                                n_classes=2, iterations=iterations, metric="miou_all",
                                device=device, redo=redo, checkpoint="last.pt")
     net = trained["model"]
@@ -170,7 +170,7 @@ def summarise(parts):
         "setting": f"the five real morphologies of ../shared/data/neurons rendered at "
                    f"{', '.join(f'{v:g}' for v in LEVELS)}x signal (densest "
                    f"{'x'.join(map(str, SHAPE))} box, (1.0, 0.5, 0.5) um)",
-        "budget": f"voxresnet-cpu, {first['iterations']} iterations per net, {len(seeds)} seeds",
+        "budget": f"voxresnet-cpu, {first['iterations']:,} iterations per net, {len(seeds)} seeds",
         "command": f"python bench/claims/run.py tracing --seeds {' '.join(map(str, seeds))}",
         "device": first["device"],
         "wall_seconds": float(sum(p["train_seconds"] + p["test_seconds"] for p in parts.values())),

@@ -70,10 +70,16 @@ def test_paired_uses_only_common_seeds_and_a_t_interval():
     ([-0.02, 0.05], [True] * 6, 3, "undecided"),
     ([0.02, 0.08], [True] * 5 + [False], 3, "undecided"),  # a run still rising
     ([0.02, 0.08], [True] * 4, 2, "undecided"),  # too few seeds
+    ([0.002, 0.008], [True] * 6, 3, "holds"),  # a real gain, all of it below the margin
+    ([0.0, 0.008], [True] * 6, 3, "does not hold"),  # 0 is in the interval: no gain shown
+    ([0.0, 0.05], [True] * 6, 3, "undecided"),
 ])
 def test_verdict_rule(ci, plateaus, n, expected):
     word, reason = common.verdict({"n": n, "ci95": ci}, margin=0.01, plateaus=plateaus)
     assert word == expected and reason
+    if n >= 3:  # every verdict on enough seeds shows its interval, an undecided one too
+        assert f"[{ci[0]:+.3f}, {ci[1]:+.3f}]" in reason
+    assert ("below the margin" in reason) == (ci == [0.002, 0.008])
 
 
 def test_a_class_left_unlearned_makes_the_verdict_undecided():
@@ -92,8 +98,9 @@ def test_a_class_left_unlearned_makes_the_verdict_undecided():
     a[("s", "a", 2)]["plateau"] = {"met": False, "rise": 0.05}  # both reasons are given
     entry = common.compare({**a, **b}, "a", "b", "miou_organelle", margin=0.01, statement="{a}>{b}")
     assert entry["verdict"] == "undecided"
-    assert entry["reason"] == ("1 of 6 runs had not reached their plateau; "
-                               "1 of 6 runs left a class unlearned: test IoU below 0.01")
+    assert entry["reason"].startswith("1 of 6 runs had not reached their plateau; "
+                                      "1 of 6 runs left a class unlearned: test IoU below 0.01; "
+                                      "95 % interval of the gain [")
 
 
 def test_tracing_counts_failed_traces_at_the_worst_value():
@@ -122,7 +129,7 @@ def test_tracing_counts_failed_traces_at_the_worst_value():
     assert words["pipeline beats the baseline on F1 at 0.5x signal"] == "undecided"  # no data
 
 
-def test_ecs_claim_runs_resumable_parts_and_reports(tmp_path, monkeypatch):
+def test_ecs_claim_runs_resumable_parts_and_reports(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("EMSEG_CLAIMS_DIR", str(tmp_path))
     for mod in ("common", "report", "ecs", "run"):
         sys.modules.pop(mod, None)
@@ -138,6 +145,7 @@ def test_ecs_claim_runs_resumable_parts_and_reports(tmp_path, monkeypatch):
                      for k, shape in enumerate([(2, 128, 128), (1, 128, 128), (1, 128, 128)]))
 
     monkeypatch.setattr(ecs, "data", small)
+    monkeypatch.setattr(ecs, "DEFAULT_ITERATIONS", 3)  # a toy budget as the claim's own
     argv = ["ecs", "--settings", "phantom", "--arms", "unet", "shape", "--seeds", "0",
             "--iterations", "3", "--device", "cpu", "--shared", str(tmp_path)]
     assert run.main(argv) == 0
@@ -155,6 +163,27 @@ def test_ecs_claim_runs_resumable_parts_and_reports(tmp_path, monkeypatch):
     assert part.stat().st_mtime_ns == mtime
     text = report.markdown(results)
     assert "| unet | 1 |" in text and "undecided" in text
+    # another budget than the claim's is kept apart, as a record: no verdicts from it; and a
+    # report that fails after a part (e.g. a notebook it cannot sync) does not stop the run
+    publish, calls = run.publish, []
+
+    def flaky(claims):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ValueError("example4.ipynb: cells differ")
+        return publish(claims)
+
+    monkeypatch.setattr(run, "publish", flaky)
+    assert run.main(["ecs", "--settings", "phantom", "--arms", "unet", "--seeds", "0", "--iterations",
+                     "2", "--device", "cpu", "--shared", str(tmp_path)]) == 0
+    record = json.loads(c.part_file("ecs", "phantom-2it", "unet", 0).read_text())
+    assert record["iterations"] == 2 and json.loads(part.read_text()) == first
+    assert len(calls) == 2 and "warning: the report was not rebuilt (example4.ipynb: cells differ)" \
+        in capsys.readouterr().err
+    claim = json.loads((tmp_path / "results.json").read_text())["claims"]["ecs"]
+    assert [t["caption"].split(" ")[0] for t in claim["tables"]] == ["`phantom`", "`phantom-2it`"]
+    assert not any("2 of" in v["statement"] or "phantom-2it" in v["statement"] for v in claim["verdicts"])
+    assert "--settings phantom --arms unet shape --seeds 0" in claim["command"]
     for mod in ("common", "report", "ecs", "run"):
         sys.modules.pop(mod, None)
 
@@ -189,12 +218,27 @@ def test_run_reports_a_part_with_an_unknown_preset_as_one_error_line(tmp_path, m
         sys.modules.pop(mod, None)
 
 
-def test_readme_claims_section_is_generated_from_results_json():
-    results = json.loads(common.RESULTS.read_text())
+def test_readme_and_results_json_agree_with_the_committed_parts():
+    import run
+
+    fresh = report.summaries(run.claim_modules())  # from the parts, in memory
+    stale = "stale: run python bench/claims/run.py --report and commit what it writes"
     text = (ROOT / "README.md").read_text()
     begin, end = text.index(report.BEGIN), text.index(report.END)
-    assert text[begin + len(report.BEGIN):end].strip() == report.markdown(results, level=4).strip(), \
-        "README's claims section is stale: run python bench/claims/run.py --report"
+    assert text[begin + len(report.BEGIN):end].strip() == report.markdown(fresh, level=4).strip(), \
+        f"README's claims section is {stale}"
+    assert report.markdown(json.loads(common.RESULTS.read_text())) == report.markdown(fresh), \
+        f"results.json is {stale}"
+
+
+def test_sync_notebooks_turns_a_notebook_it_cannot_sync_into_one_error(monkeypatch):
+    sys.path.insert(0, str(ROOT / "tools"))
+    import commit_notebook
+
+    monkeypatch.setattr(commit_notebook, "sync_committed",
+                        lambda name: sys.exit(f"error: {name}.ipynb: cells differ"))
+    with pytest.raises(ValueError, match=r"^example1.ipynb: cells differ; example2.ipynb"):
+        report.sync_notebooks()
 
 
 def test_the_rules_docstring_examples():
@@ -210,6 +254,14 @@ def test_parts_skip_temporary_files_and_resume_only_the_same_budget(tmp_path, mo
     (folder / "unet-seed0.json").write_text('{"iou": 0.5}')
     (folder / ".unet-seed1.json.abc.tmp.json").write_text("{half")  # an interrupted write
     assert common.load_parts("ecs") == {("vnc", "unet", 0): {"iou": 0.5}}
+    # the plateau is judged by the rule as it stands, not as it stood when the part ran
+    curve = [[100, 0.2], [200, 0.5], [300, 0.6], [400, 0.65], [500, 0.7]]
+    (folder / "shape-seed0.json").write_text(json.dumps({"curve": curve, "plateau": {"met": True}}))
+    assert common.load_parts("ecs")[("vnc", "shape", 0)]["plateau"] == common.plateau(curve)
+    assert not common.plateau(curve)["met"]
+    (folder / "shape-seed1.json").write_text("{half")  # a damaged part: named, with what to do
+    with pytest.raises(ValueError, match=r"shape-seed1.json cannot be read .*delete it and run the part again"):
+        common.load_parts("ecs")
 
     import torch
     run = tmp_path / "run"
@@ -240,8 +292,8 @@ def test_platelet_ensemble_waits_for_its_members_then_compares_like_for_like(tmp
                                                                     "pyramid_width": 2},
                                                         tiny.config.replace(window=(5, 32, 32))))
     monkeypatch.setitem(platelet.PRESET_OF, "net2d3d", "tiny-net2d3d")
-    base = ["platelet", "--settings", "phantom", "--iterations", "2", "--device", "cpu",
-            "--shared", str(tmp_path)]
+    monkeypatch.setattr(platelet, "DEFAULT_ITERATIONS", 2)  # a toy budget as the claim's own
+    base = ["platelet", "--settings", "phantom", "--device", "cpu", "--shared", str(tmp_path)]
     assert run.main(base + ["--arms", "net2d3d", "ensemble", "--seeds", "0", "1"]) == 0
     assert not c.part_file("platelet", "phantom", "ensemble", 0).exists()  # members 2, 3 missing
     assert run.main(base + ["--arms", "net2d3d", "ensemble", "--seeds", "2", "3"]) == 0
@@ -261,7 +313,13 @@ def test_platelet_ensemble_waits_for_its_members_then_compares_like_for_like(tmp
     results = json.loads((tmp_path / "results.json").read_text())
     stale = [v for v in results["claims"]["platelet"]["verdicts"] if "changed since" in v["reason"]]
     assert stale and stale[0]["verdict"] == "undecided"
-    # the budget moved on: these parts become a record, and the setting says what it waits for
+    # the budget moves on: until the old parts are moved to a record folder they are refused
+    monkeypatch.setattr(platelet, "DEFAULT_ITERATIONS", 5)
+    with pytest.raises(ValueError, match=r"parts/platelet/phantom/ensemble-seed0.json was trained for "
+                                         r"2 iterations, but its folder holds 5-iteration runs: move "
+                                         r"it to parts/platelet/phantom-2it/"):
+        run.main(["--report"])
+    # as a record they stay in the tables, and the setting says what it waits for
     (tmp_path / "parts" / "platelet" / "phantom").rename(tmp_path / "parts" / "platelet" / "phantom-2it")
     assert run.main(["--report"]) == 0
     claim = json.loads((tmp_path / "results.json").read_text())["claims"]["platelet"]
@@ -269,6 +327,8 @@ def test_platelet_ensemble_waits_for_its_members_then_compares_like_for_like(tmp
         ("undecided", f"`phantom`: no run yet at the budget of {platelet.DEFAULT_ITERATIONS:,} iterations")]
     assert "--settings phantom" in claim["verdicts"][0]["reason"]
     assert claim["tables"][0]["caption"].startswith("`phantom-2it` (2 iterations)")
+    assert claim["budget"].endswith("5 iterations per net (the verdicts); earlier budgets kept as "
+                                    "records: 2 iterations")
     for mod in ("common", "report", "platelet", "run"):
         sys.modules.pop(mod, None)
 
@@ -293,12 +353,13 @@ def test_reisoseg_claim_trains_its_three_arms(tmp_path, monkeypatch):
                                                            preset.config.replace(window=(16, 32, 32))))
     monkeypatch.setattr(reisoseg, "PRESET_OF", {"unet3d": "tiny-unet3d", "reisoseg": "tiny-reisoseg",
                                                 "reisoseg-alpha1": "tiny-reisoseg"})
-    assert run.main(["reisoseg", "--settings", "phantom", "--seeds", "0", "--iterations", "2",
+    monkeypatch.setattr(reisoseg, "DEFAULT_ITERATIONS", 2)  # a toy budget as the claim's own
+    assert run.main(["reisoseg", "--settings", "phantom", "--seeds", "0",
                      "--device", "cpu", "--shared", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "results.json").read_text())["claims"]["reisoseg"]
     assert [r[0] for r in results["tables"][0]["rows"]] == ["unet3d", "reisoseg", "reisoseg-alpha1"]
     alpha1 = json.loads((tmp_path / "parts" / "reisoseg" / "phantom" / "reisoseg-alpha1-seed0.json").read_text())
-    assert alpha1["preset"] == "tiny-reisoseg" and len(alpha1["iou"]) == 7
+    assert alpha1["preset"] == "tiny-reisoseg" and len(alpha1["iou"]) == 7 and alpha1["iterations"] == 2
     # the parameters column counts each arm's network, the training-only PI module apart
     header, rows = results["tables"][0]["header"], results["tables"][0]["rows"]
     cells = {r[0]: r[header.index("parameters")] for r in rows}
@@ -309,5 +370,6 @@ def test_reisoseg_claim_trains_its_three_arms(tmp_path, monkeypatch):
     assert n_pi > 0
     assert cells["unet3d"] == f"{sum(p.numel() for p in tiny_unet.parameters()):,}"
     assert cells["reisoseg"] == cells["reisoseg-alpha1"] == f"{n_kept:,} + {n_pi:,} PI (training only)"
+    assert alpha1["parameters"] == [n_kept, n_pi]  # counted on the trained net and kept in the part
     for mod in ("common", "report", "platelet", "reisoseg", "run"):
         sys.modules.pop(mod, None)
