@@ -10,11 +10,12 @@ checkout, and starts again in a fresh one.
 
 The rules (stated once here, printed with every table):
 
-* **Plateau.** A run is at its plateau when its best validation score improved by less
-  than :data:`PLATEAU_TOL` (0.01) over the last :data:`PLATEAU_FRACTION` (20 %) of its
-  iterations. The presets' learning rate decays to zero (``poly``), which flattens every
-  curve at its end; the rule is checked on the best-so-far score, so it asks whether the
-  last fifth of the run still found better weights.
+* **Plateau.** A run is at its plateau when, over the last :data:`PLATEAU_FRACTION` (20 %)
+  of its iterations, neither its best validation score nor its latest one rose by
+  :data:`PLATEAU_TOL` (0.01) or more. The best-so-far score asks whether the last fifth
+  still found better weights; the latest score catches a curve that climbs back after a
+  dip below an early peak (still rising, though its best was not beaten). The presets'
+  learning rate decays to zero (``poly``), which flattens every curve at its end.
 * **Paired comparison.** Arm A against arm B on the same seeds and test volumes: the mean
   and sd of the per-seed differences A − B and their 95 % t interval.
 * **Verdict.** *holds* when the interval lies above 0 (the reason says when the whole
@@ -58,22 +59,25 @@ def plateau(curve, *, fraction=PLATEAU_FRACTION, tol=PLATEAU_TOL):
     curve : list of (iteration, score)
         Validation scores in iteration order (higher is better).
     fraction, tol : float
-        The rule: the best score improved by less than ``tol`` over the last
-        ``fraction`` of the iterations.
+        The rule: over the last ``fraction`` of the iterations, neither the best score
+        nor the latest one rose by ``tol`` or more.
 
     Returns
     -------
     dict
         ``met`` (bool), ``rise`` (best score at the end minus the best up to the start
-        of the last ``fraction``), ``from_iteration`` and ``points`` (evaluations in the
-        last ``fraction``). ``met`` is False when fewer than 2 evaluations lie before
-        that start or none after it (the curve is too sparse to tell).
+        of the last ``fraction``), ``last_rise`` (the last score minus the last one up to
+        that start), ``from_iteration`` and ``points`` (evaluations in the last
+        ``fraction``). ``met`` is False when fewer than 2 evaluations lie before that
+        start or none after it (the curve is too sparse to tell).
 
     Examples
     --------
     >>> plateau([(100, 0.2), (200, 0.5), (300, 0.60), (400, 0.605), (500, 0.604)])["met"]
     True
     >>> plateau([(100, 0.2), (200, 0.5), (300, 0.60), (400, 0.65), (500, 0.70)])["met"]
+    False
+    >>> plateau([(100, 0.2), (200, 0.7), (300, 0.50), (400, 0.55), (500, 0.60)])["met"]  # climbing back
     False
     """
     pts = sorted((int(i), float(s)) for i, s in curve)
@@ -84,10 +88,12 @@ def plateau(curve, *, fraction=PLATEAU_FRACTION, tol=PLATEAU_TOL):
     before = [s for i, s in pts if i <= start]
     after = [s for i, s in pts if i > start]
     if len(before) < 2 or not after:
-        return {"met": False, "rise": None, "from_iteration": int(start), "points": len(after)}
+        return {"met": False, "rise": None, "last_rise": None, "from_iteration": int(start),
+                "points": len(after)}
     rise = max(before + after) - max(before)
-    return {"met": bool(rise < tol), "rise": float(rise), "from_iteration": int(start),
-            "points": len(after)}
+    last_rise = after[-1] - before[-1]
+    return {"met": bool(rise < tol and last_rise < tol), "rise": float(rise),
+            "last_rise": float(last_rise), "from_iteration": int(start), "points": len(after)}
 
 
 def mean_sd(values):

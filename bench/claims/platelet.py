@@ -163,6 +163,11 @@ def summarise(parts):
     for setting in found:
         mine = {k: v for k, v in parts.items() if k[0] == setting}
         seeds_all |= {k[2] for k in mine}
+        ens = mine.get((setting, "ensemble", 0))
+        if ens:  # at its plateau when its members are, by the rule as it stands now
+            members = [mine.get((setting, "net2d3d", m["seed"])) for m in ens["members"]]
+            ens["plateau"] = {**ens["plateau"], "met": all(m is not None and m["plateau"]["met"]
+                                                          for m in members)}
         names = next(iter(mine.values()))["class_names"]
         rows = common.class_table(mine, ARMS, names)
         tables.append({"caption": f"`{setting}` ({common.budget_caption(mine)}): "

@@ -8,8 +8,9 @@ import common
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 BEGIN, END = "<!-- claims:begin -->", "<!-- claims:end -->"
-RULES = ("Rules: a run is at its plateau when its best validation score rose by less than "
-         f"{common.PLATEAU_TOL:g} over its last {common.PLATEAU_FRACTION:.0%} of iterations; arms are "
+RULES = ("Rules: a run is at its plateau when neither its best validation score nor its "
+         f"latest one rose by {common.PLATEAU_TOL:g} or more over its last "
+         f"{common.PLATEAU_FRACTION:.0%} of iterations; arms are "
          "compared on the same seeds and test volumes (mean ± sd of the per-seed differences, "
          "95 % t interval); a claim *holds* when the interval lies above 0, *does not hold* "
          "when it rules out a gain as large as the claim's margin without lying above 0, and is "

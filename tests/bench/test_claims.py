@@ -13,7 +13,7 @@ import common  # noqa: E402
 import report  # noqa: E402
 
 
-def test_plateau_met_when_the_best_score_stops_rising():
+def test_plateau_met_when_neither_the_best_nor_the_latest_score_still_rises():
     flat = [(100, 0.2), (200, 0.5), (300, 0.6), (400, 0.605), (500, 0.604)]
     rising = [(100, 0.2), (200, 0.5), (300, 0.6), (400, 0.65), (500, 0.70)]
     assert common.plateau(flat)["met"] and common.plateau(flat)["rise"] == pytest.approx(0.0)
@@ -23,11 +23,17 @@ def test_plateau_met_when_the_best_score_stops_rising():
     assert common.plateau([(100, 0.5), (200, 0.7), (300, 0.7), (400, 0.7), (500, 0.4)])["met"]
     # order of the points does not matter
     assert common.plateau(list(reversed(rising))) == common.plateau(rising)
+    # a curve climbing back after a dip below an early peak is still rising
+    back = common.plateau([(100, 0.2), (200, 0.295), (300, 0.25), (400, 0.25), (500, 0.261)])
+    assert back["rise"] == pytest.approx(0.0) and back["last_rise"] == pytest.approx(0.011)
+    assert not back["met"]
+    assert common.plateau([(100, 0.2), (200, 0.295), (300, 0.25), (400, 0.25), (500, 0.259)])["met"]
 
 
 def test_plateau_is_not_met_on_a_curve_too_sparse_to_tell():
     out = common.plateau([(1000, 0.9)])
-    assert out == {"met": False, "rise": None, "from_iteration": 800, "points": 1}
+    assert out == {"met": False, "rise": None, "last_rise": None, "from_iteration": 800,
+                   "points": 1}
     assert not common.plateau([(500, 0.2), (1000, 0.9)])["met"]  # one point before the last fifth
     with pytest.raises(ValueError, match="at least one point"):
         common.plateau([])
