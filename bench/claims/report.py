@@ -56,7 +56,8 @@ def markdown(results, level=3):
         minutes = c["wall_seconds"] / 60
         out += [f"{h} {c['title']} ({c['paper']})", "",
                 f"Setting: {c['setting']}. Budget: {c['budget']}. Device: {c['device']}; "
-                f"{minutes:.0f} min of training and testing in all (earlier budgets included). Command: `{c['command']}`.", ""]
+                f"{minutes:.0f} min of training and testing in all (earlier budgets included). "
+                f"Command: `{c['command']}`.", ""]
         for v in c["verdicts"]:
             out.append(f"- **{v['verdict']}**: {v['statement']} ({v['reason']}).")
         out.append("")
