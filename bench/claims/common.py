@@ -11,11 +11,13 @@ checkout, and starts again in a fresh one.
 The rules (stated once here, printed with every table):
 
 * **Plateau.** A run is at its plateau when, over the last :data:`PLATEAU_FRACTION` (20 %)
-  of its iterations, neither its best validation score nor its latest one rose by
+  of its iterations, neither its best validation score nor its level rose by
   :data:`PLATEAU_TOL` (0.01) or more. The best-so-far score asks whether the last fifth
-  still found better weights; the latest score catches a curve that climbs back after a
-  dip below an early peak (still rising, though its best was not beaten). The presets'
-  learning rate decays to zero (``poly``), which flattens every curve at its end.
+  still found better weights; the level (the mean score of the last fifth against the mean
+  of the fifth before it) catches a curve that climbs back after a dip below an early peak,
+  still rising though its best was not beaten, while one noisy evaluation does not decide
+  it. The presets' learning rate decays to zero (``poly``), which flattens every curve at
+  its end.
 * **Paired comparison.** Arm A against arm B on the same seeds and test volumes: the mean
   and sd of the per-seed differences A − B and their 95 % t interval.
 * **Verdict.** *holds* when the interval lies above 0 (the reason says when the whole
@@ -60,14 +62,15 @@ def plateau(curve, *, fraction=PLATEAU_FRACTION, tol=PLATEAU_TOL):
         Validation scores in iteration order (higher is better).
     fraction, tol : float
         The rule: over the last ``fraction`` of the iterations, neither the best score
-        nor the latest one rose by ``tol`` or more.
+        nor the level rose by ``tol`` or more.
 
     Returns
     -------
     dict
         ``met`` (bool), ``rise`` (best score at the end minus the best up to the start
-        of the last ``fraction``), ``last_rise`` (the last score minus the last one up to
-        that start), ``from_iteration`` and ``points`` (evaluations in the last
+        of the last ``fraction``), ``trend`` (the mean score of the last ``fraction``
+        minus the mean of the ``fraction`` before it; the last score before it when
+        that span has none), ``from_iteration`` and ``points`` (evaluations in the last
         ``fraction``). ``met`` is False when fewer than 2 evaluations lie before that
         start or none after it (the curve is too sparse to tell).
 
@@ -88,12 +91,13 @@ def plateau(curve, *, fraction=PLATEAU_FRACTION, tol=PLATEAU_TOL):
     before = [s for i, s in pts if i <= start]
     after = [s for i, s in pts if i > start]
     if len(before) < 2 or not after:
-        return {"met": False, "rise": None, "last_rise": None, "from_iteration": int(start),
+        return {"met": False, "rise": None, "trend": None, "from_iteration": int(start),
                 "points": len(after)}
     rise = max(before + after) - max(before)
-    last_rise = after[-1] - before[-1]
-    return {"met": bool(rise < tol and last_rise < tol), "rise": float(rise),
-            "last_rise": float(last_rise), "from_iteration": int(start), "points": len(after)}
+    previous = [s for i, s in pts if start - fraction * end < i <= start] or before[-1:]
+    trend = float(np.mean(after) - np.mean(previous))
+    return {"met": bool(rise < tol and trend < tol), "rise": float(rise), "trend": trend,
+            "from_iteration": int(start), "points": len(after)}
 
 
 def mean_sd(values):
@@ -267,7 +271,7 @@ def folder_for(setting, iterations, budget):
 def check_budgets(claim, parts, settings, budget):
     """Refuse parts whose budget is not their folder's: a setting's folder holds runs at the
     claim's ``budget`` only (its verdicts compare like with like), ``<setting>-<N>it``
-    runs of ``N`` iterations. An ensemble-like part that has no ``iterations`` is skipped."""
+    runs of ``N`` iterations. A part that records no ``iterations`` is not checked."""
     for (folder, arm, seed), part in parts.items():
         if "iterations" not in part:
             continue
@@ -306,8 +310,12 @@ def setting_of(folder, settings):
 def setting_folders(parts, settings):
     """The folders of ``parts`` (keys ``(folder, arm, seed)``) in the order of ``settings``,
     each setting before its records."""
-    return sorted({k[0] for k in parts},
-                  key=lambda f: (settings.index(setting_of(f, settings)), f not in settings, f))
+    def key(f):
+        budget = re.fullmatch(r".+-(\d+)it", f) if f not in settings else None
+        return settings.index(setting_of(f, settings)), f not in settings, \
+            int(budget.group(1)) if budget else 0, f
+
+    return sorted({k[0] for k in parts}, key=key)
 
 
 def awaiting(folders, settings, iterations, command):

@@ -129,9 +129,10 @@ def _ensemble(setting, folder, seed, test, device):
     missing = [s for s, part in zip(ENSEMBLE, singles)
                if part is None or not weights_file(folder, s).is_file()]
     if missing:
+        budget = "" if folder == setting else f" --iterations {folder.rsplit('-', 1)[1][:-2]}"
         raise common.PartNotReady(f"the ensemble of {folder} needs the net2d3d parts of seeds "
                                   f"{', '.join(map(str, missing))} first (--arms net2d3d --seeds "
-                                  f"{' '.join(map(str, ENSEMBLE))})")
+                                  f"{' '.join(map(str, ENSEMBLE))}{budget})")
     t0 = time.perf_counter()
     probs, members = None, []
     for s in ENSEMBLE:

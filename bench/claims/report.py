@@ -8,9 +8,10 @@ import common
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 BEGIN, END = "<!-- claims:begin -->", "<!-- claims:end -->"
-RULES = ("Rules: a run is at its plateau when neither its best validation score nor its "
-         f"latest one rose by {common.PLATEAU_TOL:g} or more over its last "
-         f"{common.PLATEAU_FRACTION:.0%} of iterations; arms are "
+RULES = ("Rules: a run is at its plateau when, over its last "
+         f"{common.PLATEAU_FRACTION:.0%} of iterations, neither its best validation score nor "
+         f"its level (the mean score, against the {common.PLATEAU_FRACTION:.0%} before) rose by "
+         f"{common.PLATEAU_TOL:g} or more; arms are "
          "compared on the same seeds and test volumes (mean ± sd of the per-seed differences, "
          "95 % t interval); a claim *holds* when the interval lies above 0, *does not hold* "
          "when it rules out a gain as large as the claim's margin without lying above 0, and is "
@@ -56,7 +57,9 @@ def markdown(results, level=3):
         minutes = c["wall_seconds"] / 60
         out += [f"{h} {c['title']} ({c['paper']})", "",
                 f"Setting: {c['setting']}. Budget: {c['budget']}. Device: {c['device']}; "
-                f"{minutes:.0f} min of training and testing in all (earlier budgets included). "
+                f"{minutes:.0f} min of training and testing in all"
+                + (" (earlier budgets included)" if "kept as records" in c["budget"] else "")
+                + ". "
                 f"Command: `{c['command']}`.", ""]
         for v in c["verdicts"]:
             out.append(f"- **{v['verdict']}**: {v['statement']} ({v['reason']}).")

@@ -12,6 +12,10 @@ sys.path.insert(0, str(ROOT / "bench" / "claims"))
 import common  # noqa: E402
 import report  # noqa: E402
 
+# the claims' modules read EMSEG_CLAIMS_DIR when imported: a test that points it elsewhere
+# drops them all from sys.modules before and after, so that no other test sees its folder
+CLAIM_MODULES = ("common", "report", "platelet", "ecs", "reisoseg", "tracing", "run")
+
 
 def test_plateau_met_when_neither_the_best_nor_the_latest_score_still_rises():
     flat = [(100, 0.2), (200, 0.5), (300, 0.6), (400, 0.605), (500, 0.604)]
@@ -25,14 +29,19 @@ def test_plateau_met_when_neither_the_best_nor_the_latest_score_still_rises():
     assert common.plateau(list(reversed(rising))) == common.plateau(rising)
     # a curve climbing back after a dip below an early peak is still rising
     back = common.plateau([(100, 0.2), (200, 0.295), (300, 0.25), (400, 0.25), (500, 0.261)])
-    assert back["rise"] == pytest.approx(0.0) and back["last_rise"] == pytest.approx(0.011)
+    assert back["rise"] == pytest.approx(0.0) and back["trend"] == pytest.approx(0.011)
     assert not back["met"]
     assert common.plateau([(100, 0.2), (200, 0.295), (300, 0.25), (400, 0.25), (500, 0.259)])["met"]
+    # the level is a mean over each fifth: one low evaluation just before the last fifth
+    # (0.78 at 800) does not hold a flat run open
+    flat = [(k * 100, v) for k, v in enumerate([.5, .7, .80, .81, .80, .79, .81, .78, .80, .79, .80], 1)]
+    out = common.plateau(flat)  # 1,100 iterations: 900-1,100 against 700-800
+    assert out["met"] and out["trend"] == pytest.approx((.80 + .79 + .80) / 3 - (.81 + .78) / 2)
 
 
 def test_plateau_is_not_met_on_a_curve_too_sparse_to_tell():
     out = common.plateau([(1000, 0.9)])
-    assert out == {"met": False, "rise": None, "last_rise": None, "from_iteration": 800,
+    assert out == {"met": False, "rise": None, "trend": None, "from_iteration": 800,
                    "points": 1}
     assert not common.plateau([(500, 0.2), (1000, 0.9)])["met"]  # one point before the last fifth
     with pytest.raises(ValueError, match="at least one point"):
@@ -42,9 +51,9 @@ def test_plateau_is_not_met_on_a_curve_too_sparse_to_tell():
 def test_setting_folders_put_each_setting_before_its_records_and_refuse_strangers():
     settings = ("phantom", "real-geometry")
     parts = {(f, "arm", 0): {} for f in ("real-geometry", "phantom-1000it", "phantom",
-                                         "real-geometry-2000it")}
-    assert common.setting_folders(parts, settings) == [
-        "phantom", "phantom-1000it", "real-geometry", "real-geometry-2000it"]
+                                         "real-geometry-2000it", "phantom-500it")}
+    assert common.setting_folders(parts, settings) == [  # records by budget, as numbers
+        "phantom", "phantom-500it", "phantom-1000it", "real-geometry", "real-geometry-2000it"]
     assert common.setting_of("real-geometry-2000it", settings) == "real-geometry"
     for bad in ("vnc", "phantom-old", "phantom1000it"):
         with pytest.raises(ValueError, match=f"parts folder '{bad}'"):
@@ -137,7 +146,7 @@ def test_tracing_counts_failed_traces_at_the_worst_value():
 
 def test_ecs_claim_runs_resumable_parts_and_reports(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("EMSEG_CLAIMS_DIR", str(tmp_path))
-    for mod in ("common", "report", "ecs", "run"):
+    for mod in CLAIM_MODULES:
         sys.modules.pop(mod, None)
     import common as c
     import ecs
@@ -190,7 +199,7 @@ def test_ecs_claim_runs_resumable_parts_and_reports(tmp_path, monkeypatch, capsy
     assert [t["caption"].split(" ")[0] for t in claim["tables"]] == ["`phantom`", "`phantom-2it`"]
     assert not any("2 of" in v["statement"] or "phantom-2it" in v["statement"] for v in claim["verdicts"])
     assert "--settings phantom --arms unet shape --seeds 0" in claim["command"]
-    for mod in ("common", "report", "ecs", "run"):
+    for mod in CLAIM_MODULES:
         sys.modules.pop(mod, None)
 
 
@@ -204,8 +213,7 @@ def test_run_refuses_an_unknown_arm(capsys):
 
 def test_run_reports_a_part_with_an_unknown_preset_as_one_error_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("EMSEG_CLAIMS_DIR", str(tmp_path))
-    claims = ("common", "report", "platelet", "ecs", "reisoseg", "tracing", "run")
-    for mod in claims:
+    for mod in CLAIM_MODULES:
         sys.modules.pop(mod, None)  # they read EMSEG_CLAIMS_DIR when imported
     import run
 
@@ -220,7 +228,7 @@ def test_run_reports_a_part_with_an_unknown_preset_as_one_error_line(tmp_path, m
     assert "run.py reisoseg --settings phantom --arms unet3d --seeds 0 --redo" in err
     assert err.count("\n") == 1
     assert not (tmp_path / "results.json").exists()
-    for mod in claims:
+    for mod in CLAIM_MODULES:
         sys.modules.pop(mod, None)
 
 
@@ -281,7 +289,7 @@ def test_parts_skip_temporary_files_and_resume_only_the_same_budget(tmp_path, mo
 
 def test_platelet_ensemble_waits_for_its_members_then_compares_like_for_like(tmp_path, monkeypatch):
     monkeypatch.setenv("EMSEG_CLAIMS_DIR", str(tmp_path))
-    for mod in ("common", "report", "platelet", "run"):
+    for mod in CLAIM_MODULES:
         sys.modules.pop(mod, None)
     import common as c
     import platelet
@@ -335,13 +343,13 @@ def test_platelet_ensemble_waits_for_its_members_then_compares_like_for_like(tmp
     assert claim["tables"][0]["caption"].startswith("`phantom-2it` (2 iterations)")
     assert claim["budget"].endswith("5 iterations per net (the verdicts); earlier budgets kept as "
                                     "records: 2 iterations")
-    for mod in ("common", "report", "platelet", "run"):
+    for mod in CLAIM_MODULES:
         sys.modules.pop(mod, None)
 
 
 def test_reisoseg_claim_trains_its_three_arms(tmp_path, monkeypatch):
     monkeypatch.setenv("EMSEG_CLAIMS_DIR", str(tmp_path))
-    for mod in ("common", "report", "platelet", "reisoseg", "run"):
+    for mod in CLAIM_MODULES:
         sys.modules.pop(mod, None)
     import platelet
     import reisoseg
@@ -377,5 +385,5 @@ def test_reisoseg_claim_trains_its_three_arms(tmp_path, monkeypatch):
     assert cells["unet3d"] == f"{sum(p.numel() for p in tiny_unet.parameters()):,}"
     assert cells["reisoseg"] == cells["reisoseg-alpha1"] == f"{n_kept:,} + {n_pi:,} PI (training only)"
     assert alpha1["parameters"] == [n_kept, n_pi]  # counted on the trained net and kept in the part
-    for mod in ("common", "report", "platelet", "reisoseg", "run"):
+    for mod in CLAIM_MODULES:
         sys.modules.pop(mod, None)
