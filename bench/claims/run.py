@@ -101,7 +101,8 @@ def main(argv=None):
         common.write_json(path, result)
         print(f"{mod.NAME}/{folder}/{arm} seed {seed}: {time.perf_counter() - t0:.0f} s, "
               f"plateau {'met' if result['plateau']['met'] else 'not met'} "
-              f"(rise {result['plateau']['rise']})", flush=True)
+              f"(best rose {result['plateau']['rise']}, level {result['plateau'].get('trend')})",
+              flush=True)
         try:  # the part is saved; a report problem must not stop the parts still to run
             publish(claims)
         except ValueError as err:
