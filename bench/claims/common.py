@@ -276,15 +276,28 @@ def check_budgets(claim, parts, settings, budget):
         if "iterations" not in part:
             continue
         setting = setting_of(folder, settings)
-        want = budget if folder == setting else int(folder.rsplit("-", 1)[1][:-2])
+        want = record_budget(folder, settings) or budget
         got = int(part["iterations"])
         if got != want:
+            again = "" if want == budget else f" --iterations {want}"
             raise ValueError(
                 f"parts/{claim}/{folder}/{arm}-seed{seed}.json was trained for {got:,} iterations, "
                 f"but its folder holds {want:,}-iteration runs: move it to parts/{claim}/"
                 f"{folder_for(setting, got, budget)}/ (an earlier budget kept as a record) or run "
                 f"it again (python bench/claims/run.py {claim} --settings {setting} --arms {arm} "
-                f"--seeds {seed} --redo)")
+                f"--seeds {seed}{again} --redo)")
+
+
+def record_budget(folder, settings):
+    """``N`` of a record folder ``<setting>-<N>it``; None for a setting's own folder.
+
+    Examples
+    --------
+    >>> record_budget("phantom-3000it", ("phantom",)), record_budget("phantom", ("phantom",))
+    (3000, None)
+    """
+    m = re.fullmatch(r".+-(\d+)it", folder) if folder not in settings else None
+    return int(m.group(1)) if m else None
 
 
 RECORD_NOTE = " (an earlier budget kept as a record; no verdicts)"
@@ -310,12 +323,9 @@ def setting_of(folder, settings):
 def setting_folders(parts, settings):
     """The folders of ``parts`` (keys ``(folder, arm, seed)``) in the order of ``settings``,
     each setting before its records."""
-    def key(f):
-        budget = re.fullmatch(r".+-(\d+)it", f) if f not in settings else None
-        return settings.index(setting_of(f, settings)), f not in settings, \
-            int(budget.group(1)) if budget else 0, f
-
-    return sorted({k[0] for k in parts}, key=key)
+    return sorted({k[0] for k in parts},
+                  key=lambda f: (settings.index(setting_of(f, settings)), f not in settings,
+                                 record_budget(f, settings) or 0, f))
 
 
 def awaiting(folders, settings, iterations, command):

@@ -129,7 +129,8 @@ def _ensemble(setting, folder, seed, test, device):
     missing = [s for s, part in zip(ENSEMBLE, singles)
                if part is None or not weights_file(folder, s).is_file()]
     if missing:
-        budget = "" if folder == setting else f" --iterations {folder.rsplit('-', 1)[1][:-2]}"
+        record = common.record_budget(folder, SETTINGS)
+        budget = f" --iterations {record}" if record else ""
         raise common.PartNotReady(f"the ensemble of {folder} needs the net2d3d parts of seeds "
                                   f"{', '.join(map(str, missing))} first (--arms net2d3d --seeds "
                                   f"{' '.join(map(str, ENSEMBLE))}{budget})")
