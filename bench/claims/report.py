@@ -29,6 +29,8 @@ def summaries(claims):
         common.check_budgets(name, parts, mod.SETTINGS, mod.DEFAULT_ITERATIONS)
         summary = mod.summarise(parts)
         if summary is not None:
+            # whether earlier budgets are kept as records (their minutes count in the total)
+            summary["records"] = any(k[0] not in mod.SETTINGS for k in parts)
             out["claims"][name] = summary
     return out
 
@@ -58,7 +60,7 @@ def markdown(results, level=3):
         out += [f"{h} {c['title']} ({c['paper']})", "",
                 f"Setting: {c['setting']}. Budget: {c['budget']}. Device: {c['device']}; "
                 f"{minutes:.0f} min of training and testing in all"
-                + (" (earlier budgets included)" if "kept as records" in c["budget"] else "")
+                + (" (earlier budgets included)" if c.get("records") else "")
                 + ". "
                 f"Command: `{c['command']}`.", ""]
         for v in c["verdicts"]:
