@@ -7,6 +7,7 @@ for the small CPU presets, and prints a table. Not a test: it prints figures.
     python bench/bench_train.py            # a few iterations of each
     python bench/bench_train.py --quick    # CPU presets only
     python bench/bench_train.py --presets  # every *-cpu preset as it trains: s per 1,000 iterations
+    python bench/bench_train.py --presets --only unet3d-cpu reisoseg-matched-cpu  # some of them
 
 ``--presets`` trains each ``*-cpu`` preset (and the ``*-legacy`` ones) with its own
 recipe, window and batch (sampling, augmentation, loss, optimiser and schedule included;
@@ -35,16 +36,20 @@ CASES = [
 ]
 
 
-def preset_times(iterations, device):
+def preset_times(iterations, device, only=None):
     """Seconds per 1,000 iterations of every *-cpu (and *-legacy) preset as it trains, before
     (float32, default layout, windows made in the loop) and after (channels-last weights and
     batches prefetched in a background thread, float32; then also bfloat16 where the net has
     no 3D convolutions and the CPU has native bf16: the defaults), with the share of each
-    step spent waiting for its batch."""
+    step spent waiting for its batch. ``only``: these presets' names, not all."""
     from emseg.data import ecs_phantom
     from emseg.device import cpu_bf16_supported
     from emseg.train import PRESETS
 
+    unknown = sorted(set(only or ()) - set(PRESETS))
+    if unknown:
+        raise SystemExit(f"error: --only: no preset named {', '.join(unknown)}; the presets are "
+                         f"{', '.join(PRESETS)}")
     platelet = platelet_phantom("train", shape=(24, 256, 256))
     arms = {"before": dict(channels_last=False, prefetch=0, cpu_bf16=False),
             "after": dict(cpu_bf16=False)}
@@ -58,7 +63,7 @@ def preset_times(iterations, device):
     print(head)
     print("-" * len(head))
     for name, preset in PRESETS.items():
-        if not (name.endswith("-cpu") or name.endswith("-legacy")):
+        if not (name.endswith("-cpu") or name.endswith("-legacy")) or (only and name not in only):
             continue
         if preset.model in ("ecsnet", "voxresnet"):
             binary = platelet.labels >= 2  # any organelle: a binary task of the same data
@@ -95,15 +100,19 @@ def main():
     parser.add_argument("--quick", action="store_true", help="CPU presets only")
     parser.add_argument("--presets", action="store_true",
                         help="only the time per 1,000 iterations of every *-cpu preset")
+    parser.add_argument("--only", nargs="+", metavar="PRESET",
+                        help="with --presets: time these presets only")
     parser.add_argument("--iterations", type=int, default=None, help="timed iterations per case")
     parser.add_argument("--device", default=None)
     args = parser.parse_args()
+    if args.only and not args.presets:
+        parser.error("--only selects presets to time: use it with --presets")
     device = pick_device(args.device)
     on_gpu = device.type == "cuda"
     print(f"device: {describe(device)}; torch {torch.__version__}; "
           f"{torch.get_num_threads()} thread(s)")
     if args.presets:
-        preset_times(args.iterations or 40, device)
+        preset_times(args.iterations or 40, device, only=args.only)
         return
     volume = platelet_phantom("train", shape=(24, 640, 640))
     print(f"phantom {volume.shape}")

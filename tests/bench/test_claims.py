@@ -360,7 +360,7 @@ def test_reisoseg_claim_trains_its_three_arms(tmp_path, monkeypatch):
     volumes = tuple(platelet_phantom(s, seed=k, shape=(16, 64, 64))
                     for k, s in enumerate(("train", "eval", "test")))
     monkeypatch.setattr(platelet, "data", lambda setting, shared: volumes)
-    for arm, name in (("unet3d", "unet3d-cpu"), ("reisoseg", "reisoseg-cpu")):
+    for arm, name in (("unet3d", reisoseg.PRESET_OF["unet3d"]), ("reisoseg", reisoseg.PRESET_OF["reisoseg"])):
         preset = PRESETS[name]
         small = {"width": 2, "depth": 2} if arm == "unet3d" else {"features": (2, 2, 4, 4, 8)}
         monkeypatch.setitem(PRESETS, f"tiny-{arm}", Preset(preset.model, {**preset.model_kwargs, **small},
@@ -385,5 +385,24 @@ def test_reisoseg_claim_trains_its_three_arms(tmp_path, monkeypatch):
     assert cells["unet3d"] == f"{sum(p.numel() for p in tiny_unet.parameters()):,}"
     assert cells["reisoseg"] == cells["reisoseg-alpha1"] == f"{n_kept:,} + {n_pi:,} PI (training only)"
     assert alpha1["parameters"] == [n_kept, n_pi]  # counted on the trained net and kept in the part
+    for mod in CLAIM_MODULES:
+        sys.modules.pop(mod, None)
+
+
+def test_reisoseg_claim_compares_networks_of_matched_size_and_names_older_presets():
+    for mod in CLAIM_MODULES:
+        sys.modules.pop(mod, None)
+    import reisoseg
+
+    unet, _ = reisoseg.parameters(reisoseg.PRESET_OF["unet3d"])
+    for arm in ("reisoseg", "reisoseg-alpha1"):
+        kept, pi = reisoseg.parameters(reisoseg.PRESET_OF[arm])
+        assert pi > 0 and abs(kept / unet - 1) < 0.25, (arm, kept, unet)
+    now = {("phantom", "reisoseg", 0): {"preset": reisoseg.PRESET_OF["reisoseg"]},
+           ("phantom", "unet3d", 0): {"preset": "unet3d-cpu"}}
+    assert reisoseg.other_presets(now) == ""
+    old = {**now, ("phantom-3000it", "reisoseg", 0): {"preset": "reisoseg-cpu"},
+           ("phantom-3000it", "reisoseg-alpha1", 0): {"preset": "reisoseg-cpu"}}
+    assert reisoseg.other_presets(old) == "; the records' ReIsoSeg arms used reisoseg-cpu"
     for mod in CLAIM_MODULES:
         sys.modules.pop(mod, None)
