@@ -71,20 +71,23 @@ def split_parameters(model):
     return sum(p.numel() for p in model.parameters()) - extra, extra
 
 
-def parameters_caption(part):
+def parameters_caption(part, folder=None):
     """The parameters of a part's preset as a table cell, e.g. ``155,490 + 11,826 PI
-    (training only)``; a preset that is gone is an error naming the part and the command
-    that runs it again."""
+    (training only)``; a preset that is gone is an error naming the part (in ``folder``,
+    by default its setting's) and the command that runs it again."""
     from emseg.train import PRESETS
 
     if "parameters" in part:  # counted on the trained net itself (parts since 2026-12-05)
         kept, extra = part["parameters"]
     elif part["preset"] not in PRESETS:
+        folder = folder or part["setting"]
+        budget = common.record_budget(folder, SETTINGS)
+        again = f" --iterations {budget}" if budget else ""
         raise ValueError(
-            f"{common.PARTS.name}/{NAME}/{part['setting']}/{part['arm']}-seed{part['seed']}.json "
+            f"{common.PARTS.name}/{NAME}/{folder}/{part['arm']}-seed{part['seed']}.json "
             f"names the preset {part['preset']!r}, which emseg.train.PRESETS no longer has; run "
             f"it again (python bench/claims/run.py {NAME} --settings {part['setting']} --arms "
-            f"{part['arm']} --seeds {part['seed']} --redo) or restore the preset")
+            f"{part['arm']} --seeds {part['seed']}{again} --redo) or restore the preset")
     else:
         kept, extra = parameters(part["preset"])
     return f"{kept:,}" + (f" + {extra:,} PI (training only)" if extra else "")
@@ -109,7 +112,7 @@ def summarise(parts):
         names = next(iter(mine.values()))["class_names"]
         rows = common.class_table(
             mine, ARMS, names,
-            extra=lambda done: [parameters_caption(done[0]),
+            extra=lambda done, folder=setting: [parameters_caption(done[0], folder),
                                 f"{sum(p['train_seconds'] for p in done) / len(done):.0f}"])
         tables.append({"caption": f"`{setting}` ({common.budget_caption(mine)}): test IoU, "
                                   "mean ± sd over seeds",

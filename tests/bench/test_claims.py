@@ -217,15 +217,15 @@ def test_run_reports_a_part_with_an_unknown_preset_as_one_error_line(tmp_path, m
         sys.modules.pop(mod, None)  # they read EMSEG_CLAIMS_DIR when imported
     import run
 
-    part = json.loads((ROOT / "bench" / "claims" / "parts" / "reisoseg" / "phantom"
+    part = json.loads((ROOT / "bench" / "claims" / "parts" / "reisoseg" / "phantom-3000it"
                        / "unet3d-seed0.json").read_text())
-    folder = tmp_path / "parts" / "reisoseg" / "phantom"
+    folder = tmp_path / "parts" / "reisoseg" / "phantom-3000it"
     folder.mkdir(parents=True)
     (folder / "unet3d-seed0.json").write_text(json.dumps({**part, "preset": "gone-cpu"}))
     assert run.cli(["--report"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: parts/reisoseg/phantom/unet3d-seed0.json names the preset 'gone-cpu'")
-    assert "run.py reisoseg --settings phantom --arms unet3d --seeds 0 --redo" in err
+    assert err.startswith("error: parts/reisoseg/phantom-3000it/unet3d-seed0.json names the preset 'gone-cpu'")
+    assert "run.py reisoseg --settings phantom --arms unet3d --seeds 0 --iterations 3000 --redo" in err
     assert err.count("\n") == 1
     assert not (tmp_path / "results.json").exists()
     for mod in CLAIM_MODULES:
