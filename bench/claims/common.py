@@ -453,6 +453,63 @@ def class_table(parts, arms, names, *, main="miou_organelle", main_name="organel
     return rows
 
 
+def budget_table(parts, setting, settings, arms, key, name, *, budget, steps=()):
+    """How the budget moved each arm: its mean test ``key`` at each earlier budget kept as a
+    record of ``setting`` and at the claim's ``budget``, over the seeds run at both with the
+    same preset; with ``steps`` (pairs of arms) also each comparison's paired gain at both.
+    A table (``caption``, ``header``, ``rows``), or None when no seed was run at both.
+
+    Examples
+    --------
+    >>> run = lambda v: {"preset": "p", "m": v}
+    >>> parts = {("x", "a", 0): run(0.8), ("x", "b", 0): run(0.6),
+    ...          ("x-3000it", "a", 0): run(0.7), ("x-3000it", "b", 0): run(0.6)}
+    >>> [r[-1] for r in budget_table(parts, "x", ("x",), ("a", "b"), "m", "m", budget=5000,
+    ...                              steps=[("a", "b")])["rows"]]
+    ['+0.100', '+0.000', '+0.100']
+    """
+    def score(folder, arm, seed):
+        p = parts.get((folder, arm, seed))
+        return None if p is None or p.get(key) is None else p[key]
+
+    def same_preset(folder, arm, seed):
+        return parts[(folder, arm, seed)].get("preset") == parts[(setting, arm, seed)].get("preset")
+
+    def row(label, folder, then, now):
+        diff = [b - a for a, b in zip(then, now)]
+        mean, sd = mean_sd(diff)
+        return [label, f"{record_budget(folder, settings):,}", str(len(then)), fmt(*mean_sd(then)),
+                fmt(*mean_sd(now)), f"{mean:+.3f}" + ("" if sd is None else f" ± {sd:.3f}")]
+
+    records = sorted({k[0] for k in parts if k[0] != setting
+                      and setting_of(k[0], settings) == setting}, key=lambda f: record_budget(f, settings))
+    rows = []
+    for folder in records:
+        for arm in arms:
+            seeds = sorted(k[2] for k in parts if k[0] == folder and k[1] == arm
+                           and score(folder, arm, k[2]) is not None
+                           and score(setting, arm, k[2]) is not None and same_preset(folder, arm, k[2]))
+            if seeds:
+                rows.append(row(arm, folder, [score(folder, arm, s) for s in seeds],
+                                [score(setting, arm, s) for s in seeds]))
+        for a, b in steps:
+            seeds = sorted(k[2] for k in parts if k[0] == folder and k[1] == a
+                           and all(score(folder, x, k[2]) is not None
+                                   and score(setting, x, k[2]) is not None
+                                   and same_preset(folder, x, k[2]) for x in (a, b)))
+            if seeds:
+                rows.append(row(f"{a} − {b}", folder,
+                                [score(folder, a, s) - score(folder, b, s) for s in seeds],
+                                [score(setting, a, s) - score(setting, b, s) for s in seeds]))
+    if not rows:
+        return None
+    return {"caption": f"`{setting}`: what the budget changed, on the seeds run at an earlier "
+                       f"budget and at {budget:,} iterations with the same preset (test {name}, "
+                       f"mean ± sd over those seeds; change: the per-seed differences)",
+            "header": ["arm", "earlier budget", "seeds", "then", f"at {budget:,}", "change"],
+            "rows": rows}
+
+
 def compare(parts, a, b, key, *, margin, statement):
     """The verdict entry of "arm ``a`` beats arm ``b`` on ``key``" over one setting's parts.
 

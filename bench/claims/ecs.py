@@ -133,6 +133,10 @@ def summarise(parts):
         if setting not in SETTINGS:  # an earlier budget kept as a record: no verdicts
             tables[-1]["caption"] += common.RECORD_NOTE
             continue
+        moved = common.budget_table(parts, setting, SETTINGS, ARMS, "iou", "IoU",
+                                    budget=DEFAULT_ITERATIONS, steps=STEPS)
+        if moved:
+            tables.append(moved)
         for a, b in STEPS:
             for key, what in (("iou", "IoU"), ("average_precision", "AP")):
                 entry = common.compare(mine, a, b, key, margin=MARGIN,

@@ -179,6 +179,11 @@ def summarise(parts):
         if setting not in SETTINGS:  # an earlier budget kept as a record: no verdicts
             tables[-1]["caption"] += common.RECORD_NOTE
             continue
+        moved = common.budget_table(parts, setting, SETTINGS, ("net2d3d", "unet2d"),
+                                    "miou_organelle", "organelle MIoU", budget=DEFAULT_ITERATIONS,
+                                    steps=[("net2d3d", "unet2d")])
+        if moved:
+            tables.append(moved)
         nets = {k[2]: p for k, p in mine.items() if k[1] == "net2d3d"}
         entry = common.compare(mine, "net2d3d", "unet2d", "miou_organelle", margin=MARGIN,
                                statement=f"`{setting}`: the 2D-3D net beats the 2D U-Net on test "

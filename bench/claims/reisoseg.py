@@ -122,6 +122,10 @@ def summarise(parts):
         if setting not in SETTINGS:  # an earlier budget kept as a record: no verdicts
             tables[-1]["caption"] += common.RECORD_NOTE
             continue
+        moved = common.budget_table(parts, setting, SETTINGS, ARMS, "miou_organelle",
+                                    "organelle MIoU", budget=DEFAULT_ITERATIONS, steps=STEPS)
+        if moved:
+            tables.append(moved)
         for a, b in STEPS:
             entry = common.compare(mine, a, b, "miou_organelle", margin=MARGIN,
                                    statement=f"`{setting}`: {{a}} beats {{b}} on test organelle "

@@ -196,7 +196,9 @@ def test_ecs_claim_runs_resumable_parts_and_reports(tmp_path, monkeypatch, capsy
     assert len(calls) == 2 and "warning: the report was not rebuilt (example4.ipynb: cells differ)" \
         in capsys.readouterr().err
     claim = json.loads((tmp_path / "results.json").read_text())["claims"]["ecs"]
-    assert [t["caption"].split(" ")[0] for t in claim["tables"]] == ["`phantom`", "`phantom-2it`"]
+    assert [t["caption"].split(" ")[0] for t in claim["tables"]] == ["`phantom`", "`phantom`:", "`phantom-2it`"]
+    moved = claim["tables"][1]  # the same seed at the earlier budget and at the claim's
+    assert "what the budget changed" in moved["caption"] and [r[:3] for r in moved["rows"]] == [["unet", "2", "1"]]
     assert not any("2 of" in v["statement"] or "phantom-2it" in v["statement"] for v in claim["verdicts"])
     assert "--settings phantom --arms unet shape --seeds 0" in claim["command"]
     for mod in CLAIM_MODULES:
@@ -406,3 +408,18 @@ def test_reisoseg_claim_compares_networks_of_matched_size_and_names_older_preset
     assert reisoseg.other_presets(old) == "; the records' ReIsoSeg arms used reisoseg-cpu"
     for mod in CLAIM_MODULES:
         sys.modules.pop(mod, None)
+
+
+def test_budget_table_compares_the_same_seeds_and_presets_only():
+    run = lambda v, preset="p": {"preset": preset, "m": v}  # noqa: E731
+    parts = {("x", "a", 0): run(0.8), ("x", "a", 1): run(0.9), ("x", "b", 0): run(0.5),
+             ("x-3000it", "a", 0): run(0.7), ("x-3000it", "a", 1): run(0.1, "other"),
+             ("x-3000it", "a", 2): run(0.6), ("x-3000it", "b", 0): run(0.4, "other")}
+    table = common.budget_table(parts, "x", ("x",), ("a", "b"), "m", "m", budget=5000,
+                                steps=[("a", "b")])
+    # seed 1 of a ran another preset then, seed 2 was not run at 5,000; b's only seed and so
+    # the a - b comparison ran another preset then
+    assert table["rows"] == [["a", "3,000", "1", "0.700", "0.800", "+0.100"]]
+    assert "5,000 iterations" in table["caption"]
+    assert common.budget_table({("x", "a", 0): run(0.8)}, "x", ("x",), ("a",), "m", "m",
+                               budget=5000) is None
