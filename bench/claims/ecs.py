@@ -117,8 +117,7 @@ def summarise(parts):
             cells = [arm, str(len(done))]
             for key in ("iou", "dice", "average_precision", "recall", "predicted_fraction"):
                 cells.append(common.fmt(*common.mean_sd(_scores(mine, setting, arm, key).values())))
-            met = sum(p["plateau"]["met"] for p in done.values())
-            cells.append(f"{met} of {len(done)}")
+            cells.append(common.plateau_cell(list(done.values())))
             cells.append(f"{np.mean([p['train_seconds'] for p in done.values()]):.0f}")
             rows.append(cells)
         truth = sorted({round(p["true_fraction"], 3) for p in mine.values() if "true_fraction" in p})

@@ -166,10 +166,10 @@ def summarise(parts):
         mine = {k: v for k, v in parts.items() if k[0] == setting}
         seeds_all |= {k[2] for k in mine}
         ens = mine.get((setting, "ensemble", 0))
-        if ens:  # at its plateau when its members are, by the rule as it stands now
+        if ens:  # at its plateau when its members' mean curve is, by the rule as it stands now
             members = [mine.get((setting, "net2d3d", m["seed"])) for m in ens["members"]]
-            ens["plateau"] = {**ens["plateau"], "met": all(m is not None and m["plateau"]["met"]
-                                                          for m in members)}
+            ens["plateau"] = {**ens["plateau"], "met": None not in members
+                              and common.arm_plateau(members)["met"]}
         names = next(iter(mine.values()))["class_names"]
         rows = common.class_table(mine, ARMS, names)
         tables.append({"caption": f"`{setting}` ({common.budget_caption(mine)}): "
@@ -207,7 +207,9 @@ def summarise(parts):
             best = max(members, key=lambda m: m["miou_organelle"] or 0)
             slabs = np.array([[np.nan if v is None else v for v in m["slabs"]] for m in members])
             ens_slabs = np.array([np.nan if v is None else v for v in ens["slabs"]])
-            plateaus = [nets[m["seed"]]["plateau"]["met"] for m in members if m["seed"] in nets]
+            inside = [nets[m["seed"]] for m in members if m["seed"] in nets]
+            plateaus = {"its net2d3d members": len(inside) == len(members)
+                        and common.arm_plateau(inside)["met"]}
             unlearned = [bool(common.unlearned_classes(p))
                          for p in [ens] + [nets[m["seed"]] for m in members if m["seed"] in nets]]
             gain = ens["miou_organelle"] - best["miou_organelle"]

@@ -139,7 +139,7 @@ def summarise(parts):
     if not parts:
         return None
     seeds = sorted(k[2] for k in parts)
-    plateaus = [p["plateau"]["met"] for p in parts.values()]
+    plateaus = {"voxresnet": common.arm_plateau(list(parts.values()))["met"]}
     n_neurons = len({r["neuron"] for p in parts.values() for r in p["rows"]})
     header = ["signal", "method", "F1", "recall", "ESA (voxels)", "PDS", "failed traces",
               "foreground / true mask"]

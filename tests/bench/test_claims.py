@@ -78,16 +78,19 @@ def test_paired_uses_only_common_seeds_and_a_t_interval():
     assert common.paired({0: 1.0}, {0: 0.5})["ci95"] is None
 
 
+BOTH = {"a": True, "b": True}
+
+
 @pytest.mark.parametrize("ci, plateaus, n, expected", [
-    ([0.02, 0.08], [True] * 6, 3, "holds"),
-    ([-0.08, -0.02], [True] * 6, 3, "does not hold"),
-    ([-0.02, 0.005], [True] * 6, 3, "does not hold"),  # a gain of the margin is ruled out
-    ([-0.02, 0.05], [True] * 6, 3, "undecided"),
-    ([0.02, 0.08], [True] * 5 + [False], 3, "undecided"),  # a run still rising
-    ([0.02, 0.08], [True] * 4, 2, "undecided"),  # too few seeds
-    ([0.002, 0.008], [True] * 6, 3, "holds"),  # a real gain, all of it below the margin
-    ([0.0, 0.008], [True] * 6, 3, "does not hold"),  # 0 is in the interval: no gain shown
-    ([0.0, 0.05], [True] * 6, 3, "undecided"),
+    ([0.02, 0.08], BOTH, 3, "holds"),
+    ([-0.08, -0.02], BOTH, 3, "does not hold"),
+    ([-0.02, 0.005], BOTH, 3, "does not hold"),  # a gain of the margin is ruled out
+    ([-0.02, 0.05], BOTH, 3, "undecided"),
+    ([0.02, 0.08], {"a": True, "b": False}, 3, "undecided"),  # an arm still rising
+    ([0.02, 0.08], BOTH, 2, "undecided"),  # too few seeds
+    ([0.002, 0.008], BOTH, 3, "holds"),  # a real gain, all of it below the margin
+    ([0.0, 0.008], BOTH, 3, "does not hold"),  # 0 is in the interval: no gain shown
+    ([0.0, 0.05], BOTH, 3, "undecided"),
 ])
 def test_verdict_rule(ci, plateaus, n, expected):
     word, reason = common.verdict({"n": n, "ci95": ci}, margin=0.01, plateaus=plateaus)
@@ -113,9 +116,35 @@ def test_a_class_left_unlearned_makes_the_verdict_undecided():
     a[("s", "a", 2)]["plateau"] = {"met": False, "rise": 0.05}  # both reasons are given
     entry = common.compare({**a, **b}, "a", "b", "miou_organelle", margin=0.01, statement="{a}>{b}")
     assert entry["verdict"] == "undecided"
-    assert entry["reason"].startswith("1 of 6 runs had not reached their plateau; "
+    assert entry["reason"].startswith("the mean validation curve of a had not reached its plateau; "
                                       "1 of 6 runs left a class unlearned: test IoU below 0.01; "
                                       "95 % interval of the gain [")
+
+
+def test_an_arm_is_at_its_plateau_when_its_mean_curve_is():
+    import numpy as np
+
+    its = list(range(500, 5001, 500))
+    rng = np.random.default_rng(3)
+    # four flat runs with the platelet phantom's scatter (0.023): some fail on their own
+    flat = [{"curve": [(i, 0.8 + e) for i, e in zip(its, rng.normal(0, 0.023, len(its)))]}
+            for _ in range(4)]
+    arm = common.arm_plateau(flat)
+    assert arm["runs"] == 4 and arm["runs_met"] == sum(common.plateau(r["curve"])["met"] for r in flat)
+    mean = [(i, float(np.mean([r["curve"][k][1] for r in flat]))) for k, i in enumerate(its)]
+    assert arm["met"] == common.plateau(mean)["met"] and arm["trend"] == pytest.approx(
+        common.plateau(mean)["trend"])
+    rising = [{"curve": [(i, 0.5 + 0.05 * k + e) for k, (i, e) in
+                         enumerate(zip(its, rng.normal(0, 0.01, len(its))))]} for _ in range(4)]
+    assert not common.arm_plateau(rising)["met"]
+    # runs evaluated at other iterations cannot be averaged: every run must meet the rule
+    mixed = [{"curve": [(250, 0.5), (500, 0.6), (750, 0.6), (1000, 0.6)]},
+             {"curve": [(400, 0.5), (800, 0.6), (1200, 0.6), (1600, 0.7)]}]
+    out = common.arm_plateau(mixed)
+    assert out["trend"] is None and out["met"] is False and out["runs_met"] == 1
+    assert common.plateau_cell(mixed) == "1 of 2; mean: no"
+    with pytest.raises(ValueError, match="at least one run"):
+        common.arm_plateau([])
 
 
 def test_tracing_counts_failed_traces_at_the_worst_value():
