@@ -25,7 +25,8 @@ The rules (stated once here, printed with every table):
   rule by chance about one time in three (simulated with :func:`plateau`: it passes with
   p = 0.64 at a scatter of 0.023, 0.72 at 0.015). Requiring all 8 runs of a 4-seed
   comparison to pass would leave even converged arms undecided about 97 % of the time;
-  the mean curve of 4 seeds halves the scatter.
+  the mean curve of 4 seeds halves the scatter (``python bench/claims/noise.py`` prints
+  these figures from the committed parts).
 * **Paired comparison.** Arm A against arm B on the same seeds and test volumes: the mean
   and sd of the per-seed differences A − B and their 95 % t interval.
 * **Verdict.** *holds* when the interval lies above 0 (the reason says when the whole

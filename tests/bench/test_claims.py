@@ -14,7 +14,7 @@ import report  # noqa: E402
 
 # the claims' modules read EMSEG_CLAIMS_DIR when imported: a test that points it elsewhere
 # drops them all from sys.modules before and after, so that no other test sees its folder
-CLAIM_MODULES = ("common", "report", "platelet", "ecs", "reisoseg", "tracing", "run")
+CLAIM_MODULES = ("common", "report", "platelet", "ecs", "reisoseg", "tracing", "run", "noise")
 
 
 def test_plateau_met_when_neither_the_best_nor_the_latest_score_still_rises():
@@ -452,3 +452,18 @@ def test_budget_table_compares_the_same_seeds_and_presets_only():
     assert "5,000 iterations" in table["caption"]
     assert common.budget_table({("x", "a", 0): run(0.8)}, "x", ("x",), ("a",), "m", "m",
                                budget=5000) is None
+
+
+def test_noise_script_measures_scatter_and_pass_rates(capsys):
+    import numpy as np
+
+    import noise
+
+    rng = np.random.default_rng(0)
+    assert noise.pass_rate(0.0, 1, 20, rng) == 1.0  # a flat, noiseless curve always passes
+    loud = noise.pass_rate(0.05, 1, 400, rng)
+    assert 0.2 < loud < 0.9 and noise.pass_rate(0.05, 4, 400, rng) > loud  # seeds average it out
+    sigma, n = noise.scatter("tracing")
+    assert n >= 3 and 0 < sigma < 0.02
+    assert noise.main(["--trials", "20"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith("claim")
