@@ -151,7 +151,7 @@ def _ensemble(setting, folder, seed, test, device):
             "preset": "net2d3d-cpu x 4", "iterations": singles[0]["iterations"],
             "device": describe(device), "train_seconds": 0.0,
             "test_seconds": time.perf_counter() - t0, "curve": [],
-            "plateau": {"met": all(p["plateau"]["met"] for p in singles), "rise": None,
+            "plateau": {"met": common.arm_plateau(singles)["met"], "rise": None,
                         "from_iteration": None, "points": 0},
             "members": members, **score(test.labels, pred), "slabs": slab_scores(test, pred)}
 

@@ -97,7 +97,7 @@ def other_presets(parts):
     """``'; the records' ReIsoSeg arms used reisoseg-cpu'`` where parts used other presets
     than the claim's own (``PRESET_OF``), else ``''``."""
     other = sorted({p["preset"] for (_, arm, _), p in parts.items()
-                    if p.get("preset", PRESET_OF[arm]) != PRESET_OF[arm]})
+                    if p.get("preset", PRESET_OF.get(arm)) != PRESET_OF.get(arm)})
     return f"; the records' ReIsoSeg arms used {', '.join(other)}" if other else ""
 
 

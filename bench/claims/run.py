@@ -90,6 +90,7 @@ def main(argv=None):
         folder = common.folder_for(setting, iterations, mod.DEFAULT_ITERATIONS)
         path = common.part_file(mod.NAME, folder, arm, seed)
         if path.is_file() and not args.redo:
+            check_preset(mod, folder, arm, seed, path)
             print(f"{mod.NAME}/{folder}/{arm} seed {seed}: done ({path.name})")
             continue
         t0 = time.perf_counter()
@@ -111,6 +112,19 @@ def main(argv=None):
     results = publish(claims)
     print(report.markdown({"claims": {mod.NAME: results["claims"].get(mod.NAME)}}))
     return 0
+
+
+def check_preset(mod, folder, arm, seed, path):
+    """Refuse to count a finished part as done when it trained another preset than the arm
+    uses now (e.g. ``--iterations 3000`` of the ReIsoSeg claim, whose ``phantom-3000it``
+    record holds ``reisoseg-cpu`` runs): one error naming the file and what to do."""
+    want = getattr(mod, "PRESET_OF", {}).get(arm)
+    have = common.read_part(path).get("preset")
+    if want and have and have != want:
+        raise ValueError(
+            f"parts/{mod.NAME}/{folder}/{path.name} was trained with the preset {have!r}, but the "
+            f"{arm} arm now trains {want!r}: keep that file as a record (move it elsewhere) "
+            f"before running this part, or add --redo to replace it")
 
 
 def cli(argv=None):
