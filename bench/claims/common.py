@@ -29,7 +29,11 @@ The rules (stated once here, printed with every table):
   arms undecided about 98 % of the time; the mean curves of 4 seeds pass a flat platelet
   arm with p = 0.76 (both arms of a comparison: about 0.58), so the rule stays strict but
   can be met (``python bench/claims/noise.py`` prints these figures from the committed
-  parts; a simulation, so they move a little as parts are added).
+  parts; a simulation, so they move a little as parts are added). Runs trained since
+  2026-12-05 validate :data:`EVALUATIONS` (50) times instead of 10 (evaluation is cheap
+  next to training: seconds per validation here), which shrinks the level test's scatter
+  per run by sqrt(5); an arm whose runs were validated on different grids is judged on
+  the evaluations they share.
 * **Paired comparison.** Arm A against arm B on the same seeds and test volumes: the mean
   and sd of the per-seed differences A − B and their 95 % t interval.
 * **Verdict.** *holds* when the interval lies above 0 (the reason says when the whole
@@ -56,6 +60,9 @@ import numpy as np
 PLATEAU_FRACTION = 0.2
 PLATEAU_TOL = 0.01
 MIN_SEEDS = 3
+# validations per run (parts since 2026-12-05; earlier ones have 10, ECS 16): a fifth of the
+# run holds 10 of them, so one noisy evaluation moves the level test little
+EVALUATIONS = 50
 UNLEARNED = 0.01  # a class with a lower test IoU was not learned
 HERE = Path(__file__).resolve().parent
 # EMSEG_CLAIMS_DIR moves parts and results elsewhere (the tests and smoke runs use it)
@@ -114,8 +121,8 @@ def plateau(curve, *, fraction=PLATEAU_FRACTION, tol=PLATEAU_TOL):
 
 def arm_plateau(runs):
     """The plateau rule (:func:`plateau`) applied to an arm, over the mean curves of its
-    ``runs`` (parts with a ``curve``) when they were evaluated at the same iterations:
-    ``rise`` from the mean of the runs' best-so-far curves (the expected gain of the arm's
+    ``runs`` (parts with a ``curve``) at the iterations where all of them were evaluated
+    (at least 3, ending at each run's last): ``rise`` from the mean of the runs' best-so-far curves (the expected gain of the arm's
     test score, which comes from each run's best checkpoint; a run that falls does not
     offset one that still finds better weights), ``trend`` from the mean of the curves
     themselves (a curve climbing back below its early peak). Otherwise (or without
@@ -141,13 +148,17 @@ def arm_plateau(runs):
               for r in runs]
     own = [plateau(c)["met"] if c else bool(r.get("plateau", {}).get("met"))
            for c, r in zip(curves, runs)]
-    if all(curves) and len({tuple(i for i, _ in c) for c in curves}) == 1:
-        its = [i for i, _ in curves[0]]
-        values = np.array([[v for _, v in c] for c in curves])
-        level = plateau(list(zip(its, values.mean(0))))
-        best = plateau(list(zip(its, np.maximum.accumulate(values, axis=1).mean(0))))
+    grid = sorted(set.intersection(*(set(i for i, _ in c) for c in curves))) if all(curves) else []
+    if len(grid) >= 3 and all(c[-1][0] == grid[-1] for c in curves):
+        # each run on the evaluations all of them share (e.g. every 500 iterations for runs
+        # evaluated 10 and 50 times); its best-so-far from all of its own evaluations
+        values = np.array([[v for i, v in c if i in grid] for c in curves])
+        best_so_far = np.array([[b for (i, _), b in zip(c, np.maximum.accumulate([v for _, v in c]))
+                                 if i in grid] for c in curves])
+        level = plateau(list(zip(grid, values.mean(0))))
+        best = plateau(list(zip(grid, best_so_far.mean(0))))
         result = {**level, "rise": best["rise"],
-                  "met": bool(level["met"] is not None and best["rise"] is not None
+                  "met": bool(None not in (best["rise"], level["trend"])
                               and best["rise"] < PLATEAU_TOL and level["trend"] < PLATEAU_TOL)}
     else:
         result = {"met": all(own), "rise": None, "trend": None, "from_iteration": None,
@@ -464,8 +475,8 @@ def train_seconds(history):
 def train_arm(claim, setting, arm, seed, preset_name, train, val, *, n_classes, iterations,
               metric, device, redo=False, checkpoint="best.pt", **model_changes):
     """Train one arm of a claim through :func:`emseg.train.fit`, the way every claim does:
-    the preset with ``iterations`` and ``seed`` (also the initial weights), validation every
-    tenth of the run, resumed when :func:`resume_run` allows.
+    the preset with ``iterations`` and ``seed`` (also the initial weights), :data:`EVALUATIONS`
+    validations over the run, resumed when :func:`resume_run` allows.
 
     Returns
     -------
@@ -480,7 +491,7 @@ def train_arm(claim, setting, arm, seed, preset_name, train, val, *, n_classes, 
     # default: the arms and seeds of a claim stay like for like
     net, config = PRESETS[preset_name].build(n_classes, seed=seed, iterations=iterations,
                                              model_options=model_changes, cpu_bf16=False,
-                                             eval_every=max(1, iterations // 10))
+                                             eval_every=max(1, iterations // EVALUATIONS))
     folder = run_folder(claim, setting, arm, seed)
     resume = resume_run(folder, iterations, redo)
     history = fit(net, train, val, config=config, output_dir=folder, resume=resume,

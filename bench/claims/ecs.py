@@ -77,7 +77,8 @@ def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, devic
     model, history = train_ecs(train, val, preset="cpu", variant=variant, iterations=iterations,
                                seed=seed, output_dir=common.run_folder(NAME, folder or setting, arm, seed),
                                overwrite=True, device=device, contrastive_form=form or "infonce",
-                               config_changes={"cpu_bf16": False})  # float32, as every part
+                               config_changes={"cpu_bf16": False,  # float32, as every part
+                                               "eval_every": max(1, iterations // common.EVALUATIONS)})
     train_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     prob = predict_ecs(model, test.image, device=device, precision="float32")  # as every part

@@ -146,6 +146,14 @@ def test_an_arm_is_at_its_plateau_when_its_mean_curve_is():
     assert common.plateau(mean)["met"]  # the plain mean curve is flat ...
     masked = common.arm_plateau([up, down])
     assert not masked["met"] and masked["rise"] == pytest.approx(0.03)  # ... its best is not
+    # a run evaluated 50 times joins runs evaluated 10 times on their shared evaluations,
+    # its best-so-far from all of its own
+    dense_its = list(range(100, 5001, 100))
+    dense = {"curve": [(i, 0.8 + (0.1 if i == 4700 else 0.0)) for i in dense_its]}
+    joined = common.arm_plateau([dense, {"curve": [(i, 0.8) for i in its]}])
+    assert joined["rise"] == pytest.approx(0.05) and not joined["met"]  # the peak at 4,700 counts
+    assert common.arm_plateau([{"curve": [(i, 0.8) for i in dense_its]},
+                               {"curve": [(i, 0.8) for i in its]}])["met"]
     # runs evaluated at other iterations cannot be averaged: every run must meet the rule
     mixed = [{"curve": [(250, 0.5), (500, 0.6), (750, 0.6), (1000, 0.6)]},
              {"curve": [(400, 0.5), (800, 0.6), (1200, 0.6), (1600, 0.7)]}]
