@@ -216,7 +216,8 @@ PRESETS = {
                                        **MODERN)),
     # ReIsoSeg sized like unet3d-cpu (370,538 kept parameters against 322,815; the PI module
     # apart), for comparisons at matched capacity (the ReIsoSeg claim): wider deep levels, the
-    # same 8 channels at full resolution, which set the cost (+20 % per step over reisoseg-cpu)
+    # same 8 channels at full resolution, which set the cost (833 against 609 s per 1,000
+    # iterations of reisoseg-cpu, bench/bench_train.py --presets, 2026-12-05)
     "reisoseg-matched-cpu": Preset("reisoseg", {"features": (8, 16, 16, 32, 48),
                                                 "anisotropy": 4.0},
                                    TrainConfig(iterations=1000, batch_size=2, window=(16, 64, 64),
