@@ -32,8 +32,9 @@ The rules (stated once here, printed with every table):
   parts; a simulation, so they move a little as parts are added). Runs trained since
   2026-12-05 validate :data:`EVALUATIONS` (50) times instead of 10 (evaluation is cheap
   next to training: seconds per validation here), which shrinks the level test's scatter
-  per run by sqrt(5); an arm whose runs were validated on different grids is judged on
-  the evaluations they share.
+  per run by sqrt(5): at the platelet's scatter a flat run then passes with p = 0.76 and
+  the mean of 4 seeds with p = 0.92 (``noise.pass_rate(0.025, k, 1500, rng, 50)``). An arm
+  whose runs were validated on different grids is judged on the evaluations they share.
 * **Paired comparison.** Arm A against arm B on the same seeds and test volumes: the mean
   and sd of the per-seed differences A − B and their 95 % t interval.
 * **Verdict.** *holds* when the interval lies above 0 (the reason says when the whole
