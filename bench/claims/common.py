@@ -601,13 +601,25 @@ def compare(parts, a, b, key, *, margin, statement):
     """The verdict entry of "arm ``a`` beats arm ``b`` on ``key``" over one setting's parts.
 
     ``statement`` is formatted with ``a``, ``b``, ``mean`` (the mean gain), ``wins`` and
-    ``n``. Returns None when no seed has both arms.
+    ``n``. When no seed has both arms the entry is *undecided* and says which arm is not
+    run yet (its statement without the figures).
+
+    Examples
+    --------
+    >>> one = {("s", "a", 0): {"m": 0.5, "plateau": {"met": True}}}
+    >>> e = compare(one, "a", "b", "m", margin=0.01, statement="{a} beats {b} (mean gain {mean:+.3f}, {wins} of {n} seeds)")
+    >>> e["statement"], e["verdict"], e["reason"]
+    ('a beats b', 'undecided', 'no seed has both arms yet; not run yet: b')
     """
     sa = {k[2]: p for k, p in parts.items() if k[1] == a and p.get(key) is not None}
     sb = {k[2]: p for k, p in parts.items() if k[1] == b and p.get(key) is not None}
     cmp = paired({s: p[key] for s, p in sa.items()}, {s: p[key] for s, p in sb.items()})
     if not cmp["n"]:
-        return None
+        missing = " and ".join(x for x, d in ((a, sa), (b, sb)) if not d)
+        return {"statement": re.sub(r" \([^()]*\{mean[^()]*\)", "", statement).format(a=a, b=b),
+                "verdict": "undecided",
+                "reason": "no seed has both arms yet" + (f"; not run yet: {missing}" if missing else ""),
+                "comparison": None}
     runs = [d[s] for d in (sa, sb) for s in cmp["seeds"]]
     plateaus = {arm: arm_plateau([d[s] for s in cmp["seeds"]])["met"] for arm, d in ((a, sa), (b, sb))}
     word, why = verdict(cmp, margin=margin, plateaus=plateaus,
