@@ -90,7 +90,7 @@ def main(argv=None):
         folder = common.folder_for(setting, iterations, mod.DEFAULT_ITERATIONS)
         path = common.part_file(mod.NAME, folder, arm, seed)
         if path.is_file() and not args.redo:
-            check_preset(mod, folder, arm, seed, path)
+            check_preset(mod, folder, arm, path)
             print(f"{mod.NAME}/{folder}/{arm} seed {seed}: done ({path.name})")
             continue
         t0 = time.perf_counter()
@@ -114,7 +114,7 @@ def main(argv=None):
     return 0
 
 
-def check_preset(mod, folder, arm, seed, path):
+def check_preset(mod, folder, arm, path):
     """Refuse to count a finished part as done when it trained another preset than the arm
     uses now (e.g. ``--iterations 3000`` of the ReIsoSeg claim, whose ``phantom-3000it``
     record holds ``reisoseg-cpu`` runs): one error naming the file and what to do."""
