@@ -29,8 +29,8 @@ The rules (stated once here, printed with every table):
   arms undecided about 98 % of the time; the mean curves of 4 seeds pass a flat platelet
   arm with p = 0.76 (both arms of a comparison: about 0.58), so the rule stays strict but
   can be met (``python bench/claims/noise.py`` prints these figures from the committed
-  parts; a simulation, so they move a little as parts are added). Runs trained since
-  2026-12-05 validate :data:`EVALUATIONS` (50) times instead of 10 (evaluation is cheap
+  parts; a simulation, so they move a little as parts are added). Runs trained after
+  the platelet phantom's 5,000-iteration parts (the ReIsoSeg unet3d parts at 5,000 on) validate :data:`EVALUATIONS` (50) times instead of 10 (evaluation is cheap
   next to training: seconds per validation here), which shrinks the level test's scatter
   per run by sqrt(5): at the platelet's scatter a flat run then passes with p = 0.76 and
   the mean of 4 seeds with p = 0.92 (``noise.pass_rate(0.025, k, 1500, rng, 50)``). An arm
@@ -61,7 +61,8 @@ import numpy as np
 PLATEAU_FRACTION = 0.2
 PLATEAU_TOL = 0.01
 MIN_SEEDS = 3
-# validations per run (parts since 2026-12-05; earlier ones have 10, ECS 16): a fifth of the
+# validations per run (the ReIsoSeg 5,000-iteration parts on; earlier parts have 10, ECS 16:
+# the length of a part's curve tells): a fifth of the
 # run holds 10 of them, so one noisy evaluation moves the level test little
 EVALUATIONS = 50
 UNLEARNED = 0.01  # a class with a lower test IoU was not learned
