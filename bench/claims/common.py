@@ -40,9 +40,14 @@ The rules (stated once here, printed with every table):
 * **Verdict.** *holds* when the interval lies above 0 (the reason says when the whole
   interval is below the claim's margin: a real but small gain); *does not hold* when it
   lies below the margin without lying above 0 (a gain as large as the margin is ruled
-  out); *undecided* otherwise, with fewer than 3 seeds, when an arm of the comparison
-  missed the plateau, or when any run left a class unlearned (test IoU below
-  :data:`UNLEARNED` (0.01) on a class of a multi-class task). The plateau rule alone is
+  out); *undecided* otherwise, with fewer than 3 seeds, when the arm the conclusion is
+  drawn against missed its plateau, or when any run left a class unlearned (test IoU
+  below :data:`UNLEARNED` (0.01) on a class of a multi-class task). *Holds* needs the
+  reference arm at its plateau, *does not hold* the claimed arm: the other arm still
+  rising could only widen the gap (its test score comes from its best checkpoint so
+  far), and the reason says that it was still rising. Comparisons whose arms share their
+  nets (the ensemble and its members, the tracing pipelines) need every net at its
+  plateau. The plateau rule alone is
   not enough under a decaying learning rate: a net that learns slowly flattens at the end
   of a short run too.
 
@@ -230,7 +235,7 @@ def unlearned_classes(part):
     return [c for c, v in enumerate(iou) if v is not None and v < UNLEARNED]
 
 
-def verdict(comparison, *, margin, plateaus=(), unlearned=(), min_seeds=MIN_SEEDS):
+def verdict(comparison, *, margin, plateaus=(), unlearned=(), min_seeds=MIN_SEEDS, arms=None):
     """One-word verdict and its reason for a paired comparison (see the module docstring).
 
     Parameters
@@ -247,6 +252,12 @@ def verdict(comparison, *, margin, plateaus=(), unlearned=(), min_seeds=MIN_SEED
     unlearned : iterable of bool
         Whether each run of the comparison left a class unlearned
         (:func:`unlearned_classes`).
+    arms : (str, str), optional
+        ``(claimed, reference)``, two keys of ``plateaus``. Then a conclusion needs only
+        the arm it is drawn against at its plateau: the reference for *holds*, the
+        claimed arm for *does not hold*; the other arm still rising could only widen the
+        gap. Without it (both arms share the nets, as the ensemble and its members) every
+        arm in ``plateaus`` must be at its plateau.
 
     Returns
     -------
@@ -264,26 +275,40 @@ def verdict(comparison, *, margin, plateaus=(), unlearned=(), min_seeds=MIN_SEED
     'undecided'
     >>> verdict({"n": 3, "ci95": [0.02, 0.08]}, margin=0.01, plateaus={"a": True, "b": False})[1]
     'the mean validation curve of b had not reached its plateau; 95 % interval of the gain [+0.020, +0.080]'
+    >>> verdict({"n": 3, "ci95": [0.02, 0.08]}, margin=0.01, plateaus={"a": False, "b": True},
+    ...         arms=("a", "b"))
+    ('holds', '95 % interval of the gain [+0.020, +0.080] lies above 0; a was still rising at its end, which could only widen its lead')
     """
     plateaus = dict(plateaus)
+    if arms is not None and set(arms) != set(plateaus):
+        raise ValueError(f"arms {arms} must name the arms of plateaus {sorted(plateaus)}")
     if comparison["n"] < min_seeds:
         return "undecided", f"{comparison['n']} paired seed(s), fewer than {min_seeds}"
     unlearned = list(unlearned)
-    missed = [arm for arm, met in plateaus.items() if not met]
+    lo, hi = comparison["ci95"]
+    outcome = "holds" if lo > 0 else "does not hold" if hi < margin else None
+    needed = list(plateaus)
+    if arms is not None and outcome:  # only the arm the conclusion is drawn against
+        needed = [arms[1] if outcome == "holds" else arms[0]]
+    missed = [arm for arm in needed if not plateaus[arm]]
+    if outcome is None:  # undecided anyway: say every arm that still rose
+        missed = [arm for arm, met in plateaus.items() if not met]
     why = ([f"the mean validation curve of {missed[0]} had not reached its plateau"
             if len(missed) == 1 else f"the mean validation curves of {' and of '.join(missed)} "
             "had not reached their plateaus"] if missed else []) \
         + ([f"{sum(unlearned)} of {len(unlearned)} runs left a class unlearned: test IoU "
             f"below {UNLEARNED:g}"] if any(unlearned) else [])
-    lo, hi = comparison["ci95"]
     if why:  # every reason, not only the first: each one alone keeps the verdict open
         return "undecided", "; ".join(why) + f"; 95 % interval of the gain [{lo:+.3f}, {hi:+.3f}]"
-    if lo > 0:
+    rising = [arm for arm, met in plateaus.items() if not met]
+    widen = (f"; {rising[0]} was still rising at its end, which could only widen "
+             + ("its lead" if outcome == "holds" else "the gap")) if rising else ""
+    if outcome == "holds":
         small = f", all of it below the margin {margin:g}" if hi < margin else ""
-        return "holds", f"95 % interval of the gain [{lo:+.3f}, {hi:+.3f}] lies above 0{small}"
-    if hi < margin:
+        return "holds", f"95 % interval of the gain [{lo:+.3f}, {hi:+.3f}] lies above 0{small}{widen}"
+    if outcome == "does not hold":
         return "does not hold", (f"95 % interval of the gain [{lo:+.3f}, {hi:+.3f}] rules out "
-                                 f"a gain of {margin:g} or more")
+                                 f"a gain of {margin:g} or more{widen}")
     return "undecided", f"95 % interval of the gain [{lo:+.3f}, {hi:+.3f}] includes 0 and {margin:g}"
 
 
@@ -623,7 +648,7 @@ def compare(parts, a, b, key, *, margin, statement):
                 "comparison": None}
     runs = [d[s] for d in (sa, sb) for s in cmp["seeds"]]
     plateaus = {arm: arm_plateau([d[s] for s in cmp["seeds"]])["met"] for arm, d in ((a, sa), (b, sb))}
-    word, why = verdict(cmp, margin=margin, plateaus=plateaus,
+    word, why = verdict(cmp, margin=margin, plateaus=plateaus, arms=(a, b),
                         unlearned=[bool(unlearned_classes(r)) for r in runs])
     return {"statement": statement.format(a=a, b=b, mean=cmp["mean"], wins=cmp["wins"], n=cmp["n"]),
             "verdict": word, "reason": why, "comparison": cmp}

@@ -100,6 +100,49 @@ def test_verdict_rule(ci, plateaus, n, expected):
     assert ("below the margin" in reason) == (ci == [0.002, 0.008])
 
 
+@pytest.mark.parametrize("ci, met_a, met_b, expected", [
+    ([0.02, 0.08], False, True, "holds"),  # the leader still rising only widens its lead
+    ([0.02, 0.08], True, False, "undecided"),  # the reference could still catch up
+    ([-0.08, -0.02], True, False, "does not hold"),  # the reference rising widens the gap
+    ([-0.08, -0.02], False, True, "undecided"),  # the claimed arm could still catch up
+    ([-0.02, 0.05], False, True, "undecided"),
+    ([-0.02, 0.05], True, True, "undecided"),
+])
+def test_verdict_needs_the_arm_it_is_drawn_against_at_its_plateau(ci, met_a, met_b, expected):
+    word, why = common.verdict({"n": 3, "ci95": ci}, margin=0.01,
+                               plateaus={"a": met_a, "b": met_b}, arms=("a", "b"))
+    assert word == expected
+    rising = [arm for arm, met in (("a", met_a), ("b", met_b)) if not met]
+    if word == "undecided":
+        assert all(f"of {arm} had not reached" in why for arm in rising)
+    else:  # a conclusion names the arm that still rose and says why it cannot matter
+        assert f"{rising[0]} was still rising" in why and "could only widen" in why
+    # without arms (nets shared by both sides) every arm must be at its plateau
+    plain = common.verdict({"n": 3, "ci95": ci}, margin=0.01, plateaus={"a": met_a, "b": met_b})
+    assert plain[0] == "undecided"
+    with pytest.raises(ValueError, match="must name the arms"):
+        common.verdict({"n": 3, "ci95": ci}, margin=0.01, plateaus={"a": met_a, "b": met_b},
+                       arms=("a", "c"))
+
+
+def test_compare_decides_when_only_the_leader_still_rises():
+    flat = [(i, 0.5) for i in range(100, 1100, 100)]
+    rising = [(i, 0.3 + 0.02 * k) for k, i in enumerate(range(100, 1100, 100))]
+    good = [0.6, 0.7]
+    parts = {("s", "a", k): {"m": 0.7 + 0.01 * k, "iou": good, "curve": rising} for k in range(3)}
+    parts.update({("s", "b", k): {"m": 0.4, "iou": good, "curve": flat} for k in range(3)})
+    entry = common.compare(parts, "a", "b", "m", margin=0.01, statement="{a}>{b}")
+    assert entry["verdict"] == "holds" and "a was still rising" in entry["reason"]
+    # the same runs, the arms swapped: "b beats a" is ruled out, since the claimed b is flat
+    swapped = common.compare(parts, "b", "a", "m", margin=0.01, statement="{a}>{b}")
+    assert swapped["verdict"] == "does not hold" and "a was still rising" in swapped["reason"]
+    # a reference still rising keeps "holds" open
+    parts.update({("s", "b", k): {"m": 0.4, "iou": good, "curve": rising} for k in range(3)})
+    parts.update({("s", "a", k): {"m": 0.7 + 0.01 * k, "iou": good, "curve": flat} for k in range(3)})
+    assert common.compare(parts, "a", "b", "m", margin=0.01, statement="{a}>{b}")["verdict"] \
+        == "undecided"
+
+
 def test_a_class_left_unlearned_makes_the_verdict_undecided():
     def part(seed, score, iou):
         return {"miou_organelle": score, "iou": iou, "plateau": {"met": True, "rise": 0.0}}
@@ -113,10 +156,10 @@ def test_a_class_left_unlearned_makes_the_verdict_undecided():
     entry = common.compare({**a, **b}, "a", "b", "miou_organelle", margin=0.01, statement="{a}>{b}")
     assert entry["verdict"] == "undecided" and "1 of 6 runs left a class unlearned" in entry["reason"]
     assert common.unlearned_classes(b[("s", "b", 1)]) == [1]
-    a[("s", "a", 2)]["plateau"] = {"met": False, "rise": 0.05}  # both reasons are given
+    b[("s", "b", 2)]["plateau"] = {"met": False, "rise": 0.05}  # both reasons are given
     entry = common.compare({**a, **b}, "a", "b", "miou_organelle", margin=0.01, statement="{a}>{b}")
     assert entry["verdict"] == "undecided"
-    assert entry["reason"].startswith("the mean validation curve of a had not reached its plateau; "
+    assert entry["reason"].startswith("the mean validation curve of b had not reached its plateau; "
                                       "1 of 6 runs left a class unlearned: test IoU below 0.01; "
                                       "95 % interval of the gain [")
 
