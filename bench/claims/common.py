@@ -44,7 +44,7 @@ The rules (stated once here, printed with every table):
   drawn against missed its plateau, or when any run left a class unlearned (test IoU
   below :data:`UNLEARNED` (0.01) on a class of a multi-class task). *Holds* needs the
   reference arm at its plateau, *does not hold* the claimed arm: the other arm still
-  rising could only widen the gap (its test score comes from its best checkpoint so
+  rising points to a wider gap, not a smaller one (its test score comes from its best checkpoint so
   far), and the reason says that it was still rising. Comparisons whose arms share their
   nets (the ensemble and its members, the tracing pipelines) need every net at its
   plateau. The plateau rule alone is
@@ -255,8 +255,8 @@ def verdict(comparison, *, margin, plateaus=(), unlearned=(), min_seeds=MIN_SEED
     arms : (str, str), optional
         ``(claimed, reference)``, two keys of ``plateaus``. Then a conclusion needs only
         the arm it is drawn against at its plateau: the reference for *holds*, the
-        claimed arm for *does not hold*; the other arm still rising could only widen the
-        gap. Without it (both arms share the nets, as the ensemble and its members) every
+        claimed arm for *does not hold*; the other arm still rising points to a wider
+        gap, not a smaller one. Without it (both arms share the nets, as the ensemble and its members) every
         arm in ``plateaus`` must be at its plateau.
 
     Returns
@@ -277,7 +277,7 @@ def verdict(comparison, *, margin, plateaus=(), unlearned=(), min_seeds=MIN_SEED
     'the mean validation curve of b had not reached its plateau; 95 % interval of the gain [+0.020, +0.080]'
     >>> verdict({"n": 3, "ci95": [0.02, 0.08]}, margin=0.01, plateaus={"a": False, "b": True},
     ...         arms=("a", "b"))
-    ('holds', '95 % interval of the gain [+0.020, +0.080] lies above 0; a was still rising at its end, which could only widen its lead')
+    ('holds', '95 % interval of the gain [+0.020, +0.080] lies above 0; a was still rising at its end, which points to a wider gap, not a smaller one')
     """
     plateaus = dict(plateaus)
     if arms is not None and set(arms) != set(plateaus):
@@ -301,8 +301,8 @@ def verdict(comparison, *, margin, plateaus=(), unlearned=(), min_seeds=MIN_SEED
     if why:  # every reason, not only the first: each one alone keeps the verdict open
         return "undecided", "; ".join(why) + f"; 95 % interval of the gain [{lo:+.3f}, {hi:+.3f}]"
     rising = [arm for arm, met in plateaus.items() if not met]
-    widen = (f"; {rising[0]} was still rising at its end, which could only widen "
-             + ("its lead" if outcome == "holds" else "the gap")) if rising else ""
+    widen = (f"; {rising[0]} was still rising at its end, which points to a wider gap, "
+             "not a smaller one") if rising else ""
     if outcome == "holds":
         small = f", all of it below the margin {margin:g}" if hi < margin else ""
         return "holds", f"95 % interval of the gain [{lo:+.3f}, {hi:+.3f}] lies above 0{small}{widen}"
