@@ -27,7 +27,7 @@ The rules (stated once here, printed with every table):
   with p = 0.63 at the platelet's scatter and 10 evaluations, 0.76 at the ECS's with 16.
   Requiring all 8 runs of a 4-seed platelet comparison to pass would leave even converged
   arms undecided about 98 % of the time; the mean curves of 4 seeds pass a flat platelet
-  arm with p = 0.76 (both arms of a comparison: about 0.58), so the rule stays strict but
+  arm with p = 0.76 (a verdict needs one arm flat, see *Verdict*), so the rule stays strict but
   can be met (``python bench/claims/noise.py`` prints these figures from the committed
   parts; a simulation, so they move a little as parts are added). Runs trained after
   the platelet phantom's 5,000-iteration parts (the ReIsoSeg unet3d parts at 5,000 on) validate :data:`EVALUATIONS` (50) times instead of 10 (evaluation is cheap
