@@ -22,9 +22,12 @@ RULES = ("Rules: a run is at its plateau when, over its last "
          "when it rules out a gain as large as the claim's margin without lying above 0, and is "
          f"*undecided* otherwise, with fewer than {common.MIN_SEEDS} seeds, when the arm the "
          "conclusion is drawn against missed its plateau (the reference for *holds*, the "
-         "claimed arm for *does not hold*; the other arm still rising points to a wider "
-         "gap, not a smaller one, and the reason says so), or when a run left a class unlearned (test IoU below "
-         f"{common.UNLEARNED:g}). Folders named like `vnc-1000it` are earlier budgets kept as a record: "
+         "claimed arm for *does not hold*; the other arm still rising points further the "
+         "same way, and the reason says so; comparisons whose arms share their nets, as the "
+         "ensemble and its members, need every net at its plateau), or when a run left a "
+         f"class unlearned (test IoU below {common.UNLEARNED:g}). A verdict holds at its "
+         "budget, under its decaying learning rate: a flat arm is flat at this budget, not "
+         "proven converged. Folders named like `vnc-1000it` are earlier budgets kept as a record: "
          "tables only, no verdicts.")
 
 

@@ -100,29 +100,50 @@ def test_verdict_rule(ci, plateaus, n, expected):
     assert ("below the margin" in reason) == (ci == [0.002, 0.008])
 
 
-@pytest.mark.parametrize("ci, met_a, met_b, expected", [
-    ([0.02, 0.08], False, True, "holds"),  # the leader still rising only widens its lead
-    ([0.02, 0.08], True, False, "undecided"),  # the reference could still catch up
-    ([-0.08, -0.02], True, False, "does not hold"),  # the reference rising widens the gap
-    ([-0.08, -0.02], False, True, "undecided"),  # the claimed arm could still catch up
-    ([-0.02, 0.05], False, True, "undecided"),
-    ([-0.02, 0.05], True, True, "undecided"),
+IV = "95 % interval of the gain"
+
+
+@pytest.mark.parametrize("ci, met_a, met_b, n, unlearned, expected, reason", [
+    # the claimed arm still rising on the winning side: named, not blocking
+    ([0.02, 0.08], False, True, 3, (), "holds",
+     f"{IV} [+0.020, +0.080] lies above 0; a was still rising at its end, which points to a "
+     "larger gain, not a smaller one"),
+    ([0.002, 0.008], False, True, 3, (), "holds",  # a real gain, all of it below the margin
+     f"{IV} [+0.002, +0.008] lies above 0, all of it below the margin 0.01; a was still "
+     "rising at its end, which points to a larger gain, not a smaller one"),
+    ([0.02, 0.08], True, False, 3, (), "undecided",  # the reference could still catch up
+     f"the mean validation curve of b had not reached its plateau; {IV} [+0.020, +0.080]"),
+    ([0.02, 0.08], False, False, 3, (), "undecided",  # both rising: b blocks, a named too
+     f"the mean validation curve of b had not reached its plateau; a was still rising too; "
+     f"{IV} [+0.020, +0.080]"),
+    ([-0.08, -0.02], True, False, 3, (), "does not hold",  # the reference rising
+     f"{IV} [-0.080, -0.020] rules out a gain of 0.01 or more; b was still rising at its "
+     "end, which points to a smaller gain, not a larger one"),
+    ([0.0, 0.008], True, False, 3, (), "does not hold",  # a positive mean gain, ruled small
+     f"{IV} [+0.000, +0.008] rules out a gain of 0.01 or more; b was still rising at its "
+     "end, which points to a smaller gain, not a larger one"),
+    ([-0.08, -0.02], False, True, 3, (), "undecided",  # the claimed arm could catch up
+     f"the mean validation curve of a had not reached its plateau; {IV} [-0.080, -0.020]"),
+    ([-0.02, 0.05], False, True, 3, (), "undecided",
+     f"the mean validation curve of a had not reached its plateau; {IV} [-0.020, +0.050]"),
+    ([-0.02, 0.05], True, True, 3, (), "undecided", f"{IV} [-0.020, +0.050] includes 0 and 0.01"),
+    ([0.02, 0.08], False, True, 2, (), "undecided", "2 paired seed(s), fewer than 3"),
+    ([0.02, 0.08], False, True, 3, (False, True), "undecided",
+     f"a was still rising; 1 of 2 runs left a class unlearned: test IoU below 0.01; "
+     f"{IV} [+0.020, +0.080]"),
 ])
-def test_verdict_needs_the_arm_it_is_drawn_against_at_its_plateau(ci, met_a, met_b, expected):
-    word, why = common.verdict({"n": 3, "ci95": ci}, margin=0.01,
-                               plateaus={"a": met_a, "b": met_b}, arms=("a", "b"))
-    assert word == expected
-    rising = [arm for arm, met in (("a", met_a), ("b", met_b)) if not met]
-    if word == "undecided":
-        assert all(f"of {arm} had not reached" in why for arm in rising)
-    else:  # a conclusion names the arm that still rose and says why it cannot matter
-        assert f"{rising[0]} was still rising" in why and "points to a wider gap" in why
+def test_verdict_needs_the_arm_it_is_drawn_against_at_its_plateau(ci, met_a, met_b, n, unlearned,
+                                                                  expected, reason):
+    plateaus = {"a": met_a, "b": met_b}
+    word, why = common.verdict({"n": n, "ci95": ci}, margin=0.01, plateaus=plateaus,
+                               unlearned=unlearned, arms=("a", "b"))
+    assert (word, why) == (expected, reason)
     # without arms (nets shared by both sides) every arm must be at its plateau
-    plain = common.verdict({"n": 3, "ci95": ci}, margin=0.01, plateaus={"a": met_a, "b": met_b})
-    assert plain[0] == "undecided"
+    plain = common.verdict({"n": n, "ci95": ci}, margin=0.01, plateaus=plateaus,
+                           unlearned=unlearned)
+    assert plain[0] == (expected if met_a and met_b else "undecided")
     with pytest.raises(ValueError, match="must name the arms"):
-        common.verdict({"n": 3, "ci95": ci}, margin=0.01, plateaus={"a": met_a, "b": met_b},
-                       arms=("a", "c"))
+        common.verdict({"n": n, "ci95": ci}, margin=0.01, plateaus=plateaus, arms=("a", "c"))
 
 
 def test_compare_decides_when_only_the_leader_still_rises():
