@@ -39,6 +39,14 @@ STEPS = (("shape", "unet"), ("contrastive", "shape"), ("ecsnet", "contrastive"),
          ("contrastive", "contrastive-cosine"), ("ecsnet", "ecsnet-cosine"))
 
 
+# the comparisons of the two contrastive forms, said in words (the arm names are terse)
+FORM_STEPS = {("contrastive", "contrastive-cosine"): "the one-stage net",
+              ("ecsnet", "ecsnet-cosine"): "the full ECS-Net"}
+ARMS_NOTE = ("arms: unet = one stage, focal + Dice; shape = + shape-aware weights; contrastive "
+             "= + contrastive loss, InfoNCE form; ecsnet = + the cascade, the full ECS-Net; "
+             "-cosine = the same with the original's cosine contrastive form")
+
+
 def available(shared, settings=SETTINGS):
     """None when the data of ``settings`` are there, else why not."""
     folder = Path(shared) / "vnc" / "stack1"
@@ -128,7 +136,7 @@ def summarise(parts):
                                   f"threshold-free; predicted ECS: the fraction of test pixels "
                                   f"predicted as ECS"
                                   + (f", against {', '.join(f'{t:.3f}' for t in truth)} in the "
-                                     f"ground truth)" if truth else ")"),
+                                     f"ground truth" if truth else "") + f"; {ARMS_NOTE})",
                        "header": ["arm", "seeds", "IoU", "Dice", "AP", "recall", "predicted ECS",
                                   "plateau met", "train s"], "rows": rows})
         if setting not in SETTINGS:  # an earlier budget kept as a record: no verdicts
@@ -139,9 +147,12 @@ def summarise(parts):
         if moved:
             tables.append(moved)
         for a, b in STEPS:
+            claim = ("{a} beats {b}" if (a, b) not in FORM_STEPS else
+                     f"the InfoNCE form beats the original's cosine form in {FORM_STEPS[a, b]} "
+                     "({a} vs {b})")
             for key, what in (("iou", "IoU"), ("average_precision", "AP")):
                 entry = common.compare(mine, a, b, key, margin=MARGIN,
-                                       statement=f"`{setting}`: {{a}} beats {{b}} on test {what} "
+                                       statement=f"`{setting}`: {claim} on test {what} "
                                                  "(mean gain {mean:+.3f}, {wins} of {n} seeds)")
                 if entry:
                     verdicts.append(entry)
