@@ -285,6 +285,12 @@ def test_ecs_claim_runs_resumable_parts_and_reports(tmp_path, monkeypatch, capsy
     results = json.loads((tmp_path / "results.json").read_text())
     claim = results["claims"]["ecs"]
     assert claim["verdicts"] and all(v["verdict"] == "undecided" for v in claim["verdicts"])
+    forms = [v for v in claim["verdicts"] if "(contrastive vs contrastive-cosine)" in v["statement"]]
+    assert [v["statement"] for v in forms] == [
+        f"`phantom`: the InfoNCE form beats the original's cosine form in the one-stage net "
+        f"(contrastive vs contrastive-cosine) on test {what}" for what in ("IoU", "AP")]
+    assert all(v["reason"].endswith("not run yet: contrastive and contrastive-cosine") for v in forms)
+    assert "-cosine = the same with the original's cosine" in claim["tables"][0]["caption"]
     assert "NaN" not in (tmp_path / "results.json").read_text()
     # a finished part is reused, not trained again
     mtime = part.stat().st_mtime_ns
