@@ -63,7 +63,8 @@ def claim_markdown(name, *, what, only=None, results=None):
             f"arms on the same seeds and test volumes and gives a verdict only where at least "
             f"three seeds were run, the mean validation curve of the arm the conclusion is "
             f"drawn against reached its plateau (the other arm still rising points further "
-            f"the same way; where both arms share their nets, every net) and no run left a class unlearned; otherwise it says "
+            f"the same way; where both arms share their nets, every net) and no run left a "
+            f"class unlearned; otherwise it says "
             f"*undecided* and why. A verdict holds at the budget it names.\n\n")
     if claim is None:
         return head + ("**Not measured yet** by those rules: no verdict, and this "

@@ -27,8 +27,8 @@ The rules (stated once here, printed with every table):
   with p = 0.63 at the platelet's scatter and 10 evaluations, 0.76 at the ECS's with 16.
   Requiring all 8 runs of a 4-seed platelet comparison to pass would leave even converged
   arms undecided about 98 % of the time; the mean curves of 4 seeds pass a flat platelet
-  arm with p = 0.76 (most verdicts need one arm flat, see *Verdict*; both: about 0.58), so the rule stays strict but
-  can be met (``python bench/claims/noise.py`` prints these figures from the committed
+  arm with p = 0.76 (most verdicts need one arm flat, see *Verdict*; both: about 0.58),
+  so the rule stays strict but can be met (``python bench/claims/noise.py`` prints these figures from the committed
   parts; a simulation, so they move a little as parts are added). Runs trained after
   the platelet phantom's 5,000-iteration parts (the ReIsoSeg unet3d parts at 5,000 on) validate :data:`EVALUATIONS` (50) times instead of 10 (evaluation is cheap
   next to training: seconds per validation here), which shrinks the level test's scatter
@@ -257,8 +257,8 @@ def verdict(comparison, *, margin, plateaus=(), unlearned=(), min_seeds=MIN_SEED
         ``(claimed, reference)``, two keys of ``plateaus``. Then a conclusion needs only
         the arm it is drawn against at its plateau: the reference for *holds*, the
         claimed arm for *does not hold*; the other arm still rising points further the
-        same way. Without it (both arms share the nets, as the ensemble and its members) every
-        arm in ``plateaus`` must be at its plateau.
+        same way. Without it (both arms share the nets, as the ensemble and its members)
+        every arm in ``plateaus`` must be at its plateau.
 
     Returns
     -------
@@ -313,11 +313,10 @@ def verdict(comparison, *, margin, plateaus=(), unlearned=(), min_seeds=MIN_SEED
              if others else "")
     if outcome == "holds":
         small = f", all of it below the margin {margin:g}" if hi < margin else ""
-        return "holds", f"95 % interval of the gain [{lo:+.3f}, {hi:+.3f}] lies above 0{small}{widen}"
+        return "holds", f"{interval} lies above 0{small}{widen}"
     if outcome == "does not hold":
-        return "does not hold", (f"95 % interval of the gain [{lo:+.3f}, {hi:+.3f}] rules out "
-                                 f"a gain of {margin:g} or more{widen}")
-    return "undecided", f"95 % interval of the gain [{lo:+.3f}, {hi:+.3f}] includes 0 and {margin:g}"
+        return "does not hold", f"{interval} rules out a gain of {margin:g} or more{widen}"
+    return "undecided", f"{interval} includes 0 and {margin:g}"
 
 
 def fmt(mean, sd, digits=3):
