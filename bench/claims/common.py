@@ -28,10 +28,11 @@ The rules (stated once here, printed with every table):
   Requiring all 8 runs of a 4-seed platelet comparison to pass would leave even converged
   arms undecided about 98 % of the time; the mean curves of 4 seeds pass a flat platelet
   arm with p = 0.76 (most verdicts need one arm flat, see *Verdict*; both: about 0.58),
-  so the rule stays strict but can be met (``python bench/claims/noise.py`` prints these figures from the committed
-  parts; a simulation, so they move a little as parts are added). Runs trained after
-  the platelet phantom's 5,000-iteration parts (the ReIsoSeg unet3d parts at 5,000 on) validate :data:`EVALUATIONS` (50) times instead of 10 (evaluation is cheap
-  next to training: seconds per validation here), which shrinks the level test's scatter
+  so the rule stays strict but can be met (``python bench/claims/noise.py`` prints these
+  figures from the committed parts; a simulation, so they move a little as parts are
+  added). Runs trained after the platelet phantom's 5,000-iteration parts (the ReIsoSeg
+  unet3d parts at 5,000 on) validate :data:`EVALUATIONS` (50) times instead of 10
+  (evaluation is cheap next to training: seconds per validation here), which shrinks the level test's scatter
   per run by sqrt(5): at the platelet's scatter a flat run then passes with p = 0.76 and
   the mean of 4 seeds with p = 0.92 (``noise.pass_rate(0.025, k, 1500, rng, 50)``). An arm
   whose runs were validated on different grids is judged on the evaluations they share.
