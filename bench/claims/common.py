@@ -372,7 +372,7 @@ def load_parts(claim):
 
 def folder_for(setting, iterations, budget):
     """The parts folder of a run of ``setting`` at ``iterations``: the setting's own folder
-    at the claim's ``budget``, else ``<setting>-<N>it`` (kept as a record, no verdicts).
+    at the claim's ``budget``, else ``<setting>-<N>it`` (see :func:`folder_kind`).
 
     Examples
     --------
@@ -390,36 +390,53 @@ def check_budgets(claim, parts, settings, budget):
         if "iterations" not in part:
             continue
         setting = setting_of(folder, settings)
-        want = record_budget(folder, settings) or budget
+        want = folder_budget(folder, settings) or budget
         got = int(part["iterations"])
         if got != want:
             again = "" if want == budget else f" --iterations {want}"
             raise ValueError(
                 f"parts/{claim}/{folder}/{arm}-seed{seed}.json was trained for {got:,} iterations, "
                 f"but its folder holds {want:,}-iteration runs: move it to parts/{claim}/"
-                f"{folder_for(setting, got, budget)}/ (an earlier budget kept as a record) or run "
+                f"{folder_for(setting, got, budget)}/ (the folder of its budget) or run "
                 f"it again (python bench/claims/run.py {claim} --settings {setting} --arms {arm} "
                 f"--seeds {seed}{again} --redo)")
 
 
-def record_budget(folder, settings):
-    """``N`` of a record folder ``<setting>-<N>it``; None for a setting's own folder.
+def folder_budget(folder, settings):
+    """``N`` of a folder ``<setting>-<N>it``; None for a setting's own folder.
 
     Examples
     --------
-    >>> record_budget("phantom-3000it", ("phantom",)), record_budget("phantom", ("phantom",))
+    >>> folder_budget("phantom-3000it", ("phantom",)), folder_budget("phantom", ("phantom",))
     (3000, None)
     """
     m = re.fullmatch(r".+-(\d+)it", folder) if folder not in settings else None
     return int(m.group(1)) if m else None
 
 
-RECORD_NOTE = " (an earlier budget kept as a record; no verdicts)"
+def folder_kind(folder, settings, budget):
+    """What a parts folder's runs are for: ``"budget"`` (a setting's own folder, runs at the
+    claim's ``budget``: verdicts), ``"record"`` (``<setting>-<N>it`` with ``N`` below it: an
+    earlier budget kept as a record, tables only) or ``"longer"`` (``N`` above it: a longer
+    budget, run where the claim's left curves rising, with verdicts of its own).
+
+    Examples
+    --------
+    >>> [folder_kind(f, ("vnc",), 4000) for f in ("vnc", "vnc-1000it", "vnc-8000it")]
+    ['budget', 'record', 'longer']
+    """
+    n = folder_budget(folder, settings)
+    return "budget" if n is None else "longer" if n > budget else "record"
+
+
+# appended to a folder's table caption, by its kind
+FOLDER_NOTES = {"budget": "", "record": " (an earlier budget kept as a record; no verdicts)",
+                "longer": " (a longer budget than the claim's: verdicts of its own, at this budget)"}
 
 
 def setting_of(folder, settings):
-    """The setting a parts folder belongs to: itself, or for an earlier budget kept as a
-    record (``<setting>-<N>it``, e.g. ``phantom-1000it``) that setting.
+    """The setting a parts folder belongs to: itself, or for another budget of it
+    (``<setting>-<N>it``, e.g. ``phantom-1000it``) that setting.
 
     Examples
     --------
@@ -430,16 +447,16 @@ def setting_of(folder, settings):
     found = m.group(1) if m and folder not in settings else folder
     if found not in settings:
         raise ValueError(f"parts folder {folder!r} is neither a setting ({', '.join(settings)}) "
-                         "nor an earlier budget of one (<setting>-<N>it): rename or remove it")
+                         "nor another budget of one (<setting>-<N>it): rename or remove it")
     return found
 
 
 def setting_folders(parts, settings):
     """The folders of ``parts`` (keys ``(folder, arm, seed)``) in the order of ``settings``,
-    each setting before its records."""
+    each setting before its other budgets (by budget)."""
     return sorted({k[0] for k in parts},
                   key=lambda f: (settings.index(setting_of(f, settings)), f not in settings,
-                                 record_budget(f, settings) or 0, f))
+                                 folder_budget(f, settings) or 0, f))
 
 
 def awaiting(folders, settings, iterations, command):
@@ -465,13 +482,16 @@ def awaiting(folders, settings, iterations, command):
 
 
 def budget_line(parts, settings, budget):
-    """The budget of a claim's verdicts, and the earlier budgets kept as records, e.g.
-    ``'5,000 iterations per net (the verdicts); earlier budgets kept as records: 1,000,
-    3,000 iterations'``."""
-    records = {k: p for k, p in parts.items() if k[0] not in settings}
+    """The budget of a claim's verdicts, the longer budgets with verdicts of their own and
+    the earlier budgets kept as records, e.g. ``'4,000 iterations per net (the verdicts);
+    longer, with verdicts of their own: 8,000 iterations; earlier budgets kept as records:
+    1,000, 2,000 iterations'``."""
     text = f"{budget:,} iterations per net (the verdicts)"
-    if records:
-        text += f"; earlier budgets kept as records: {budget_caption(records)}"
+    for kind, words in (("longer", "longer, with verdicts of their own"),
+                        ("record", "earlier budgets kept as records")):
+        some = {k: p for k, p in parts.items() if folder_kind(k[0], settings, budget) == kind}
+        if some:
+            text += f"; {words}: {budget_caption(some)}"
     return text
 
 
@@ -575,19 +595,22 @@ def class_table(parts, arms, names, *, main="miou_organelle", main_name="organel
 
 
 def budget_table(parts, setting, settings, arms, key, name, *, budget, steps=()):
-    """How the budget moved each arm: its mean test ``key`` at each earlier budget kept as a
-    record of ``setting`` and at the claim's ``budget``, over the seeds run at both with the
-    same preset; with ``steps`` (pairs of arms) also each comparison's paired gain at both.
-    A table (``caption``, ``header``, ``rows``), or None when no seed was run at both.
+    """How the budget moved each arm: its mean test ``key`` at the claim's ``budget`` and at
+    each other budget of ``setting`` (earlier ones kept as records, longer ones), over the
+    seeds run at both with the same preset; with ``steps`` (pairs of arms) also each
+    comparison's paired gain at both. The change is the longer budget's score minus the
+    shorter's. A table (``caption``, ``header``, ``rows``), or None when no seed was run at
+    both.
 
     Examples
     --------
     >>> run = lambda v: {"preset": "p", "m": v}
     >>> parts = {("x", "a", 0): run(0.8), ("x", "b", 0): run(0.6),
-    ...          ("x-3000it", "a", 0): run(0.7), ("x-3000it", "b", 0): run(0.6)}
-    >>> [r[-1] for r in budget_table(parts, "x", ("x",), ("a", "b"), "m", "m", budget=5000,
-    ...                              steps=[("a", "b")])["rows"]]
-    ['+0.100', '+0.000', '+0.100']
+    ...          ("x-3000it", "a", 0): run(0.7), ("x-3000it", "b", 0): run(0.6),
+    ...          ("x-8000it", "a", 0): run(0.85)}
+    >>> [(r[1], r[-1]) for r in budget_table(parts, "x", ("x",), ("a", "b"), "m", "m",
+    ...                                      budget=5000, steps=[("a", "b")])["rows"]]
+    [('3,000 → 5,000', '+0.100'), ('3,000 → 5,000', '+0.000'), ('3,000 → 5,000', '+0.100'), ('5,000 → 8,000', '+0.050')]
     """
     def score(folder, arm, seed):
         p = parts.get((folder, arm, seed))
@@ -596,22 +619,25 @@ def budget_table(parts, setting, settings, arms, key, name, *, budget, steps=())
     def same_preset(folder, arm, seed):
         return parts[(folder, arm, seed)].get("preset") == parts[(setting, arm, seed)].get("preset")
 
-    def row(label, folder, then, now):
-        diff = [b - a for a, b in zip(then, now)]
+    def row(label, n, other, here):
+        shorter, longer = (other, here) if n < budget else (here, other)
+        diff = [b - a for a, b in zip(shorter, longer)]
         mean, sd = mean_sd(diff)
-        return [label, f"{record_budget(folder, settings):,}", str(len(then)), fmt(*mean_sd(then)),
-                fmt(*mean_sd(now)), f"{mean:+.3f}" + ("" if sd is None else f" ± {sd:.3f}")]
+        return [label, f"{min(n, budget):,} → {max(n, budget):,}", str(len(shorter)),
+                fmt(*mean_sd(shorter)), fmt(*mean_sd(longer)),
+                f"{mean:+.3f}" + ("" if sd is None else f" ± {sd:.3f}")]
 
-    records = sorted({k[0] for k in parts if k[0] != setting
-                      and setting_of(k[0], settings) == setting}, key=lambda f: record_budget(f, settings))
+    others = sorted({k[0] for k in parts if k[0] != setting
+                     and setting_of(k[0], settings) == setting}, key=lambda f: folder_budget(f, settings))
     rows = []
-    for folder in records:
+    for folder in others:
+        n = folder_budget(folder, settings)
         for arm in arms:
             seeds = sorted(k[2] for k in parts if k[0] == folder and k[1] == arm
                            and score(folder, arm, k[2]) is not None
                            and score(setting, arm, k[2]) is not None and same_preset(folder, arm, k[2]))
             if seeds:
-                rows.append(row(arm, folder, [score(folder, arm, s) for s in seeds],
+                rows.append(row(arm, n, [score(folder, arm, s) for s in seeds],
                                 [score(setting, arm, s) for s in seeds]))
         for a, b in steps:
             seeds = sorted(k[2] for k in parts if k[0] == folder and k[1] == a
@@ -619,15 +645,16 @@ def budget_table(parts, setting, settings, arms, key, name, *, budget, steps=())
                                    and score(setting, x, k[2]) is not None
                                    and same_preset(folder, x, k[2]) for x in (a, b)))
             if seeds:
-                rows.append(row(f"{a} − {b}", folder,
+                rows.append(row(f"{a} − {b}", n,
                                 [score(folder, a, s) - score(folder, b, s) for s in seeds],
                                 [score(setting, a, s) - score(setting, b, s) for s in seeds]))
     if not rows:
         return None
-    return {"caption": f"`{setting}`: what the budget changed, on the seeds run at an earlier "
-                       f"budget and at {budget:,} iterations with the same preset (test {name}, "
-                       f"mean ± sd over those seeds; change: the per-seed differences)",
-            "header": ["arm", "earlier budget", "seeds", "then", f"at {budget:,}", "change"],
+    return {"caption": f"`{setting}`: what the budget changed, on the seeds run at "
+                       f"{budget:,} iterations and at another budget with the same preset (test "
+                       f"{name}, mean ± sd over those seeds; change: the per-seed differences, "
+                       f"the longer budget's score minus the shorter's)",
+            "header": ["arm", "iterations", "seeds", "shorter", "longer", "change"],
             "rows": rows}
 
 

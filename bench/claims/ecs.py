@@ -114,7 +114,7 @@ def summarise(parts):
     if not parts:
         return None
     tables, verdicts, seeds_all = [], [], set()
-    # a setting's folder, or an earlier budget of it kept as a record (e.g. vnc-1000it)
+    # a setting's folder, or another budget of it (e.g. vnc-1000it; see common.folder_kind)
     found = common.setting_folders(parts, SETTINGS)
     for setting in found:
         mine = {k: v for k, v in parts.items() if k[0] == setting}
@@ -139,11 +139,12 @@ def summarise(parts):
                                      f"ground truth" if truth else "") + f"; {ARMS_NOTE})",
                        "header": ["arm", "seeds", "IoU", "Dice", "AP", "recall", "predicted ECS",
                                   "plateau met", "train s"], "rows": rows})
-        if setting not in SETTINGS:  # an earlier budget kept as a record: no verdicts
-            tables[-1]["caption"] += common.RECORD_NOTE
+        kind = common.folder_kind(setting, SETTINGS, DEFAULT_ITERATIONS)
+        tables[-1]["caption"] += common.FOLDER_NOTES[kind]
+        if kind == "record":  # an earlier budget: tables only, no verdicts
             continue
-        moved = common.budget_table(parts, setting, SETTINGS, ARMS, "iou", "IoU",
-                                    budget=DEFAULT_ITERATIONS, steps=STEPS)
+        moved = kind == "budget" and common.budget_table(
+            parts, setting, SETTINGS, ARMS, "iou", "IoU", budget=DEFAULT_ITERATIONS, steps=STEPS)
         if moved:
             tables.append(moved)
         for a, b in STEPS:

@@ -129,7 +129,7 @@ def _ensemble(setting, folder, seed, test, device):
     missing = [s for s, part in zip(ENSEMBLE, singles)
                if part is None or not weights_file(folder, s).is_file()]
     if missing:
-        record = common.record_budget(folder, SETTINGS)
+        record = common.folder_budget(folder, SETTINGS)
         budget = f" --iterations {record}" if record else ""
         raise common.PartNotReady(f"the ensemble of {folder} needs the net2d3d parts of seeds "
                                   f"{', '.join(map(str, missing))} first (--arms net2d3d --seeds "
@@ -160,7 +160,7 @@ def summarise(parts):
     if not parts:
         return None
     tables, verdicts, seeds_all = [], [], set()
-    # a setting's folder, or an earlier budget of it kept as a record (e.g. phantom-1000it)
+    # a setting's folder, or another budget of it (e.g. phantom-1000it; see common.folder_kind)
     found = common.setting_folders(parts, SETTINGS)
     for setting in found:
         mine = {k: v for k, v in parts.items() if k[0] == setting}
@@ -176,12 +176,13 @@ def summarise(parts):
                                   f"test IoU, mean ± sd over seeds",
                        "header": ["arm", "seeds", "organelle MIoU", *names, "plateau met"],
                        "rows": rows})
-        if setting not in SETTINGS:  # an earlier budget kept as a record: no verdicts
-            tables[-1]["caption"] += common.RECORD_NOTE
+        kind = common.folder_kind(setting, SETTINGS, DEFAULT_ITERATIONS)
+        tables[-1]["caption"] += common.FOLDER_NOTES[kind]
+        if kind == "record":  # an earlier budget: tables only, no verdicts
             continue
-        moved = common.budget_table(parts, setting, SETTINGS, ("net2d3d", "unet2d"),
-                                    "miou_organelle", "organelle MIoU", budget=DEFAULT_ITERATIONS,
-                                    steps=[("net2d3d", "unet2d")])
+        moved = kind == "budget" and common.budget_table(
+            parts, setting, SETTINGS, ("net2d3d", "unet2d"), "miou_organelle", "organelle MIoU",
+            budget=DEFAULT_ITERATIONS, steps=[("net2d3d", "unet2d")])
         if moved:
             tables.append(moved)
         nets = {k[2]: p for k, p in mine.items() if k[1] == "net2d3d"}

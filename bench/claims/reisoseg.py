@@ -81,7 +81,7 @@ def parameters_caption(part, folder=None):
         kept, extra = part["parameters"]
     elif part["preset"] not in PRESETS:
         folder = folder or part["setting"]
-        budget = common.record_budget(folder, SETTINGS)
+        budget = common.folder_budget(folder, SETTINGS)
         again = f" --iterations {budget}" if budget else ""
         raise ValueError(
             f"{common.PARTS.name}/{NAME}/{folder}/{part['arm']}-seed{part['seed']}.json "
@@ -119,11 +119,13 @@ def summarise(parts):
                        "header": ["arm", "seeds", "organelle MIoU", *names, "plateau met",
                                   "parameters", "train s"],
                        "rows": rows})
-        if setting not in SETTINGS:  # an earlier budget kept as a record: no verdicts
-            tables[-1]["caption"] += common.RECORD_NOTE
+        kind = common.folder_kind(setting, SETTINGS, DEFAULT_ITERATIONS)
+        tables[-1]["caption"] += common.FOLDER_NOTES[kind]
+        if kind == "record":  # an earlier budget: tables only, no verdicts
             continue
-        moved = common.budget_table(parts, setting, SETTINGS, ARMS, "miou_organelle",
-                                    "organelle MIoU", budget=DEFAULT_ITERATIONS, steps=STEPS)
+        moved = kind == "budget" and common.budget_table(
+            parts, setting, SETTINGS, ARMS, "miou_organelle", "organelle MIoU",
+            budget=DEFAULT_ITERATIONS, steps=STEPS)
         if moved:
             tables.append(moved)
         for a, b in STEPS:

@@ -27,8 +27,10 @@ RULES = ("Rules: a run is at its plateau when, over its last "
          "ensemble and its members, need every net at its plateau), or when a run left a "
          f"class unlearned (test IoU below {common.UNLEARNED:g}). A verdict holds at its "
          "budget, under its decaying learning rate: a flat arm is flat at this budget, not "
-         "proven converged. Folders named like `vnc-1000it` are earlier budgets kept as a record: "
-         "tables only, no verdicts.")
+         "proven converged. Folders named like `vnc-1000it` hold runs at another budget than the "
+         "claim's: an earlier one is kept as a record (tables only, no verdicts); a longer one, "
+         "run where the claim's budget left curves rising, gives verdicts of its own, named by "
+         "its folder (e.g. `vnc-8000it`).")
 
 
 def summaries(claims):
@@ -39,7 +41,7 @@ def summaries(claims):
         common.check_budgets(name, parts, mod.SETTINGS, mod.DEFAULT_ITERATIONS)
         summary = mod.summarise(parts)
         if summary is not None:
-            # whether earlier budgets are kept as records (their minutes count in the total)
+            # whether runs at other budgets are there (their minutes count in the total)
             summary["records"] = any(k[0] not in mod.SETTINGS for k in parts)
             out["claims"][name] = summary
     return out
@@ -70,7 +72,7 @@ def markdown(results, level=3):
         out += [f"{h} {c['title']} ({c['paper']})", "",
                 f"Setting: {c['setting']}. Budget: {c['budget']}. Device: {c['device']}; "
                 f"{minutes:.0f} min of training and testing in all"
-                + (" (earlier budgets included)" if c.get("records") else "")
+                + (" (other budgets included)" if c.get("records") else "")
                 + ". "
                 f"Command: `{c['command']}`.", ""]
         for v in c["verdicts"]:

@@ -55,6 +55,10 @@ def test_setting_folders_put_each_setting_before_its_records_and_refuse_stranger
     assert common.setting_folders(parts, settings) == [  # records by budget, as numbers
         "phantom", "phantom-500it", "phantom-1000it", "real-geometry", "real-geometry-2000it"]
     assert common.setting_of("real-geometry-2000it", settings) == "real-geometry"
+    # below the claim's budget a record, above it a longer budget with verdicts of its own
+    assert [common.folder_kind(f, settings, 1000) for f in ("phantom", "phantom-500it",
+                                                            "phantom-1000it", "phantom-8000it")] \
+        == ["budget", "record", "record", "longer"]
     for bad in ("vnc", "phantom-old", "phantom1000it"):
         with pytest.raises(ValueError, match=f"parts folder '{bad}'"):
             common.setting_of(bad, settings)
@@ -318,9 +322,25 @@ def test_ecs_claim_runs_resumable_parts_and_reports(tmp_path, monkeypatch, capsy
     claim = json.loads((tmp_path / "results.json").read_text())["claims"]["ecs"]
     assert [t["caption"].split(" ")[0] for t in claim["tables"]] == ["`phantom`", "`phantom`:", "`phantom-2it`"]
     moved = claim["tables"][1]  # the same seed at the earlier budget and at the claim's
-    assert "what the budget changed" in moved["caption"] and [r[:3] for r in moved["rows"]] == [["unet", "2", "1"]]
+    assert "what the budget changed" in moved["caption"] and [r[:3] for r in moved["rows"]] == [["unet", "2 → 3", "1"]]
     assert not any("2 of" in v["statement"] or "phantom-2it" in v["statement"] for v in claim["verdicts"])
     assert "--settings phantom --arms unet shape --seeds 0" in claim["command"]
+    assert claim["tables"][2]["caption"].endswith("(an earlier budget kept as a record; no verdicts)")
+    # a longer budget than the claim's (run where its curves still rose) gives verdicts of its own
+    assert run.main(["ecs", "--settings", "phantom", "--arms", "unet", "shape", "--seeds", "0",
+                     "--iterations", "4", "--device", "cpu", "--shared", str(tmp_path)]) == 0
+    claim = json.loads((tmp_path / "results.json").read_text())["claims"]["ecs"]
+    assert [t["caption"].split(" ")[0] for t in claim["tables"]] == [
+        "`phantom`", "`phantom`:", "`phantom-2it`", "`phantom-4it`"]
+    assert "(a longer budget than the claim's: verdicts of its own" in claim["tables"][3]["caption"]
+    assert [r[:3] for r in claim["tables"][1]["rows"]] == [
+        ["unet", "2 → 3", "1"], ["unet", "3 → 4", "1"], ["shape", "3 → 4", "1"], ["shape − unet", "3 → 4", "1"]]
+    longer = [v for v in claim["verdicts"] if v["statement"].startswith("`phantom-4it`: ")]
+    assert [v["statement"].split(" (")[0] for v in longer[:2]] == [
+        "`phantom-4it`: shape beats unet on test IoU", "`phantom-4it`: shape beats unet on test AP"]
+    assert all(v["verdict"] == "undecided" for v in longer)  # one seed
+    assert claim["budget"].endswith("3 iterations per net (the verdicts); longer, with verdicts of "
+                                    "their own: 4 iterations; earlier budgets kept as records: 2 iterations")
     for mod in CLAIM_MODULES:
         sys.modules.pop(mod, None)
 
@@ -539,8 +559,12 @@ def test_budget_table_compares_the_same_seeds_and_presets_only():
                                 steps=[("a", "b")])
     # seed 1 of a ran another preset then, seed 2 was not run at 5,000; b's only seed and so
     # the a - b comparison ran another preset then
-    assert table["rows"] == [["a", "3,000", "1", "0.700", "0.800", "+0.100"]]
+    assert table["rows"] == [["a", "3,000 → 5,000", "1", "0.700", "0.800", "+0.100"]]
     assert "5,000 iterations" in table["caption"]
+    # a longer budget: the change is still the longer budget's score minus the shorter's
+    parts[("x-8000it", "a", 0)] = run(0.75)
+    table = common.budget_table(parts, "x", ("x",), ("a",), "m", "m", budget=5000)
+    assert table["rows"][-1] == ["a", "5,000 → 8,000", "1", "0.800", "0.750", "-0.050"]
     assert common.budget_table({("x", "a", 0): run(0.8)}, "x", ("x",), ("a",), "m", "m",
                                budget=5000) is None
 
