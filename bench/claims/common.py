@@ -658,6 +658,18 @@ def budget_table(parts, setting, settings, arms, key, name, *, budget, steps=())
             "rows": rows}
 
 
+def ran(parts, *arms):
+    """Whether each of ``arms`` has a part among ``parts`` (keys ``(folder, arm, seed)``): a
+    longer budget speaks only of comparisons whose arms were both run at it.
+
+    Examples
+    --------
+    >>> ran({("x", "a", 0): {}}, "a"), ran({("x", "a", 0): {}}, "a", "b")
+    (True, False)
+    """
+    return all(any(k[1] == arm for k in parts) for arm in arms)
+
+
 def compare(parts, a, b, key, *, margin, statement):
     """The verdict entry of "arm ``a`` beats arm ``b`` on ``key``" over one setting's parts.
 

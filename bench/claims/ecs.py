@@ -148,6 +148,8 @@ def summarise(parts):
         if moved:
             tables.append(moved)
         for a, b in STEPS:
+            if kind == "longer" and not common.ran(mine, a, b):
+                continue
             claim = ("{a} beats {b}" if (a, b) not in FORM_STEPS else
                      f"the InfoNCE form beats the original's cosine form in {FORM_STEPS[a, b]} "
                      "({a} vs {b})")

@@ -29,8 +29,8 @@ RULES = ("Rules: a run is at its plateau when, over its last "
          "budget, under its decaying learning rate: a flat arm is flat at this budget, not "
          "proven converged. Folders named like `vnc-1000it` hold runs at another budget than the "
          "claim's: an earlier one is kept as a record (tables only, no verdicts); a longer one, "
-         "run where the claim's budget left curves rising, gives verdicts of its own, named by "
-         "its folder (e.g. `vnc-8000it`).")
+         "run where the claim's budget left curves rising, gives verdicts of its own on the "
+         "comparisons whose arms were both run at it, named by its folder (e.g. `vnc-8000it`).")
 
 
 def summaries(claims):

@@ -339,6 +339,8 @@ def test_ecs_claim_runs_resumable_parts_and_reports(tmp_path, monkeypatch, capsy
     assert [v["statement"].split(" (")[0] for v in longer[:2]] == [
         "`phantom-4it`: shape beats unet on test IoU", "`phantom-4it`: shape beats unet on test AP"]
     assert all(v["verdict"] == "undecided" for v in longer)  # one seed
+    # it speaks only of the arms run at it: shape vs unet, not the steps with other arms
+    assert len(longer) == 2 and "no seed has both arms" not in longer[0]["reason"]
     assert claim["budget"].endswith("3 iterations per net (the verdicts); longer, with verdicts of "
                                     "their own: 4 iterations; earlier budgets kept as records: 2 iterations")
     for mod in CLAIM_MODULES:
