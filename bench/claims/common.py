@@ -429,9 +429,21 @@ def folder_kind(folder, settings, budget):
     return "budget" if n is None else "longer" if n > budget else "record"
 
 
-# appended to a folder's table caption, by its kind
-FOLDER_NOTES = {"budget": "", "record": " (an earlier budget kept as a record; no verdicts)",
-                "longer": " (a longer budget than the claim's: verdicts of its own, at this budget)"}
+def folder_note(folder, settings, budget):
+    """What a parts folder's table caption says of its budget (see :func:`folder_kind`).
+
+    Examples
+    --------
+    >>> folder_note("vnc-8000it", ("vnc",), 4000)
+    " (a longer budget than the claim's, run with --iterations 8000: verdicts of its own, at this budget)"
+    """
+    kind = folder_kind(folder, settings, budget)
+    if kind == "record":
+        return " (an earlier budget kept as a record; no verdicts)"
+    if kind == "longer":
+        return (f" (a longer budget than the claim's, run with --iterations "
+                f"{folder_budget(folder, settings)}: verdicts of its own, at this budget)")
+    return ""
 
 
 def setting_of(folder, settings):

@@ -120,7 +120,7 @@ def summarise(parts):
                                   "parameters", "train s"],
                        "rows": rows})
         kind = common.folder_kind(setting, SETTINGS, DEFAULT_ITERATIONS)
-        tables[-1]["caption"] += common.FOLDER_NOTES[kind]
+        tables[-1]["caption"] += common.folder_note(setting, SETTINGS, DEFAULT_ITERATIONS)
         if kind == "record":  # an earlier budget: tables only, no verdicts
             continue
         moved = kind == "budget" and common.budget_table(

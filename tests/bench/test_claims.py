@@ -332,7 +332,8 @@ def test_ecs_claim_runs_resumable_parts_and_reports(tmp_path, monkeypatch, capsy
     claim = json.loads((tmp_path / "results.json").read_text())["claims"]["ecs"]
     assert [t["caption"].split(" ")[0] for t in claim["tables"]] == [
         "`phantom`", "`phantom`:", "`phantom-2it`", "`phantom-4it`"]
-    assert "(a longer budget than the claim's: verdicts of its own" in claim["tables"][3]["caption"]
+    assert claim["tables"][3]["caption"].endswith(
+        "(a longer budget than the claim's, run with --iterations 4: verdicts of its own, at this budget)")
     assert [r[:3] for r in claim["tables"][1]["rows"]] == [
         ["unet", "2 → 3", "1"], ["unet", "3 → 4", "1"], ["shape", "3 → 4", "1"], ["shape − unet", "3 → 4", "1"]]
     longer = [v for v in claim["verdicts"] if v["statement"].startswith("`phantom-4it`: ")]
