@@ -472,9 +472,9 @@ def setting_folders(parts, settings):
 
 
 def awaiting(folders, settings, iterations, command):
-    """Verdict entries for each setting of ``settings`` that has an earlier budget kept as a
-    record among ``folders`` but no part yet at the claim's budget of ``iterations``, so
-    that the claim says what it waits for instead of dropping the setting's verdicts.
+    """Verdict entries for each setting of ``settings`` that has runs at another budget
+    among ``folders`` but no part yet at the claim's budget of ``iterations``, so that the
+    claim says what it waits for instead of dropping the setting's verdicts.
 
     Examples
     --------
@@ -482,15 +482,25 @@ def awaiting(folders, settings, iterations, command):
     ['`phantom`: no run yet at the budget of 5,000 iterations']
     >>> awaiting(["phantom", "phantom-3000it"], ("phantom",), 5000, "run.py x")
     []
+    >>> awaiting(["phantom-8000it"], ("phantom",), 5000, "run.py x")[0]["reason"]
+    'what `phantom` has so far is a longer budget, with verdicts of its own; `run.py x --settings phantom` runs this one'
     """
     have = set(folders)
-    return [{"statement": f"`{s}`: no run yet at the budget of {iterations:,} iterations",
-             "verdict": "undecided",
-             "reason": f"what `{s}` has so far are earlier budgets, kept as records; "
-                       f"`{command} --settings {s}` runs this one",
-             "comparison": None}
-            for s in settings
-            if s not in have and any(f != s and setting_of(f, settings) == s for f in have)]
+    out = []
+    for s in settings:
+        kinds = {folder_kind(f, settings, iterations) for f in have
+                 if f != s and setting_of(f, settings) == s}
+        if s in have or not kinds:
+            continue
+        what = ("earlier budgets, kept as records" if kinds == {"record"} else
+                "a longer budget, with verdicts of its own" if kinds == {"longer"} else
+                "earlier budgets, kept as records, and a longer one, with verdicts of its own")
+        out.append({"statement": f"`{s}`: no run yet at the budget of {iterations:,} iterations",
+                    "verdict": "undecided",
+                    "reason": f"what `{s}` has so far {'is' if kinds == {'longer'} else 'are'} "
+                              f"{what}; `{command} --settings {s}` runs this one",
+                    "comparison": None})
+    return out
 
 
 def budget_line(parts, settings, budget):
