@@ -30,7 +30,10 @@ RULES = ("Rules: a run is at its plateau when, over its last "
          "proven converged. Folders named like `vnc-1000it` hold runs at another budget than the "
          "claim's: an earlier one is kept as a record (tables only, no verdicts); a longer one, "
          "run where the claim's budget left curves rising, gives verdicts of its own on the "
-         "comparisons whose arms were both run at it, named by its folder (e.g. `vnc-8000it`).")
+         "comparisons whose arms were both run at it, named by its folder (e.g. `vnc-8000it`); "
+         "where only the reference arm was run longer (platelet, ReIsoSeg), the claimed arm at "
+         "the claim's budget is compared with it, which can show only that the claim holds "
+         "(the reference at its plateau at the longer budget, the interval above 0).")
 
 
 def summaries(claims):

@@ -606,3 +606,72 @@ def test_a_finished_part_of_another_preset_is_not_counted_as_done(tmp_path, monk
     assert json.loads((folder / "reisoseg-seed0.json").read_text()) == {"preset": "reisoseg-cpu"}
     for mod in CLAIM_MODULES:
         sys.modules.pop(mod, None)
+
+
+def _part(score, curve, n_classes=3):
+    return {"miou_organelle": score, "iou": [0.9] + [score] * (n_classes - 1), "curve": curve}
+
+
+def test_a_reference_given_a_longer_budget_can_show_only_that_the_claim_holds():
+    flat = [(i, 0.6) for i in range(100, 1001, 100)]
+    rising = [(i, 0.3 + i / 2000) for i in range(100, 1001, 100)]
+    claimed = {("p", "a", s): _part(0.70 + s / 100, flat) for s in range(3)}
+
+    def entry(ref_scores, ref_curve, extra=()):
+        parts = {**claimed, **{("p-1000it", "b", s): _part(v, ref_curve)
+                               for s, v in enumerate(ref_scores)}, **dict(extra)}
+        return common.longer_reference(parts, "p-1000it", ("p",), "a", "b", "miou_organelle",
+                                       margin=0.01, budget=500, what="IoU")
+
+    held = entry([0.60, 0.61, 0.615], flat)
+    assert held["verdict"] == "holds" and held["comparison"]["n"] == 3
+    assert held["statement"].startswith("`p-1000it`: a at 500 iterations beats b at 1,000 (the "
+                                        "reference given the longer budget) on IoU")
+    # the reference beats the claimed arm: not "does not hold", since a had the shorter budget
+    lost = entry([0.80, 0.82, 0.81], flat)
+    assert lost["verdict"] == "undecided" and "can show only that the claim holds" in lost["reason"]
+    assert lost["comparison"]["ci95"][1] < 0
+    # the reference must be flat at its longer budget
+    rose = entry([0.60, 0.61, 0.615], rising)
+    assert rose["verdict"] == "undecided" and "b had not reached its plateau" in rose["reason"]
+    # a class left unlearned by the claimed arm or the reference decides nothing
+    bad = {**claimed, ("p", "a", 0): {**claimed[("p", "a", 0)], "iou": [0.9, 0.7, 0.0]}}
+    parts = {**bad, **{("p-1000it", "b", s): _part(0.6, flat) for s in range(3)}}
+    assert common.longer_reference(parts, "p-1000it", ("p",), "a", "b", "miou_organelle", margin=0.01,
+                                   budget=500, what="IoU")["verdict"] == "undecided"
+    # two seeds are too few; with the claimed arm run at the longer budget too, or in the
+    # claim's own or an earlier folder, this comparison is not made
+    assert entry([0.6, 0.61, None], flat)["verdict"] == "undecided"
+    assert entry([0.6, 0.6, 0.6], flat, [(("p-1000it", "a", 0), _part(0.7, flat))]) is None
+    for folder in ("p", "p-200it"):
+        assert common.longer_reference({**claimed, (folder, "b", 0): _part(0.6, flat)}, folder, ("p",),
+                                       "a", "b", "miou_organelle", margin=0.01, budget=500,
+                                       what="IoU") is None
+
+
+def test_platelet_and_reisoseg_compare_the_claim_budget_with_a_reference_run_longer(monkeypatch):
+    for mod in CLAIM_MODULES:
+        sys.modules.pop(mod, None)
+    import platelet
+    import reisoseg
+
+    flat = [(i, 0.6) for i in range(100, 5001, 100)] + [(i, 0.6) for i in range(5100, 8001, 100)]
+    names = ["background", "cell", "organelle"]
+
+    def part(arm, seed, score, folder, iterations):
+        return {**_part(score, [c for c in flat if c[0] <= iterations]), "arm": arm, "seed": seed,
+                "class_names": names, "train_seconds": 1.0, "test_seconds": 1.0, "device": "cpu",
+                "iterations": iterations, "slabs": [score] * platelet.SLABS, "parameters": [1000, 0],
+                "preset": {**platelet.PRESET_OF, **reisoseg.PRESET_OF}[arm]}
+
+    for module, claimed, reference in ((platelet, "net2d3d", "unet2d"), (reisoseg, "reisoseg", "unet3d")):
+        budget = module.DEFAULT_ITERATIONS
+        parts = {("phantom", claimed, s): part(claimed, s, 0.8 + s / 100, "phantom", budget) for s in range(3)}
+        parts.update({("phantom", reference, s): part(reference, s, 0.6, "phantom", budget) for s in range(3)})
+        parts.update({("phantom-8000it", reference, s): part(reference, s, 0.62 + s / 200, "phantom-8000it", 8000)
+                      for s in range(3)})
+        verdicts = {v["statement"].split(" (mean")[0]: v["verdict"] for v in module.summarise(parts)["verdicts"]}
+        assert verdicts[f"`phantom-8000it`: {claimed} at {budget:,} iterations beats {reference} at 8,000 "
+                        "(the reference given the longer budget) on test organelle MIoU"] == "holds"
+    for mod in CLAIM_MODULES:
+        sys.modules.pop(mod, None)
