@@ -61,7 +61,8 @@ The rules (stated once here, printed with every table):
 * **A longer budget.** A folder ``<setting>-<N>it`` with ``N`` above the claim's budget
   gives verdicts of its own on the comparisons whose arms were both run at it; where only
   the reference arm was run there, the claimed arm at the claim's budget is compared with
-  it (:func:`longer_reference`), which can show only that the claim holds.
+  it (:func:`longer_reference`; per seed the reference's better test score of its two
+  budgets), which can show only that the claim holds.
 
 Resuming: a part's training resumes from ``runs/claims/...checkpoints/last.pt`` when that
 run has the same budget; ``--redo`` or another budget starts it afresh. The ECS parts
@@ -742,7 +743,9 @@ def longer_reference(parts, folder, settings, a, b, key, *, margin, budget, what
     Such a comparison can show only that the claim *holds* (``a`` had the shorter budget):
     it needs at least 3 paired seeds, ``b``'s mean curve at its plateau at the longer
     budget, no class left unlearned, and the interval above 0. An interval below the
-    margin is *undecided*, not *does not hold*. ``parts`` holds every folder's parts
+    margin is *undecided*, not *does not hold*. ``b``'s score on a seed is the better of
+    its test scores at the two budgets where it has both (a longer run that happened to
+    score lower on the test volumes does not flatter the gain). ``parts`` holds every folder's parts
     (keys ``(folder, arm, seed)``); ``what`` names the score (e.g. "test organelle MIoU").
     Returns None when ``folder`` is no longer budget, ran ``a`` itself, or lacks ``b``, or
     when the claim's own folder has no ``a``.
@@ -754,7 +757,7 @@ def longer_reference(parts, folder, settings, a, b, key, *, margin, budget, what
     >>> parts.update({("p-1000it", "b", s): {"m": 0.6 + s / 200, "curve": flat} for s in range(3)})
     >>> e = longer_reference(parts, "p-1000it", ("p",), "a", "b", "m", margin=0.01, budget=500, what="IoU")
     >>> e["verdict"], e["statement"]
-    ('holds', '`p-1000it`: a at 500 iterations beats b at 1,000 (the reference given the longer budget) on IoU (mean gain +0.105, 3 of 3 seeds)')
+    ('holds', '`p-1000it`: a at 500 iterations beats b given 1,000 (the reference run longer; per seed its better test score of 500 and 1,000) on IoU (mean gain +0.105, 3 of 3 seeds)')
     """
     if folder_kind(folder, settings, budget) != "longer" or ran(
             {k: v for k, v in parts.items() if k[0] == folder}, a):
@@ -764,9 +767,12 @@ def longer_reference(parts, folder, settings, a, b, key, *, margin, budget, what
     sb = {k[2]: p for k, p in parts.items() if k[:2] == (folder, b) and p.get(key) is not None}
     if not sa or not sb:
         return None
-    cmp = paired({s: p[key] for s, p in sa.items()}, {s: p[key] for s, p in sb.items()})
-    statement = (f"`{folder}`: {a} at {int(budget):,} iterations beats {b} at "
-                 f"{folder_budget(folder, settings):,} (the reference given the longer budget) "
+    shorter = {k[2]: p[key] for k, p in parts.items() if k[:2] == (base, b) and p.get(key) is not None}
+    cmp = paired({s: p[key] for s, p in sa.items()},
+                 {s: max(p[key], shorter.get(s, p[key])) for s, p in sb.items()})
+    statement = (f"`{folder}`: {a} at {int(budget):,} iterations beats {b} given "
+                 f"{folder_budget(folder, settings):,} (the reference run longer; per seed its "
+                 f"better test score of {int(budget):,} and {folder_budget(folder, settings):,}) "
                  f"on {what}")
     if not cmp["n"]:
         return {"statement": statement, "verdict": "undecided",

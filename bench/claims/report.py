@@ -32,8 +32,9 @@ RULES = ("Rules: a run is at its plateau when, over its last "
          "run where the claim's budget left curves rising, gives verdicts of its own on the "
          "comparisons whose arms were both run at it, named by its folder (e.g. `vnc-8000it`); "
          "where only the reference arm was run longer (platelet, ReIsoSeg), the claimed arm at "
-         "the claim's budget is compared with it, which can show only that the claim holds "
-         "(the reference at its plateau at the longer budget, the interval above 0).")
+         "the claim's budget is compared with it (per seed the reference's better test score "
+         "of its two budgets), which can show only that the claim holds (the reference at its "
+         "plateau at the longer budget, the interval above 0).")
 
 
 def summaries(claims):
