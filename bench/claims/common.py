@@ -745,10 +745,10 @@ def longer_reference(parts, folder, settings, a, b, key, *, margin, budget, what
     budget, no class left unlearned, and the interval above 0. An interval below the
     margin is *undecided*, not *does not hold*. ``b``'s score on a seed is the better of
     its test scores at the two budgets where it has both (a longer run that happened to
-    score lower on the test volumes does not flatter the gain). ``parts`` holds every folder's parts
-    (keys ``(folder, arm, seed)``); ``what`` names the score (e.g. "test organelle MIoU").
-    Returns None when ``folder`` is no longer budget, ran ``a`` itself, or lacks ``b``, or
-    when the claim's own folder has no ``a``.
+    score lower on the test volumes does not flatter the gain). ``parts`` holds every
+    folder's parts (keys ``(folder, arm, seed)``); ``what`` names the score (e.g. "test
+    organelle MIoU"). Returns None when ``folder`` is not a longer budget, ran ``a``
+    itself, or lacks ``b``, or when the claim's own folder has no ``a``.
 
     Examples
     --------
@@ -767,9 +767,10 @@ def longer_reference(parts, folder, settings, a, b, key, *, margin, budget, what
     sb = {k[2]: p for k, p in parts.items() if k[:2] == (folder, b) and p.get(key) is not None}
     if not sa or not sb:
         return None
-    shorter = {k[2]: p[key] for k, p in parts.items() if k[:2] == (base, b) and p.get(key) is not None}
-    cmp = paired({s: p[key] for s, p in sa.items()},
-                 {s: max(p[key], shorter.get(s, p[key])) for s, p in sb.items()})
+    shorter = {k[2]: p for k, p in parts.items() if k[:2] == (base, b) and p.get(key) is not None}
+    # per seed the reference run (of the two budgets) with the better test score
+    best_b = {s: max((p, shorter.get(s, p)), key=lambda r: r[key]) for s, p in sb.items()}
+    cmp = paired({s: p[key] for s, p in sa.items()}, {s: p[key] for s, p in best_b.items()})
     statement = (f"`{folder}`: {a} at {int(budget):,} iterations beats {b} given "
                  f"{folder_budget(folder, settings):,} (the reference run longer; per seed its "
                  f"better test score of {int(budget):,} and {folder_budget(folder, settings):,}) "
@@ -777,7 +778,7 @@ def longer_reference(parts, folder, settings, a, b, key, *, margin, budget, what
     if not cmp["n"]:
         return {"statement": statement, "verdict": "undecided",
                 "reason": "no seed has both arms yet", "comparison": None}
-    runs = [d[s] for d in (sa, sb) for s in cmp["seeds"]]
+    runs = [d[s] for d in (sa, sb, best_b) for s in cmp["seeds"]]
     word, why = verdict(cmp, margin=margin, plateaus={b: arm_plateau([sb[s] for s in cmp["seeds"]])["met"]},
                         unlearned=[bool(unlearned_classes(r)) for r in runs])
     if word == "does not hold":

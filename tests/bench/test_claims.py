@@ -632,6 +632,10 @@ def test_a_reference_given_a_longer_budget_can_show_only_that_the_claim_holds():
     better = entry([0.60, 0.61, 0.615], flat, [(("p", "b", 0), _part(0.69, flat)),
                                                (("p", "b", 1), _part(0.50, flat))])
     assert better["comparison"]["mean"] == pytest.approx(held["comparison"]["mean"] - 0.09 / 3)
+    # the run whose score counts is checked for unlearned classes too
+    odd = [(("p", "b", 0), {**_part(0.62, flat), "iou": [0.9, 0.62, 0.0]})]
+    assert entry([0.60, 0.61, 0.615], flat, [(("p", "b", 0), _part(0.62, flat))])["verdict"] == "holds"
+    assert entry([0.60, 0.61, 0.615], flat, odd)["verdict"] == "undecided"
     # the reference beats the claimed arm: not "does not hold", since a had the shorter budget
     lost = entry([0.80, 0.82, 0.81], flat)
     assert lost["verdict"] == "undecided" and "can show only that the claim holds" in lost["reason"]
