@@ -584,6 +584,12 @@ def test_noise_script_measures_scatter_and_pass_rates(capsys):
     assert 0.45 < alone < 0.8 and noise.pass_rate(0.025, 4, 600, rng) > alone + 0.05
     sigma, n, evaluations = noise.scatter("tracing")
     assert n >= 3 and 0 < sigma < 0.02 and evaluations >= 6
+    # the rule's window (the last 40 %) or the second half; one validation grid only, if asked
+    assert noise.scatter("tracing", span="half")[1] == n
+    assert noise.scatter("tracing", evaluations=evaluations)[1] >= 1
+    assert noise.scatter("tracing", evaluations=7) == (None, 0, None)
+    with pytest.raises(ValueError, match="span"):
+        noise.scatter("tracing", span="all")
     assert noise.main(["--trials", "20"]) == 0
     assert capsys.readouterr().out.splitlines()[0].startswith("claim")
 
