@@ -36,7 +36,7 @@ DEFAULT_DATA = Path(os.environ.get("EMSEG_SHARED_DATA", ROOT.parent / "shared" /
 
 
 def main(argv=None):
-    from emseg._atomic import atomic_path
+    from emseg.atomic import atomic_path
     from emseg.data import load_vnc
     from emseg.device import describe, pick_device
     from emseg.ecs import evaluate_ecs, predict_ecs, train_ecs

@@ -224,7 +224,7 @@ def run_monai(data, *, window, batch_size, iterations, seed, device, seconds=Non
 # --------------------------------------------------------------------------- driver
 
 def _save(path, result):
-    from emseg._atomic import atomic_path
+    from emseg.atomic import atomic_path
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(result, indent=1))

@@ -199,7 +199,7 @@ def run_vnc(args, device):
 
 
 def _save(path, result):
-    from emseg._atomic import atomic_path
+    from emseg.atomic import atomic_path
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(result, indent=1, default=float))

@@ -10,7 +10,7 @@ from pathlib import Path
 LIB = Path(__file__).resolve().parents[1] / "lib" / "emseg"
 # the top-level units of emseg (a module or a package) by layer, lowest first
 LAYERS = (
-    {"_atomic", "_padding", "_validate", "device", "resample", "report", "plot"},  # helpers
+    {"atomic", "_padding", "_validate", "device", "resample", "report", "plot"},  # helpers
     {"data", "augment"},
     {"models", "losses", "checkpoint", "tfcheckpoint", "weights"},
     {"train", "infer", "blockwise", "metrics", "baselines", "pretrained"},

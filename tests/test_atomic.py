@@ -1,8 +1,8 @@
-"""emseg._atomic: the output rule (no replacing unless asked, never over an input) and the
+"""emseg.atomic: the output rule (no replacing unless asked, never over an input) and the
 clean-up of temporaries an interrupted atomic write left behind."""
 import pytest
 
-from emseg._atomic import atomic_path, check_output, remove_stale_temporaries
+from emseg.atomic import atomic_path, check_output, remove_stale_temporaries
 
 
 def test_check_output_refuses_an_existing_file_unless_asked(tmp_path):
@@ -57,7 +57,7 @@ def test_write_json_writes_valid_json_with_nan_as_null(tmp_path):
 
     import numpy as np
 
-    from emseg._atomic import write_json
+    from emseg.atomic import write_json
 
     path = write_json(tmp_path / "r.json", {"iou": np.array([0.5, np.nan]), "loss": float("inf"),
                                            "n": np.int64(3), "where": tmp_path, "shape": (2, 3)})

@@ -343,7 +343,7 @@ def fmt(mean, sd, digits=3):
 
 def write_json(path, value):
     """Write ``value`` as JSON atomically (emseg's one JSON writer: NaN becomes null)."""
-    from emseg._atomic import write_json as write  # the bench scripts share emseg's writer
+    from emseg.atomic import write_json as write  # the bench scripts share emseg's writer
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     return write(path, value)

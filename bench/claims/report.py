@@ -97,7 +97,7 @@ def update_readme(results, readme=README):
                          "where the claims belong")
     new = pattern.sub(lambda m: f"{BEGIN}\n{markdown(results, level=4)}{END}", text)
     if new != text:
-        from emseg._atomic import atomic_path
+        from emseg.atomic import atomic_path
 
         with atomic_path(readme) as tmp:
             tmp.write_text(new)

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from emseg._atomic import atomic_path, check_output
+from emseg.atomic import atomic_path, check_output
 
 __all__ = ["to_bioimageio", "PackagedNet", "CITATIONS", "EXPORTABLE", "PREPROCESSING"]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from emseg._atomic import atomic_path, check_output
+from emseg.atomic import atomic_path, check_output
 
 __all__ = ["save_checkpoint", "load_checkpoint", "save_model", "load_model", "model_from_checkpoint",
            "export_model", "read_bioimageio"]

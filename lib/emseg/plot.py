@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emseg._atomic import atomic_path, check_output
+from emseg.atomic import atomic_path, check_output
 
 __all__ = ["plot_history", "plot_prediction", "plot_data", "plot_probabilities", "plot_blocks",
            "save_figure", "finish_figure", "new_figure", "label_colours", "label_colormap",

@@ -212,7 +212,7 @@ def _record_trusted(root, name, sha):
     """Record the SHA-256 of a net's zip on its first download (trust on first use)."""
     import json
 
-    from emseg._atomic import atomic_path
+    from emseg.atomic import atomic_path
     path = root / TRUSTED
     try:
         known = json.loads(path.read_text())

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emseg._atomic import check_output, write_json
+from emseg.atomic import check_output, write_json
 
 __all__ = ["format_value", "markdown_table", "format_report", "compare_reports", "save_results",
            "load_results", "format_seconds", "about_run"]

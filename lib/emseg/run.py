@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from emseg._atomic import atomic_path, write_json
+from emseg.atomic import atomic_path, write_json
 
 __all__ = ["find_example", "list_examples", "run_example", "parse_value", "final_results"]
 

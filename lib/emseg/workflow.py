@@ -11,7 +11,7 @@ get going (see example 2).
 import time
 from pathlib import Path
 
-from emseg._atomic import atomic_path, write_json
+from emseg.atomic import atomic_path, write_json
 
 __all__ = ["run_demo"]
 

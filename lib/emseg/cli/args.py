@@ -142,14 +142,14 @@ def checked_output(path, args, *inputs, what="--output"):
     Returns
     -------
     Path
-        ``path`` (see ``emseg._atomic.check_output``).
+        ``path`` (see ``emseg.atomic.check_output``).
 
     Raises
     ------
     ValueError
         When ``path`` is one of the inputs, or exists and ``--overwrite`` was not given.
     """
-    from emseg._atomic import check_output
+    from emseg.atomic import check_output
     return check_output(path, overwrite=getattr(args, "overwrite", False), inputs=inputs,
                         what=what, how="--overwrite")
 
@@ -164,7 +164,7 @@ def write_report(report, path):
     path : str or Path
         The ``.json`` file (checked beforehand with :func:`checked_output`).
     """
-    from emseg._atomic import write_json
+    from emseg.atomic import write_json
     write_json(path, report)
 
 

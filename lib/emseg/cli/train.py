@@ -340,7 +340,7 @@ def _cmd_template(args):
     out = Path(args.output)
     if out.exists() and not args.overwrite:
         raise ValueError(f"{out} exists; use --overwrite to replace it")
-    from emseg._atomic import atomic_path
+    from emseg.atomic import atomic_path
     with atomic_path(out) as tmp:
         tmp.write_text(text, encoding="utf-8")
     print(f"wrote {out}: edit [data] folder (relative to the file's folder) and n_classes, then "

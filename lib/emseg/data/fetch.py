@@ -41,7 +41,7 @@ from urllib.parse import urlparse
 
 import pooch
 
-from emseg._atomic import atomic_path
+from emseg.atomic import atomic_path
 from emseg.data.registry import DATASETS, make_pooch
 
 __all__ = ["DataDownloadError", "data_dir", "display_path", "download_archive", "fetch_dataset",

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
-from emseg._atomic import atomic_path, check_output
+from emseg.atomic import atomic_path, check_output
 from emseg._validate import check_image
 
 __all__ = ["read_volume", "write_volume", "read_image_label_folder", "read_folder_pair",

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emseg._atomic import atomic_path, check_output
+from emseg.atomic import atomic_path, check_output
 
 __all__ = ["SwcTree", "read_swc", "write_swc", "resample_tree", "crop_tree", "densest_box",
            "voxel_to_swc", "swc_to_voxel"]

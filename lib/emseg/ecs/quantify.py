@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage as ndi
 
-from emseg._atomic import atomic_path, check_output
+from emseg.atomic import atomic_path, check_output
 from emseg._validate import check_mask
 from emseg.ecs._common import as_sections, voxel_size_zyx
 

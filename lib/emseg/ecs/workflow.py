@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emseg._atomic import check_output
+from emseg.atomic import check_output
 from emseg._validate import check_mask
 from emseg.data import Volume, zscore
 from emseg.data.io import binary_labels

@@ -150,7 +150,7 @@ def train_from_config(config, *, device=None, progress=True):
     (:func:`emseg.plot.plot_history`) and ``config.toml`` (the config as used).
     Validation (``data.validation``): ``auto`` uses ``val/`` when present, else none.
     """
-    from emseg._atomic import write_json
+    from emseg.atomic import write_json
     from emseg.device import describe, pick_device
     from emseg.models import count_parameters, window_geometry
     from emseg.plot import plot_history
@@ -229,7 +229,7 @@ def predict_from_config(config, *, device=None, progress=True, overwrite=False):
     ``metrics.json`` holds :func:`emseg.metrics.segmentation_report` per volume and
     over all volumes together (``overall``).
     """
-    from emseg._atomic import check_output, write_json
+    from emseg.atomic import check_output, write_json
     from emseg.data import write_volume
     from emseg.infer import predict
     from emseg.checkpoint import load_checkpoint, model_from_checkpoint

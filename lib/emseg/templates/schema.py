@@ -518,7 +518,7 @@ def dump_config(config, path=None):
         lines.append("")
     text = "\n".join(lines)
     if path is not None:
-        from emseg._atomic import atomic_path
+        from emseg.atomic import atomic_path
         with atomic_path(path) as tmp:
             tmp.write_text(text, encoding="utf-8")
     return text

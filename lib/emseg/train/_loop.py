@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from emseg._atomic import remove_stale_temporaries, write_json
+from emseg.atomic import remove_stale_temporaries, write_json
 from emseg._validate import check_image, check_labels, check_window_memory
 from emseg.checkpoint import load_checkpoint, save_checkpoint
 from emseg.data import Volume
