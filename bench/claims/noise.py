@@ -2,10 +2,10 @@
 
 Prints, for each claim, the scatter of one run's validation scores between evaluations
 (per run, sqrt(mean(d**2) / 6) of the second differences d, where a smooth trend adds
-little; the median over the claim's committed runs, of every budget) over two spans: the
-second half of each curve, and the window the rule reads, its last 2 x 20 %. The presets'
-learning rate decays to zero, and the scores scatter less as it falls, so the window's
-scatter is the smaller. Then, at the window's scatter and the claim's usual number of
+little; the median over the claim's committed runs on one validation grid, of every
+budget) over two spans: the second half of each curve, and the window the rule reads, its
+last 2 x 20 %. The presets' learning rate decays to zero, and the scores scatter less as
+it falls, so the window's scatter is the smaller. Then, at the window's scatter and that grid's number of
 evaluations, the chance that an arm whose true curve is flat meets the rule: one run
 alone (:func:`common.plateau`), all 8 runs of a 4-seed comparison, and the arm's mean
 curves over 3 or 4 seeds (:func:`common.arm_plateau`). This is where the figures in
@@ -39,7 +39,8 @@ def scatter(claim, *, span="window", evaluations=None):
         if evaluations is not None and len(curve) != evaluations:
             continue
         y = np.array([v for _, v in sorted(curve)], float)
-        start = len(y) // 2 if span == "half" else len(y) - round(2 * common.PLATEAU_FRACTION * len(y))
+        window = round(2 * common.PLATEAU_FRACTION * len(y))
+        start = len(y) // 2 if span == "half" else len(y) - window
         d = np.diff(y[start:], 2)
         if len(curve) >= 6 and d.size:
             values.append(float(np.sqrt(np.mean(d ** 2) / 6)))
