@@ -156,30 +156,38 @@ def test_cpu_presets_use_the_modern_recipe_and_originals_do_not():
 @pytest.mark.slow
 def test_the_new_unet2d_cpu_clearly_beats_the_old_one_at_the_same_iterations():
     """The platelet phantom (7 classes, organelles 2-5 % each), 300 iterations each, the same
-    data, window, width and seed: the old recipe stays near the all-"cell" solution
-    (organelle MIoU about 0.015 here, the new one about 0.11)."""
+    data, window, width and seeds: the old recipe stays near the all-"cell" solution
+    (organelle MIoU 0.00-0.04 here, the new one 0.05-0.15).
+
+    One 300-iteration run is at the mercy of its seed and of the float order that the thread
+    count sets (seed 0: the new recipe 0.098 with 2 threads, 0.050 with 1), so the test reads
+    seeds 0-2: the new recipe at least twice the old on each, and ahead by 0.04 on the mean
+    (measured: 3.6 times or more on each seed, +0.079 on the mean with 2 threads, +0.060
+    with 1)."""
     from emseg.data import load_platelet
     from emseg.metrics import segmentation_report
 
     train = load_platelet("train", source="phantom", shape=(6, 160, 160))
     test = load_platelet("test", source="phantom", shape=(4, 160, 160))
-    scores = {}
-    for name in ("unet2d-cpu", "unet2d-cpu-legacy"):
-        preset = PRESETS[name]
-        torch.manual_seed(0)
-        net = preset.build_model(n_classes=7, width=8)
-        # float32, as when this test was calibrated: its subject is the recipe. In bfloat16
-        # (the default since 2026-12-05) one 300-iteration run differs by chance from the
-        # float32 one (seeds 0-2: organelle MIoU 0.051/0.141/0.042 vs 0.099/0.146/0.042; at
-        # 1,000 iterations within 0.01 on each seed; bench/README.md has the VNC check)
-        cfg = preset.config.replace(iterations=300, window=(64, 64), eval_every=300,
-                                    cpu_bf16=False)
-        fit(net, train, config=cfg, progress=False)
-        pred = predict(net, test.image, window=(64, 64), output="labels", progress=False)
-        scores[name] = segmentation_report(test.labels, pred, n_classes=7,
-                                           organelle_classes=(2, 3, 4, 5, 6))["miou_organelle"]
-    assert scores["unet2d-cpu"] > max(2 * scores["unet2d-cpu-legacy"],
-                                      scores["unet2d-cpu-legacy"] + 0.05), scores
+    scores = {"unet2d-cpu": [], "unet2d-cpu-legacy": []}
+    for seed in (0, 1, 2):
+        for name in scores:
+            preset = PRESETS[name]
+            torch.manual_seed(seed)
+            net = preset.build_model(n_classes=7, width=8)
+            # float32, as when this test was calibrated: its subject is the recipe. In bfloat16
+            # (the default since 2026-12-05) one 300-iteration run differs by chance from the
+            # float32 one (seeds 0-2: organelle MIoU 0.051/0.141/0.042 vs 0.099/0.146/0.042;
+            # at 1,000 iterations within 0.01 on each seed; bench/README.md has the VNC check)
+            cfg = preset.config.replace(iterations=300, window=(64, 64), eval_every=300,
+                                        cpu_bf16=False, seed=seed)
+            fit(net, train, config=cfg, progress=False)
+            pred = predict(net, test.image, window=(64, 64), output="labels", progress=False)
+            scores[name].append(segmentation_report(
+                test.labels, pred, n_classes=7, organelle_classes=(2, 3, 4, 5, 6))["miou_organelle"])
+    new, old = np.array(scores["unet2d-cpu"]), np.array(scores["unet2d-cpu-legacy"])
+    assert np.all(new > 2 * old), scores
+    assert new.mean() > old.mean() + 0.04, scores
 
 
 def test_a_run_saved_before_the_new_settings_still_resumes(tmp_path):
