@@ -183,8 +183,9 @@ def test_the_new_unet2d_cpu_clearly_beats_the_old_one_at_the_same_iterations():
                                         cpu_bf16=False, seed=seed)
             fit(net, train, config=cfg, progress=False)
             pred = predict(net, test.image, window=(64, 64), output="labels", progress=False)
-            scores[name].append(segmentation_report(
-                test.labels, pred, n_classes=7, organelle_classes=(2, 3, 4, 5, 6))["miou_organelle"])
+            report = segmentation_report(test.labels, pred, n_classes=7,
+                                         organelle_classes=(2, 3, 4, 5, 6))
+            scores[name].append(report["miou_organelle"])
     new, old = np.array(scores["unet2d-cpu"]), np.array(scores["unet2d-cpu-legacy"])
     assert np.all(new > 2 * old), scores
     assert new.mean() > old.mean() + 0.04, scores
