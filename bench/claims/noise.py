@@ -5,10 +5,10 @@ Prints, for each claim, the scatter of one run's validation scores between evalu
 little; the median over the claim's committed runs on one validation grid, of every
 budget) over two spans: the second half of each curve, and the window the rule reads, its
 last 2 x 20 %. The presets' learning rate decays to zero, and the scores scatter less as
-it falls, so the window's scatter is the smaller. Then, at the window's scatter and that grid's number of
-evaluations, the chance that an arm whose true curve is flat meets the rule: one run
-alone (:func:`common.plateau`), all 8 runs of a 4-seed comparison, and the arm's mean
-curves over 3 or 4 seeds (:func:`common.arm_plateau`). This is where the figures in
+it falls, so the window's scatter is the smaller. Then, at the window's scatter and that
+grid's number of evaluations, the chance that an arm whose true curve is flat meets the
+rule: one run alone (:func:`common.plateau`), all 8 runs of a 4-seed comparison, and the
+arm's mean curves over 3 or 4 seeds (:func:`common.arm_plateau`). This is where the figures in
 ``common``'s docstring come from::
 
     python bench/claims/noise.py [--trials 4000]
