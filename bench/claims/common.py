@@ -593,6 +593,39 @@ def train_arm(claim, setting, arm, seed, preset_name, train, val, *, n_classes, 
             "preset": preset_name, "iterations": iterations}
 
 
+def cpu_model():
+    """The processor's model name (``/proc/cpuinfo``; ``platform.processor()`` elsewhere),
+    recorded with each part from 2026-12-06 on: parts that ran on different machines have
+    comparable scores (float32 throughout) but not comparable seconds."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def device_line(parts):
+    """The claim's "Device" line: each device its parts name, and the processors where
+    the parts record them (e.g. ``'cpu (2 threads); processor: AMD EPYC (1 part), not
+    recorded (40 parts, before 2026-12-06)'``)."""
+    parts = list(parts)
+    line = " / ".join(sorted({p["device"] for p in parts}))
+    models = {}
+    for p in parts:
+        models[p.get("cpu")] = models.get(p.get("cpu"), 0) + 1
+    if set(models) == {None}:
+        return line
+    count = lambda n: f"{n} part{'s' if n != 1 else ''}"  # noqa: E731
+    cells = [f"{m} ({count(n)})" for m, n in sorted((m, n) for m, n in models.items() if m)]
+    if None in models:
+        cells.append(f"not recorded ({count(models[None])}, before 2026-12-06)")
+    return f"{line}; processor: {', '.join(cells)}"
+
+
 def part_record(claim, setting, arm, seed, trained, device, test_seconds, **scores):
     """The JSON record of a finished part (see :func:`train_arm`)."""
     import torch
@@ -601,7 +634,7 @@ def part_record(claim, setting, arm, seed, trained, device, test_seconds, **scor
 
     return {"claim": claim, "setting": setting, "arm": arm, "seed": seed,
             **{k: v for k, v in trained.items() if k != "model"}, "device": describe(device),
-            "torch": torch.__version__,
+            "cpu": cpu_model(), "torch": torch.__version__,
             "test_seconds": test_seconds, **scores}
 
 

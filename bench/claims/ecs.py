@@ -94,7 +94,8 @@ def run_part(setting, arm, seed, *, shared, iterations=DEFAULT_ITERATIONS, devic
     scores = evaluate_ecs(test.labels, prob, voxel_size=test.voxel_size)
     curve = common.validation_curve(history, "miou_all")
     return {"claim": NAME, "setting": setting, "arm": arm, "seed": seed, "preset": "ecsnet-cpu",
-            "iterations": iterations, "device": describe(device), "torch": torch.__version__,
+            "iterations": iterations, "device": describe(device), "cpu": common.cpu_model(),
+            "torch": torch.__version__,
             "inference_precision": "float32", "training_precision": "float32",
             "train_seconds": train_s,
             "test_seconds": time.perf_counter() - t1, "curve": curve,
@@ -161,7 +162,6 @@ def summarise(parts):
                     verdicts.append(entry)
     verdicts += common.awaiting(found, SETTINGS, DEFAULT_ITERATIONS,
                                 "python bench/claims/run.py ecs")
-    first = next(iter(parts.values()))
     return {
         "name": NAME, "title": TITLE, "paper": PAPER,
         "setting": "; ".join(DESCRIPTION[x] for x in SETTINGS
@@ -174,7 +174,7 @@ def summarise(parts):
                               or ARMS)
                    + " --seeds " + " ".join(map(str, sorted({k[2] for k in parts if k[0] in SETTINGS})
                                                or (0, 1, 2))),
-        "device": first["device"],
+        "device": common.device_line(parts.values()),
         "wall_seconds": float(sum(p["train_seconds"] + p["test_seconds"] for p in parts.values())),
         "seeds": sorted(seeds_all), "tables": tables, "verdicts": verdicts,
     }

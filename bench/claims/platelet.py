@@ -149,7 +149,7 @@ def _ensemble(setting, folder, seed, test, device):
     pred = probs.argmax(0)
     return {"claim": NAME, "setting": setting, "arm": "ensemble", "seed": seed,
             "preset": "net2d3d-cpu x 4", "iterations": singles[0]["iterations"],
-            "device": describe(device), "train_seconds": 0.0,
+            "device": describe(device), "cpu": common.cpu_model(), "train_seconds": 0.0,
             "test_seconds": time.perf_counter() - t0, "curve": [],
             "plateau": {"met": common.arm_plateau(singles)["met"], "rise": None,
                         "from_iteration": None, "points": 0},
@@ -238,7 +238,6 @@ def summarise(parts):
                                  "verdict": word, "reason": why, "comparison": cmp})
     command = "python bench/claims/run.py platelet --seeds 0 1 2 3"
     verdicts += common.awaiting(found, SETTINGS, DEFAULT_ITERATIONS, command)
-    first = next(iter(parts.values()))
     return {
         "name": NAME, "title": TITLE, "paper": PAPER,
         "setting": "; ".join(DESCRIPTION[x] for x in SETTINGS
@@ -246,7 +245,7 @@ def summarise(parts):
         "budget": "net2d3d-cpu and unet2d-cpu, "
                   + common.budget_line(parts, SETTINGS, DEFAULT_ITERATIONS),
         "command": command,
-        "device": first["device"],
+        "device": common.device_line(parts.values()),
         "wall_seconds": float(sum(p["train_seconds"] + p["test_seconds"] for p in parts.values())),
         "seeds": sorted(seeds_all), "tables": tables, "verdicts": verdicts,
     }

@@ -144,7 +144,6 @@ def summarise(parts):
                 verdicts.append(entry)
     verdicts += common.awaiting(found, SETTINGS, DEFAULT_ITERATIONS,
                                 "python bench/claims/run.py reisoseg")
-    first = next(iter(parts.values()))
     return {
         "name": NAME, "title": TITLE, "paper": PAPER,
         "setting": "as the platelet claim, anisotropy 4 (16x64x64 windows)",
@@ -153,7 +152,7 @@ def summarise(parts):
         "command": "python bench/claims/run.py reisoseg --seeds "
                    + " ".join(map(str, sorted({k[2] for k in parts if k[0] in SETTINGS})
                                   or (0, 1, 2))),
-        "device": first["device"],
+        "device": common.device_line(parts.values()),
         "wall_seconds": float(sum(p["train_seconds"] + p["test_seconds"] for p in parts.values())),
         "seeds": sorted(seeds_all), "tables": tables, "verdicts": verdicts,
     }

@@ -172,7 +172,7 @@ def summarise(parts):
                    f"{'x'.join(map(str, SHAPE))} box, (1.0, 0.5, 0.5) um)",
         "budget": f"voxresnet-cpu, {first['iterations']:,} iterations per net, {len(seeds)} seeds",
         "command": f"python bench/claims/run.py tracing --seeds {' '.join(map(str, seeds))}",
-        "device": first["device"],
+        "device": common.device_line(parts.values()),
         "wall_seconds": float(sum(p["train_seconds"] + p["test_seconds"] for p in parts.values())),
         "seeds": seeds,
         "tables": [

@@ -66,6 +66,15 @@ def test_setting_folders_put_each_setting_before_its_records_and_refuse_stranger
                                   3: {}}) == "1,000, 3,000 iterations"
 
 
+def test_device_line_names_each_device_and_the_processors_the_parts_record():
+    old = {"device": "cpu (2 threads)"}
+    assert common.device_line([old, old]) == "cpu (2 threads)"  # parts from before the record
+    new = [{"device": "cpu (2 threads)", "cpu": "AMD EPYC"}, {"device": "NVIDIA H100", "cpu": "Xeon"}]
+    assert common.device_line([old, *new, new[0]]) == (
+        "NVIDIA H100 / cpu (2 threads); processor: AMD EPYC (2 parts), Xeon (1 part), "
+        "not recorded (1 part, before 2026-12-06)")
+
+
 def test_paired_uses_only_common_seeds_and_a_t_interval():
     from scipy import stats
 
@@ -285,9 +294,11 @@ def test_ecs_claim_runs_resumable_parts_and_reports(tmp_path, monkeypatch, capsy
     part = c.part_file("ecs", "phantom", "unet", 0)
     first = json.loads(part.read_text())
     assert first["iterations"] == 3 and 0 <= first["iou"] <= 1
+    assert first["cpu"] == c.cpu_model() and first["cpu"]
     assert [p.name for p in sorted(part.parent.iterdir())] == ["shape-seed0.json", "unet-seed0.json"]
     results = json.loads((tmp_path / "results.json").read_text())
     claim = results["claims"]["ecs"]
+    assert claim["device"] == f"{first['device']}; processor: {first['cpu']} (2 parts)"
     assert claim["verdicts"] and all(v["verdict"] == "undecided" for v in claim["verdicts"])
     forms = [v for v in claim["verdicts"] if "(contrastive vs contrastive-cosine)" in v["statement"]]
     assert [v["statement"] for v in forms] == [
