@@ -75,6 +75,7 @@ import json
 import math
 import os
 import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -614,12 +615,13 @@ def device_line(parts):
     recorded (40 parts, before 2026-12-06)'``)."""
     parts = list(parts)
     line = " / ".join(sorted({p["device"] for p in parts}))
-    models = {}
-    for p in parts:
-        models[p.get("cpu")] = models.get(p.get("cpu"), 0) + 1
+    models = Counter(p.get("cpu") for p in parts)
     if set(models) == {None}:
         return line
-    count = lambda n: f"{n} part{'s' if n != 1 else ''}"  # noqa: E731
+
+    def count(n):
+        return f"{n} part{'s' if n != 1 else ''}"
+
     cells = [f"{m} ({count(n)})" for m, n in sorted((m, n) for m, n in models.items() if m)]
     if None in models:
         cells.append(f"not recorded ({count(models[None])}, before 2026-12-06)")
